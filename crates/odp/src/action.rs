@@ -1,0 +1,1 @@
+//! Datapath actions (`OVS_ACTION_ATTR_*`) as Rust types. (in progress)

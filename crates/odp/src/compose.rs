@@ -1,0 +1,1 @@
+//! [`crate::flow::Flow`] → packet bytes. (in progress)

@@ -1,0 +1,1 @@
+//! Flow key attributes ↔ [`crate::flow::Flow`]. (in progress)

@@ -1,0 +1,1 @@
+//! Packet bytes → [`crate::flow::Flow`]. (in progress)
