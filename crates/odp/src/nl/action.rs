@@ -62,7 +62,11 @@ mod keyglue {
         }
     }
 
-    pub(super) fn decode_attr(ty: u16, payload: &[u8], _mode: Mode) -> Result<KeyAttr, DecodeError> {
+    pub(super) fn decode_attr(
+        ty: u16,
+        payload: &[u8],
+        _mode: Mode,
+    ) -> Result<KeyAttr, DecodeError> {
         Ok(KeyAttr::Unknown {
             ty,
             payload: payload.to_vec(),
@@ -108,7 +112,7 @@ fn ip_bytes(ip: &IpAddr) -> Vec<u8> {
 
 /// The payload of a key attribute (the `nl::key` codec, except for NSH,
 /// whose layout inside actions this module owns).
-fn key_payload(attr: &KeyAttr) -> Vec<u8> {
+pub(crate) fn key_payload(attr: &KeyAttr) -> Vec<u8> {
     let mut out = Vec::new();
     match attr {
         KeyAttr::Nsh(attrs) => {
@@ -200,7 +204,7 @@ fn emit_action(a: &Action, w: &mut Writer) {
             let mut p = [0u8; 8];
             p[..4].copy_from_slice(&lse.0.to_be_bytes());
             p[4..6].copy_from_slice(&ethertype.to_be_bytes());
-            w.put(OVS_ACTION_ATTR_PUSH_MPLS, &p[..6]);
+            w.put(OVS_ACTION_ATTR_PUSH_MPLS, &p);
         }
         Action::PopMpls { ethertype } => w.put_u16_be(OVS_ACTION_ATTR_POP_MPLS, *ethertype),
         Action::Ct(ct) => emit_ct(ct, w),
@@ -451,11 +455,7 @@ fn required<'a>(slots: &[Option<Attr<'a>>], ty: u16) -> Result<Attr<'a>, DecodeE
     slots[usize::from(ty)].ok_or_else(|| DecodeError::new(K::Missing, ty))
 }
 
-fn nested_list(
-    a: &Attr<'_>,
-    mode: Mode,
-    depth: usize,
-) -> Result<Vec<Action>, DecodeError> {
+fn nested_list(a: &Attr<'_>, mode: Mode, depth: usize) -> Result<Vec<Action>, DecodeError> {
     if depth + 1 > MAX_DEPTH {
         return Err(DecodeError::new(K::TooDeep, a.ty));
     }
@@ -476,8 +476,7 @@ fn decode_one(a: Attr<'_>, mode: Mode, depth: usize) -> Result<Action, DecodeErr
         OVS_ACTION_ATTR_USERSPACE => Action::Userspace(decode_userspace(p, mode).map_err(wrap)?),
         OVS_ACTION_ATTR_SET => {
             let inner = single_attr(p).map_err(wrap)?;
-            let key = decode_key(inner.ty, inner.payload, mode)
-                .map_err(|e| e.within(ty))?;
+            let key = decode_key(inner.ty, inner.payload, mode).map_err(|e| e.within(ty))?;
             Action::Set(key)
         }
         OVS_ACTION_ATTR_SET_MASKED => {
@@ -508,7 +507,6 @@ fn decode_one(a: Attr<'_>, mode: Mode, depth: usize) -> Result<Action, DecodeErr
             let lse = MplsLse(u32::from_be_bytes([p[0], p[1], p[2], p[3]]));
             let ethertype = u16::from_be_bytes([p[4], p[5]]);
             if ty == OVS_ACTION_ATTR_PUSH_MPLS {
-                // struct ovs_action_push_mpls is 6 bytes padded to 8.
                 Action::PushMpls { lse, ethertype }
             } else {
                 Action::AddMpls {
@@ -625,7 +623,7 @@ fn decode_masked_key(inner: Attr<'_>, mode: Mode) -> Result<(KeyAttr, KeyAttr), 
         ));
     }
     let len = inner.payload.len();
-    if len % 2 != 0 {
+    if len & 1 != 0 {
         return Err(bad_len(inner.ty, len, len + 1));
     }
     let (kp, mp) = inner.payload.split_at(len / 2);
@@ -694,7 +692,7 @@ fn decode_nsh_attrs(
         }
         if masked {
             let len = a.payload.len();
-            if len % 2 != 0 {
+            if len & 1 != 0 {
                 return Err(bad_len(a.ty, len, len + 1));
             }
             let (k, m) = a.payload.split_at(len / 2);
@@ -768,7 +766,9 @@ fn decode_ct(p: &[u8], mode: Mode) -> Result<Ct, DecodeError> {
             OVS_CT_ATTR_HELPER => ct.helper = Some(c_string(a, 16)?),
             OVS_CT_ATTR_TIMEOUT => ct.timeout = Some(c_string(a, 32)?),
             OVS_CT_ATTR_EVENTMASK => ct.eventmask = Some(u32_of(a)?),
-            OVS_CT_ATTR_NAT => ct.nat = Some(decode_nat(a.payload, mode).map_err(|e| e.within(a.ty))?),
+            OVS_CT_ATTR_NAT => {
+                ct.nat = Some(decode_nat(a.payload, mode).map_err(|e| e.within(a.ty))?)
+            }
             _ => {}
         }
     }
@@ -835,7 +835,11 @@ fn decode_tnl_push(ty: u16, p: &[u8]) -> Result<TunnelPush, DecodeError> {
     let header = &p[16..];
     let header_len = word(8) as usize;
     if header_len != header.len() || header_len > TNL_PUSH_HEADER_MAX {
-        return Err(bad_len(ty, p.len(), 16 + header_len.min(TNL_PUSH_HEADER_MAX)));
+        return Err(bad_len(
+            ty,
+            p.len(),
+            16 + header_len.min(TNL_PUSH_HEADER_MAX),
+        ));
     }
     Ok(TunnelPush {
         tnl_port: PortNo(word(0)),
@@ -888,11 +892,15 @@ mod tests {
     #[test]
     fn strict_rejects_unknown_type_and_trailing_bytes() {
         assert_eq!(
-            decode_actions(&hex("04006300"), Mode::Strict).unwrap_err().kind,
+            decode_actions(&hex("04006300"), Mode::Strict)
+                .unwrap_err()
+                .kind,
             K::UnknownType
         );
         assert_eq!(
-            decode_actions(&hex("0400050001"), Mode::Strict).unwrap_err().kind,
+            decode_actions(&hex("0400050001"), Mode::Strict)
+                .unwrap_err()
+                .kind,
             K::Trailing
         );
     }
