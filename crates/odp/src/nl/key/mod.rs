@@ -135,14 +135,16 @@ pub fn emit_attr(attr: &KeyAttr, w: &mut nl::Writer) {
 pub fn emit_payload(attr: &KeyAttr, out: &mut Vec<u8>) {
     match attr {
         KeyAttr::Encap(_) | KeyAttr::Tunnel(_) | KeyAttr::Nsh(_) => {
-            let mut w = nl::Writer::with_buffer(std::mem::take(out));
+            // A fresh writer: padding is relative to the payload's start,
+            // not to whatever `out` already holds.
+            let mut w = nl::Writer::new();
             match attr {
                 KeyAttr::Encap(inner) => emit_keys(inner, &mut w),
                 KeyAttr::Tunnel(tun) => tun.iter().for_each(|t| emit_tunnel_attr(t, &mut w)),
                 KeyAttr::Nsh(nsh) => nsh.iter().for_each(|n| emit_nsh_attr(n, &mut w)),
                 _ => {}
             }
-            *out = w.into_bytes();
+            out.extend_from_slice(w.as_bytes());
         }
         _ => {
             let start = out.len();
@@ -770,3 +772,6 @@ fn icmp(p: &[u8]) -> IcmpKey {
         code: byte(p, 1),
     }
 }
+
+#[cfg(test)]
+mod tests;
