@@ -343,12 +343,15 @@ pub fn decode_keys(bytes: &[u8], mode: Mode) -> Result<(Vec<KeyAttr>, Fitness), 
 ///   and excludes the IPv6 ct orig tuple;
 /// - a mask `ENCAP` needs a key TCI with the CFI bit, an exact ethertype
 ///   (TPID) mask and a TCI mask with the CFI bit;
-/// - `CT_STATE` uses only the 8 defined bits.
+/// - `CT_STATE` uses only the 8 defined bits;
+/// - a tunnel's geneve option mask has the length of the key's options
+///   ([`DecodeErrorKind::BadLength`]).
 ///
 /// Not checked here, because they need the whole flow rather than the
-/// lists: the kernel's merge of key and mask into `sw_flow_key`, geneve
-/// option length agreement between key and mask, and the implicit
-/// exact-match masks the kernel adds for fields it always matches.
+/// lists: the kernel's merge of key and mask into `sw_flow_key` (so a mask
+/// attribute must sit at the same encap level as its key attribute, which
+/// is how OVS builds masks), and the implicit exact-match masks the kernel
+/// adds for fields it always matches.
 ///
 /// # Errors
 /// A [`DecodeError`] whose path leads to the offending mask attribute.

@@ -693,3 +693,20 @@ fn random_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn geneve_mask_length_must_match_key() {
+    let mut parts = tun_ok();
+    parts.push(a(
+        OVS_TUNNEL_KEY_ATTR_GENEVE_OPTS,
+        &[0, 0, 0, 1, 0, 0, 0, 9],
+    ));
+    let key = strict(&tunnel(&parts)).unwrap();
+    let mask = |n: usize| tunnel(&[a(OVS_TUNNEL_KEY_ATTR_GENEVE_OPTS, &vec![0xff; n])]);
+    assert!(decode_mask(&mask(8), &key, Mode::Strict).is_ok());
+    let e = decode_mask(&mask(4), &key, Mode::Strict).unwrap_err();
+    assert_eq!(
+        (e.kind, e.path),
+        (BadLength { got: 4, want: 8 }, vec![16, 8])
+    );
+}

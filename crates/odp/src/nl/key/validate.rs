@@ -318,6 +318,10 @@ pub(super) fn mask(mask: &[KeyAttr], key: &[KeyAttr]) -> Result<(), DecodeError>
                     ));
                 }
             }
+            if let KeyAttr::Tunnel(t) = a {
+                geneve_lengths_agree(t, klevel)
+                    .map_err(|e| at_depth(e.within(OVS_KEY_ATTR_TUNNEL), depth))?;
+            }
             if all_zero(a) {
                 continue;
             }
@@ -419,4 +423,32 @@ fn allowed_masks(k: &Facts, m: &Facts) -> u64 {
         _ => {}
     }
     ok
+}
+
+/// The kernel's "Geneve option len != mask len": a geneve mask has the
+/// length of the key's options.
+fn geneve_lengths_agree(mask: &[TunnelAttr], klevel: &[KeyAttr]) -> Result<(), DecodeError> {
+    let geneve = |t: &[TunnelAttr]| {
+        t.iter().find_map(|x| match x {
+            TunnelAttr::GeneveOpts(o) => Some(o.len()),
+            _ => None,
+        })
+    };
+    let Some(got) = geneve(mask) else {
+        return Ok(());
+    };
+    let want = klevel
+        .iter()
+        .find_map(|k| match k {
+            KeyAttr::Tunnel(t) => geneve(t),
+            _ => None,
+        })
+        .unwrap_or(0);
+    if got != want {
+        return Err(err(
+            DecodeErrorKind::BadLength { got, want },
+            OVS_TUNNEL_KEY_ATTR_GENEVE_OPTS,
+        ));
+    }
+    Ok(())
 }
