@@ -46,7 +46,9 @@
 //!   userspace datapath uses them;
 //! - duplicates are rejected (a bitmask of types seen per list). Unlike the
 //!   kernel, this also applies inside `TUNNEL`, whose last-wins behaviour
-//!   has no faithful model; across encap levels each level has its own set;
+//!   has no faithful model. In a key, as in the kernel, a type may also
+//!   appear only once over all encap levels (`ENCAP`, `VLAN` and
+//!   `ETHERTYPE` excepted, one per level);
 //! - `ENCAP` may nest [`MAX_ENCAP_DEPTH_STRICT`] levels (outer VLAN and
 //!   C-VLAN, as the kernel and `FLOW_MAX_VLAN_HEADERS`);
 //! - MPLS holds 1 to 3 LSEs, geneve options a multiple of 4 up to 252 bytes,
@@ -94,6 +96,9 @@ pub const MAX_MPLS_LABELS_STRICT: usize = 3;
 // Emitting
 
 /// Appends a key or mask list, each attribute framed and padded.
+///
+/// A list or nest over netlink's 64 kB limit sets [`nl::Writer::overflowed`];
+/// check it before sending the bytes.
 pub fn emit_keys(attrs: &[KeyAttr], w: &mut nl::Writer) {
     for attr in attrs {
         emit_attr(attr, w);
@@ -140,8 +145,8 @@ pub fn emit_payload(attr: &KeyAttr, out: &mut Vec<u8>) {
             let mut w = nl::Writer::new();
             match attr {
                 KeyAttr::Encap(inner) => emit_keys(inner, &mut w),
-                KeyAttr::Tunnel(tun) => tun.iter().for_each(|t| emit_tunnel_attr(t, &mut w)),
-                KeyAttr::Nsh(nsh) => nsh.iter().for_each(|n| emit_nsh_attr(n, &mut w)),
+                KeyAttr::Tunnel(tun) => emit_tunnel(tun, &mut w),
+                KeyAttr::Nsh(nsh) => emit_nsh(nsh, &mut w),
                 _ => {}
             }
             out.extend_from_slice(w.as_bytes());
@@ -248,6 +253,18 @@ fn fill_flat(attr: &KeyAttr, buf: &mut [u8]) {
         KeyAttr::Unknown { payload, .. } => put(buf, 0, payload),
         KeyAttr::Encap(_) | KeyAttr::Tunnel(_) | KeyAttr::Nsh(_) => {}
     }
+}
+
+/// Appends the attributes of an `OVS_KEY_ATTR_TUNNEL` nest (for actions
+/// that carry one, such as `set(tunnel(...))`), in the order given.
+pub fn emit_tunnel(attrs: &[TunnelAttr], w: &mut nl::Writer) {
+    attrs.iter().for_each(|t| emit_tunnel_attr(t, w));
+}
+
+/// Appends the attributes of an `OVS_KEY_ATTR_NSH` nest (for actions that
+/// carry one, such as `push_nsh`), in the order given.
+pub fn emit_nsh(attrs: &[NshAttr], w: &mut nl::Writer) {
+    attrs.iter().for_each(|n| emit_nsh_attr(n, w));
 }
 
 /// Appends one `OVS_TUNNEL_KEY_ATTR_*`, framed.
@@ -374,6 +391,29 @@ pub fn decode_mask(bytes: &[u8], key: &[KeyAttr], mode: Mode) -> Result<Vec<KeyA
 pub fn decode_attr(ty: u16, payload: &[u8], mode: Mode) -> Result<KeyAttr, DecodeError> {
     let ty = ty & nl::NLA_TYPE_MASK;
     Cx::new(mode).key_attr(ty, payload)
+}
+
+/// Decodes the payload of an `OVS_KEY_ATTR_TUNNEL` nest with the list rules
+/// of the module doc (types, duplicates, lengths, option blocks). The key
+/// rules of [`decode_keys`] (TTL, destination) are not applied.
+///
+/// # Errors
+/// A [`DecodeError`] whose path starts inside the nest.
+pub fn decode_tunnel(bytes: &[u8], mode: Mode) -> Result<(Vec<TunnelAttr>, Fitness), DecodeError> {
+    let mut cx = Cx::new(mode);
+    let attrs = cx.tunnel_list(bytes)?;
+    Ok((attrs, cx.fitness()))
+}
+
+/// Decodes the payload of an `OVS_KEY_ATTR_NSH` nest with the list rules of
+/// the module doc.
+///
+/// # Errors
+/// A [`DecodeError`] whose path starts inside the nest.
+pub fn decode_nsh(bytes: &[u8], mode: Mode) -> Result<(Vec<NshAttr>, Fitness), DecodeError> {
+    let mut cx = Cx::new(mode);
+    let attrs = cx.nsh_list(bytes)?;
+    Ok((attrs, cx.fitness()))
 }
 
 /// Decoding state: the mode, what fitness we owe, and the encap depth.

@@ -710,3 +710,40 @@ fn geneve_mask_length_must_match_key() {
         (BadLength { got: 4, want: 8 }, vec![16, 8])
     );
 }
+
+#[test]
+fn tunnel_and_nsh_nests_round_trip_alone() {
+    let tun = vec![
+        TunnelAttr::Id(7),
+        TunnelAttr::Ipv6Dst("fe80::1".parse().unwrap()),
+        TunnelAttr::Ttl(3),
+        TunnelAttr::GtpuOpts {
+            flags: 0x30,
+            msgtype: 0xff,
+        },
+        TunnelAttr::Ipv4InfoBridge,
+    ];
+    let mut w = nl::Writer::new();
+    emit_tunnel(&tun, &mut w);
+    assert_eq!(
+        decode_tunnel(w.as_bytes(), Mode::Strict).unwrap(),
+        (tun, Fitness::Perfect)
+    );
+    let nsh = vec![
+        NshAttr::Base(NshBase {
+            flags: 1,
+            ttl: 63,
+            mdtype: 2,
+            np: 3,
+            path_hdr: 0x0102_03ff,
+        }),
+        NshAttr::Md2(vec![0, 1, 2, 4, 9, 9, 9, 9]),
+    ];
+    let mut w = nl::Writer::new();
+    emit_nsh(&nsh, &mut w);
+    assert_eq!(&w.as_bytes()[4..12], &[1, 63, 2, 3, 1, 2, 3, 0xff]);
+    assert_eq!(
+        decode_nsh(w.as_bytes(), Mode::Strict).unwrap(),
+        (nsh, Fitness::Perfect)
+    );
+}
