@@ -55,22 +55,12 @@ mod keyglue {
     use crate::key::KeyAttr;
     use crate::nl::Mode;
 
-    // Stand-ins until `nl::key` lands: keys stay raw.
     pub(super) fn emit_payload(attr: &KeyAttr, out: &mut Vec<u8>) {
-        if let KeyAttr::Unknown { payload, .. } = attr {
-            out.extend_from_slice(payload);
-        }
+        crate::nl::key::emit_payload(attr, out)
     }
 
-    pub(super) fn decode_attr(
-        ty: u16,
-        payload: &[u8],
-        _mode: Mode,
-    ) -> Result<KeyAttr, DecodeError> {
-        Ok(KeyAttr::Unknown {
-            ty,
-            payload: payload.to_vec(),
-        })
+    pub(super) fn decode_attr(ty: u16, payload: &[u8], mode: Mode) -> Result<KeyAttr, DecodeError> {
+        crate::nl::key::decode_attr(ty, payload, mode)
     }
 }
 
