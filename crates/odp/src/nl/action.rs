@@ -5,10 +5,15 @@
 //!
 //! - [`Mode::Strict`] applies the kernel's validation of action lists
 //!   (`net/openvswitch/flow_netlink.c`): known types only, exact payload
-//!   lengths, required sub-attributes, no duplicates, no trailing bytes, and
-//!   nested action lists at most [`MAX_DEPTH`] deep. The userspace-only
-//!   actions (`tnl_push`, `tnl_pop`, `lb_output`) are accepted, since this
-//!   crate serves a userspace datapath too.
+//!   lengths, required sub-attributes, no duplicates, no trailing bytes,
+//!   nested action lists at most [`MAX_DEPTH`] deep, and the checks on an
+//!   action's own values (a nonzero `userspace` pid, `trunc` to at least an
+//!   Ethernet header, MPLS EtherTypes, at most one of commit/force_commit).
+//!   Checks that need the flow the actions belong to (e.g. that `push_vlan`
+//!   applies to an Ethernet packet, or that a `set` field exists in it) are
+//!   left to the datapath. The userspace-only actions (`tnl_push`,
+//!   `tnl_pop`, `lb_output`) are accepted, since this crate serves a
+//!   userspace datapath too.
 //! - [`Mode::Tolerant`] keeps what it does not understand as
 //!   [`Action::Unknown`] (including known actions with a malformed payload).
 //!
@@ -452,7 +457,33 @@ fn nested_list(a: &Attr<'_>, mode: Mode, depth: usize) -> Result<Vec<Action>, De
     decode_list(a.payload, mode, depth + 1).map_err(|e| e.within(a.ty))
 }
 
+/// Shortest packet `trunc` may cut to (an Ethernet header).
+const ETH_HLEN: u32 = 14;
+
+/// The kernel's checks on an action's own values (not those that depend on
+/// the flow it belongs to, such as the packet's EtherType).
+fn check_values(a: &Action) -> Result<(), DecodeError> {
+    let bad = |ty| Err(DecodeError::new(K::BadValue, ty));
+    match a {
+        Action::Trunc { max_len } if *max_len < ETH_HLEN => bad(OVS_ACTION_ATTR_TRUNC),
+        Action::PushMpls { ethertype, .. } | Action::AddMpls { ethertype, .. }
+            if !matches!(*ethertype, ETH_TYPE_MPLS | ETH_TYPE_MPLS_MCAST) =>
+        {
+            bad(a.ty())
+        }
+        _ => Ok(()),
+    }
+}
+
 fn decode_one(a: Attr<'_>, mode: Mode, depth: usize) -> Result<Action, DecodeError> {
+    let act = decode_one_unchecked(a, mode, depth)?;
+    if mode == Mode::Strict {
+        check_values(&act)?;
+    }
+    Ok(act)
+}
+
+fn decode_one_unchecked(a: Attr<'_>, mode: Mode, depth: usize) -> Result<Action, DecodeError> {
     let ty = a.ty;
     if let Some(want) = fixed_len(ty) {
         if a.payload.len() != want {
@@ -910,6 +941,25 @@ mod tests {
         );
         // Tolerant mode stays bounded too: the too-deep part stays raw.
         assert!(decode_actions(&deeper, Mode::Tolerant).is_ok());
+    }
+
+    #[test]
+    fn strict_checks_action_values() {
+        let short_trunc = encode_actions(&[Action::Trunc { max_len: 13 }]).unwrap();
+        assert_eq!(
+            decode_actions(&short_trunc, Mode::Strict).unwrap_err().kind,
+            K::BadValue
+        );
+        assert!(decode_actions(&short_trunc, Mode::Tolerant).is_ok());
+        let ip_mpls = encode_actions(&[Action::PushMpls {
+            lse: MplsLse(0x100),
+            ethertype: 0x0800,
+        }])
+        .unwrap();
+        assert_eq!(
+            decode_actions(&ip_mpls, Mode::Strict).unwrap_err().kind,
+            K::BadValue
+        );
     }
 
     #[test]

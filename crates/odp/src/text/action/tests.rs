@@ -263,3 +263,88 @@ fn ipv6_prints_like_inet_ntop() {
         assert_eq!(fmt_ipv6(&a.parse().unwrap()), want);
     }
 }
+
+/// A small deterministic generator (xorshift64*), so the test is repeatable.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+#[test]
+fn mutated_corpus_never_panics() {
+    let input = corpus("actions.in") + &corpus("actions-invalid.in");
+    let lines: Vec<&str> = input.lines().filter(|l| !l.starts_with('#')).collect();
+    let hexes = corpus("actions.hex");
+    let blobs: Vec<Vec<u8>> = hexes
+        .lines()
+        .filter_map(|l| l.strip_prefix("actions="))
+        .map(unhex)
+        .collect();
+    const ALPHABET: &[u8] = b"(),=0123456789abcdefx:./-[]{}% \tsetcloneampldrop";
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..20_000 {
+        // Text: replace, insert or delete a few bytes.
+        let mut t: Vec<u8> = lines[rng.below(lines.len())].as_bytes().to_vec();
+        for _ in 0..=rng.below(3) {
+            let at = rng.below(t.len() + 1);
+            match rng.below(3) {
+                0 if at < t.len() => t[at] = ALPHABET[rng.below(ALPHABET.len())],
+                1 => t.insert(at, ALPHABET[rng.below(ALPHABET.len())]),
+                _ => t.truncate(at),
+            }
+        }
+        let text = String::from_utf8_lossy(&t);
+        if let Ok(acts) = parse_actions(&text) {
+            let mut s = String::new();
+            format_actions(&acts, &mut s);
+            let _ = parse_actions(&s);
+            let _ = encode_actions(&acts);
+        }
+        // Netlink: flip bytes of a corpus buffer, or cut it short.
+        let mut b = blobs[rng.below(blobs.len())].clone();
+        for _ in 0..=rng.below(3) {
+            let at = rng.below(b.len());
+            if at < b.len() {
+                if rng.below(4) == 0 {
+                    b.truncate(at);
+                } else {
+                    b[at] = rng.next() as u8;
+                }
+            }
+        }
+        for mode in [Mode::Strict, Mode::Tolerant] {
+            if let Ok(acts) = decode_actions(&b, mode) {
+                let mut s = String::new();
+                format_actions(&acts, &mut s);
+                let _ = parse_actions(&s);
+                let _ = encode_actions(&acts);
+            }
+        }
+    }
+}
+
+#[test]
+fn netlink_round_trips_what_text_builds() {
+    // Every valid corpus line: text -> model -> netlink -> model is stable.
+    for line in corpus("actions.in").lines() {
+        if line.starts_with('#') || line.trim().is_empty() || line.contains("set(") {
+            continue;
+        }
+        let acts = parse_actions(line).unwrap();
+        let bytes = encode_actions(&acts).unwrap();
+        assert_eq!(
+            decode_actions(&bytes, Mode::Strict).unwrap(),
+            acts,
+            "{line}"
+        );
+    }
+}
