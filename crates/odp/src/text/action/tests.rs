@@ -164,6 +164,13 @@ fn corpus_actions_too_long() {
 }
 
 #[test]
+fn display_prints_one_action() {
+    assert_eq!(Action::Meter(3).to_string(), "meter(3)");
+    assert_eq!(Action::Recirc(RecircId(0)).to_string(), "recirc(0)");
+    assert_eq!(Action::Clone(vec![]).to_string(), "clone(drop)");
+}
+
+#[test]
 fn drop_alone_is_an_explicit_drop() {
     assert_eq!(parse_actions("DROP").unwrap(), vec![Action::Drop(0)]);
     assert_eq!(parse_actions("").unwrap(), vec![]);
