@@ -219,11 +219,17 @@ fn walk_ipv6_ext<'a>(mut proto: u8, mut data: &'a [u8], nw_frag: &mut u8) -> Ext
                 data = h.payload();
             }
             ipproto::AH => {
-                let Ok(h) = ipv6::AuthHeader::new_checked(data) else {
+                // Only the first 8 bytes are read, so an AH whose length
+                // field says 8 bytes passes here as in the kernel and OVS
+                // (`ipv6::AuthHeader` wants the 12 a valid one has).
+                let Some(&[next, len, ..]) = data.get(..ipv6::EXT_MIN_LEN) else {
                     return ExtWalk::Malformed;
                 };
-                proto = h.next_header();
-                data = &data[h.header_len()..];
+                let Some(rest) = data.get((usize::from(len) + 2) * 4..) else {
+                    return ExtWalk::Malformed;
+                };
+                proto = next;
+                data = rest;
             }
             ipproto::FRAGMENT => {
                 let Ok(h) = ipv6::FragHeader::new_checked(data) else {
