@@ -33,7 +33,11 @@
 //! Injected packets are copied into buffers from a per-queue free list;
 //! receive swaps them into the caller's batch and keeps the batch's spare
 //! buffers in exchange (see [`crate::packet`]), so a steady
-//! inject/receive cycle allocates nothing once warm.
+//! inject/receive cycle allocates nothing once warm. Transmitting with
+//! `tx_discard=true` allocates nothing either; the transmit log, meant for
+//! tests, hands the sender a fresh buffer for every packet it keeps once
+//! its free list is used up (packets taken with
+//! [`DummyNetdev::take_sent`] do not come back).
 
 use std::any::Any;
 use std::collections::VecDeque;
