@@ -504,6 +504,16 @@ impl Netdev for DummyNetdev {
         }
     }
 
+    fn detach_rx_signal(&self, rxq: usize, signal: &Arc<RxSignal>) -> bool {
+        let Ok(q) = self.rxq(rxq) else {
+            return false;
+        };
+        let mut attached = lock(&q.attached);
+        let before = attached.len();
+        attached.retain(|s| !Arc::ptr_eq(s, signal));
+        attached.len() != before
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }

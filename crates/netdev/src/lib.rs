@@ -249,6 +249,14 @@ pub trait Netdev: Send + Sync {
         false
     }
 
+    /// Stops notifying `signal` for queue `rxq` (undoes
+    /// [`Netdev::attach_rx_signal`], e.g. when the queue moves to another
+    /// poll thread). Returns whether it was attached.
+    fn detach_rx_signal(&self, rxq: usize, signal: &Arc<RxSignal>) -> bool {
+        let _ = (rxq, signal);
+        false
+    }
+
     /// A file descriptor that becomes readable when queue `rxq` has
     /// packets, for providers backed by the kernel (an `AF_PACKET` socket,
     /// a tap device), so that a poll thread can wait on many with

@@ -165,7 +165,14 @@ fn loop_restarts_at_the_first_record() {
     // Turning looping off lets the file end.
     rx.set_options(&opts(&[("loop", "false")])).unwrap();
     let rest = read_all(&rx);
-    assert!(rest.len() <= 3);
+    // 3 batches of 32 read 96 records, a multiple of 3: at the end.
+    assert_eq!(rest.len(), (3 - (3 * BATCH_SIZE) % 3) % 3);
+    assert!(!rx.wait_rx(0, std::time::Duration::ZERO));
+    // Turning it on again after the end starts over.
+    rx.set_options(&opts(&[("loop", "true")])).unwrap();
+    b.clear();
+    assert_eq!(rx.rxq_recv(0, &mut b).unwrap(), BATCH_SIZE);
+    assert_eq!(b.packets()[0].data(), &frames[0][..]);
 
     // A looping file with no record never spins.
     let empty = TempPath::new("empty");
@@ -173,6 +180,10 @@ fn loop_restarts_at_the_first_record() {
     let rx = PcapNetdev::open("rx", &opts(&[("rx_pcap", &empty.s()), ("loop", "true")])).unwrap();
     b.clear();
     assert_eq!(rx.rxq_recv(0, &mut b).unwrap(), 0);
+    assert!(
+        !rx.wait_rx(0, std::time::Duration::ZERO),
+        "and is not ready"
+    );
 }
 
 #[test]
@@ -400,6 +411,19 @@ fn reading_an_arbitrary_file_never_panics() {
         let _ = rx.rxq_recv(0, &mut b);
         b.clear();
     }
+}
+
+#[test]
+fn write_errors_are_reported() {
+    // /dev/full accepts the open but fails every write with ENOSPC.
+    if !Path::new("/dev/full").exists() {
+        println!("SKIP: no /dev/full");
+        return;
+    }
+    let e = PcapNetdev::open("tx", &opts(&[("tx_pcap", "/dev/full")]))
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("/dev/full"), "{e}");
 }
 
 #[test]
