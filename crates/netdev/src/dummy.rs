@@ -346,7 +346,8 @@ impl DummyNetdev {
         out
     }
 
-    /// Whether a frame of `len` bytes (VLAN-tagged or not) fits the MTU.
+    /// Whether `frame` is at least an Ethernet header long and fits the
+    /// MTU (with room for one VLAN tag if it carries one).
     fn frame_ok(&self, frame: &[u8]) -> bool {
         if frame.len() < ETH_HEADER_LEN {
             return false;

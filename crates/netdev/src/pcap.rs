@@ -18,7 +18,9 @@
 //! # Receive
 //!
 //! One receive queue. Each call reads up to the batch's free space of
-//! records, ignoring their timestamps (no pacing). At the end of the file
+//! records, ignoring their timestamps (no pacing). Receive does not wait
+//! for packets, but it does read the file: `rx_pcap` should be a regular
+//! file (a FIFO would make receive block until its writer writes). At the end of the file
 //! the queue is empty for good, unless `loop=true`, which rewinds to the
 //! first record (a file with no record stays empty); setting `loop=true`
 //! after the end also starts over. A malformed file (bad
