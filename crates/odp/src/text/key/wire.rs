@@ -6,7 +6,7 @@
 //! generic `keyN(..)` form prints the payload, and the parser limits a key
 //! to what fits in a netlink attribute. This module gives the payload and
 //! encoded size of a [`KeyAttr`] for those decisions; it is not the netlink
-//! codec of the crate (that is [`crate::nl::key`]).
+//! codec of the crate: payloads come from [`crate::nl::key::emit_payload`].
 
 use crate::abi::*;
 use crate::key::{KeyAttr, NshAttr, TunnelAttr};
@@ -25,12 +25,11 @@ fn put_nla(out: &mut Vec<u8>, ty: u16, payload: &[u8]) {
 }
 
 /// The attribute stream encoding `attrs` (used for nested payloads).
+#[cfg(test)]
 pub(super) fn stream(attrs: &[KeyAttr]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for a in attrs {
-        put_nla(&mut out, a.ty(), &payload(a));
-    }
-    out
+    let mut w = nl::Writer::new();
+    crate::nl::key::emit_keys(attrs, &mut w);
+    w.into_bytes()
 }
 
 /// The payload of a tunnel sub-attribute.
@@ -81,90 +80,7 @@ pub(super) fn nsh_payload(a: &NshAttr) -> Vec<u8> {
 /// The payload of `a` exactly as OVS lays it out (padding zeroed).
 pub(super) fn payload(a: &KeyAttr) -> Vec<u8> {
     let mut out = Vec::new();
-    match a {
-        KeyAttr::Encap(inner) => out = stream(inner),
-        KeyAttr::Priority(v)
-        | KeyAttr::InPort(v)
-        | KeyAttr::SkbMark(v)
-        | KeyAttr::DpHash(v)
-        | KeyAttr::RecircId(v)
-        | KeyAttr::CtState(v)
-        | KeyAttr::CtMark(v) => out.extend_from_slice(&v.to_ne_bytes()),
-        KeyAttr::Ethernet(e) => {
-            out.extend_from_slice(&e.src);
-            out.extend_from_slice(&e.dst);
-        }
-        KeyAttr::Vlan(v) | KeyAttr::Ethertype(v) | KeyAttr::TcpFlags(v) => {
-            out.extend_from_slice(&v.to_be_bytes())
-        }
-        KeyAttr::Ipv4(k) => {
-            out.extend_from_slice(&k.src.octets());
-            out.extend_from_slice(&k.dst.octets());
-            out.extend_from_slice(&[k.proto, k.tos, k.ttl, k.frag]);
-        }
-        KeyAttr::Ipv6(k) => {
-            out.extend_from_slice(&k.src.octets());
-            out.extend_from_slice(&k.dst.octets());
-            out.extend_from_slice(&k.label.to_be_bytes());
-            out.extend_from_slice(&[k.proto, k.tclass, k.hlimit, k.frag]);
-        }
-        KeyAttr::Tcp(p) | KeyAttr::Udp(p) | KeyAttr::Sctp(p) => {
-            out.extend_from_slice(&p.src.to_be_bytes());
-            out.extend_from_slice(&p.dst.to_be_bytes());
-        }
-        KeyAttr::Icmp(k) | KeyAttr::Icmpv6(k) => out.extend_from_slice(&[k.ty, k.code]),
-        KeyAttr::Arp(k) => {
-            out.extend_from_slice(&k.sip.octets());
-            out.extend_from_slice(&k.tip.octets());
-            out.extend_from_slice(&k.op.to_be_bytes());
-            out.extend_from_slice(&k.sha);
-            out.extend_from_slice(&k.tha);
-            out.extend_from_slice(&[0, 0]);
-        }
-        KeyAttr::Nd(k) => {
-            out.extend_from_slice(&k.target.octets());
-            out.extend_from_slice(&k.sll);
-            out.extend_from_slice(&k.tll);
-        }
-        KeyAttr::Tunnel(attrs) => {
-            for t in attrs {
-                put_nla(&mut out, t.ty(), &tunnel_payload(t));
-            }
-        }
-        KeyAttr::Mpls(lses) => {
-            for l in lses {
-                out.extend_from_slice(&l.0.to_be_bytes());
-            }
-        }
-        KeyAttr::CtZone(v) => out.extend_from_slice(&v.to_ne_bytes()),
-        KeyAttr::CtLabels(b) => out.extend_from_slice(b),
-        KeyAttr::CtOrigTupleIpv4(t) => {
-            out.extend_from_slice(&t.src.octets());
-            out.extend_from_slice(&t.dst.octets());
-            out.extend_from_slice(&t.src_port.to_be_bytes());
-            out.extend_from_slice(&t.dst_port.to_be_bytes());
-            out.extend_from_slice(&[t.proto, 0, 0, 0]);
-        }
-        KeyAttr::CtOrigTupleIpv6(t) => {
-            out.extend_from_slice(&t.src.octets());
-            out.extend_from_slice(&t.dst.octets());
-            out.extend_from_slice(&t.src_port.to_be_bytes());
-            out.extend_from_slice(&t.dst_port.to_be_bytes());
-            out.extend_from_slice(&[t.proto, 0, 0, 0]);
-        }
-        KeyAttr::Nsh(attrs) => {
-            for n in attrs {
-                put_nla(&mut out, n.ty(), &nsh_payload(n));
-            }
-        }
-        KeyAttr::PacketType(v) => out.extend_from_slice(&v.to_be_bytes()),
-        KeyAttr::NdExtensions(k) => {
-            out.extend_from_slice(&k.reserved.to_be_bytes());
-            out.extend_from_slice(&[k.options_type, 0, 0, 0]);
-        }
-        KeyAttr::Ipv6Exthdrs(v) => out.extend_from_slice(&v.to_ne_bytes()),
-        KeyAttr::Unknown { payload, .. } => out.extend_from_slice(payload),
-    }
+    crate::nl::key::emit_payload(a, &mut out);
     out
 }
 
