@@ -41,7 +41,8 @@ fn cases(input: &str) -> Vec<(usize, String)> {
 
 /// `field=<hex>` of a `.hex` line.
 fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    line.split(' ').find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
+    line.split(' ')
+        .find_map(|p| p.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// Text → `parse_match` → `emit_keys` gives the `key=`/`mask=` bytes.
@@ -53,8 +54,18 @@ fn text_to_bytes(stem: &str) -> usize {
         let want = hexes[i];
         match parse_match(&case) {
             Ok((k, m)) => {
-                assert_eq!(Some(hex(&emit(&k)).as_str()), field(want, "key"), "{stem}.in:{}", i + 1);
-                assert_eq!(Some(hex(&emit(&m)).as_str()), field(want, "mask"), "{stem}.in:{}", i + 1);
+                assert_eq!(
+                    Some(hex(&emit(&k)).as_str()),
+                    field(want, "key"),
+                    "{stem}.in:{}",
+                    i + 1
+                );
+                assert_eq!(
+                    Some(hex(&emit(&m)).as_str()),
+                    field(want, "mask"),
+                    "{stem}.in:{}",
+                    i + 1
+                );
             }
             Err(e) => assert_eq!(want, "error", "{stem}.in:{}: {e}", i + 1),
         }
@@ -65,7 +76,14 @@ fn text_to_bytes(stem: &str) -> usize {
 
 #[test]
 fn text_parses_to_ovs_bytes() {
-    for stem in ["wc-keys", "wc-keys-extra", "keys", "keys-nested-encap", "filter-base", "filter-vlan-base"] {
+    for stem in [
+        "wc-keys",
+        "wc-keys-extra",
+        "keys",
+        "keys-nested-encap",
+        "filter-base",
+        "filter-vlan-base",
+    ] {
         assert!(text_to_bytes(stem) > 0, "{stem}");
     }
 }
@@ -78,9 +96,12 @@ fn bytes_to_text(stem: &str, out_file: &str) -> usize {
     let outs: Vec<&str> = outs.lines().collect();
     let mut n = 0;
     for (i, line) in hexes.lines().enumerate() {
-        let (Some(k), Some(m)) = (field(line, "key"), field(line, "mask")) else { continue };
+        let (Some(k), Some(m)) = (field(line, "key"), field(line, "mask")) else {
+            continue;
+        };
         let (key_attrs, _) = key::decode_keys(&unhex(k), Mode::Tolerant).expect("key decodes");
-        let mask_attrs = key::decode_mask(&unhex(m), &key_attrs, Mode::Tolerant).expect("mask decodes");
+        let mask_attrs =
+            key::decode_mask(&unhex(m), &key_attrs, Mode::Tolerant).expect("mask decodes");
         let mut text = String::new();
         format_match(&key_attrs, Some(&mask_attrs), false, &mut text);
         assert_eq!(text, outs[i], "{stem}.hex:{}", i + 1);
@@ -104,7 +125,9 @@ fn canonical_key_bytes_format_as_keys_out() {
     let outs: Vec<&str> = outs.lines().collect();
     let mut n = 0;
     for (i, line) in hexes.lines().enumerate() {
-        let Some(fk) = field(line, "flowkey") else { continue };
+        let Some(fk) = field(line, "flowkey") else {
+            continue;
+        };
         let (attrs, _) = key::decode_keys(&unhex(fk), Mode::Tolerant).expect("flowkey decodes");
         let mut text = String::new();
         format_key(&attrs, &mut text);
