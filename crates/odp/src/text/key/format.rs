@@ -261,7 +261,6 @@ pub(super) fn attr_name(ty: u16) -> String {
 
 /// OVS's `check_attr_len`: prints the attribute generically with a length
 /// complaint and returns false when key or mask has the wrong length.
-#[allow(clippy::too_many_arguments)]
 fn check_len(
     out: &mut String,
     ty: u16,
