@@ -650,7 +650,7 @@ impl<'a> Attrs<'a> {
                 return Err(format!("duplicate {} attribute in flow key", attr_name(ty)));
             }
             if let KeyAttr::Unknown { payload, .. } = attr {
-                if let Some(want) = fixed_len(ty) {
+                if let Some(want) = crate::nl::key::fixed_len(crate::nl::key::Level::Key, ty) {
                     if payload.len() != want {
                         return Err(format!(
                             "attribute {} has length {} but should have length {}",
@@ -674,35 +674,6 @@ impl<'a> Attrs<'a> {
     fn get(&self, ty: u16) -> Option<&'a KeyAttr> {
         self.slot.get(usize::from(ty)).copied().flatten()
     }
-}
-
-/// Payload length of a fixed-size key attribute type (for attributes that
-/// arrive undecoded).
-fn fixed_len(ty: u16) -> Option<usize> {
-    Some(match ty {
-        OVS_KEY_ATTR_PRIORITY
-        | OVS_KEY_ATTR_SKB_MARK
-        | OVS_KEY_ATTR_DP_HASH
-        | OVS_KEY_ATTR_RECIRC_ID
-        | OVS_KEY_ATTR_IN_PORT
-        | OVS_KEY_ATTR_CT_STATE
-        | OVS_KEY_ATTR_CT_MARK
-        | OVS_KEY_ATTR_PACKET_TYPE => 4,
-        OVS_KEY_ATTR_VLAN | OVS_KEY_ATTR_ETHERTYPE | OVS_KEY_ATTR_TCP_FLAGS => 2,
-        OVS_KEY_ATTR_CT_ZONE => 2,
-        OVS_KEY_ATTR_ETHERNET => 12,
-        OVS_KEY_ATTR_IPV4 => 12,
-        OVS_KEY_ATTR_IPV6 => 40,
-        OVS_KEY_ATTR_TCP | OVS_KEY_ATTR_UDP | OVS_KEY_ATTR_SCTP => 4,
-        OVS_KEY_ATTR_ICMP | OVS_KEY_ATTR_ICMPV6 => 2,
-        OVS_KEY_ATTR_ARP => 24,
-        OVS_KEY_ATTR_ND => 28,
-        OVS_KEY_ATTR_ND_EXTENSIONS => 8,
-        OVS_KEY_ATTR_CT_LABELS => 16,
-        OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV4 => 16,
-        OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV6 => 40,
-        _ => return None,
-    })
 }
 
 /// Decodes a key (`src == None`) or a mask (`src` is the key's flow).
@@ -976,6 +947,9 @@ impl Decoder<'_> {
         if eth_type_mpls(src_dl_type) {
             if !is_mask || a.has(OVS_KEY_ATTR_MPLS) {
                 *expected |= bit(OVS_KEY_ATTR_MPLS);
+            }
+            if let Some(KeyAttr::Unknown { payload, .. }) = a.get(OVS_KEY_ATTR_MPLS) {
+                return Err(format!("MPLS LSEs have invalid length {}", payload.len()));
             }
             if let Some(KeyAttr::Mpls(lses)) = a.get(OVS_KEY_ATTR_MPLS) {
                 let n = lses.len();

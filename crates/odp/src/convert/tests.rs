@@ -641,3 +641,29 @@ fn mask_of_vlan_flow() {
     });
     assert!(encap.is_some_and(|v| v.contains(&KeyAttr::Ethertype(0xffff))));
 }
+
+#[test]
+fn undecoded_attributes_of_wrong_length_are_errors() {
+    let key = vec![KeyAttr::Unknown {
+        ty: OVS_KEY_ATTR_PRIORITY,
+        payload: vec![0; 3],
+    }];
+    let e = key_to_flow(&key).unwrap_err();
+    assert!(e
+        .msg
+        .starts_with("attribute skb_priority has length 3 but should have length 4; "));
+    let key = with(
+        prefix(),
+        vec![
+            KeyAttr::Ethertype(0x8847),
+            KeyAttr::Unknown {
+                ty: OVS_KEY_ATTR_MPLS,
+                payload: vec![0; 6],
+            },
+        ],
+    );
+    let e = key_to_flow(&key).unwrap_err();
+    assert!(e.msg.starts_with("MPLS LSEs have invalid length 6; "));
+    let e = key_to_flow(&with(prefix(), vec![KeyAttr::Mpls(vec![])])).unwrap_err();
+    assert!(e.msg.starts_with("MPLS LSEs have invalid length 0; "));
+}
