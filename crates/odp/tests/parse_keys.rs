@@ -71,6 +71,10 @@ fn run(stem: &str) -> usize {
                 assert_eq!(fit, want_fit, "{at}");
                 let rekey = flow_to_key(&flow, &KeyParms::test_odp());
                 assert_eq!(emit(&rekey), unhex(flowkey), "{at}: re-encoded key");
+                // The canonical key decodes to the same flow, as well.
+                let (again, fit2) = key_to_flow(&rekey).expect("canonical key decodes");
+                assert_eq!(again, flow, "{at}: canonical key decodes differently");
+                assert_eq!(fit2, fit, "{at}: canonical key fits differently");
             }
         }
         checked += 1;

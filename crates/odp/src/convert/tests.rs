@@ -667,3 +667,90 @@ fn undecoded_attributes_of_wrong_length_are_errors() {
     let e = key_to_flow(&with(prefix(), vec![KeyAttr::Mpls(vec![])])).unwrap_err();
     assert!(e.msg.starts_with("MPLS LSEs have invalid length 0; "));
 }
+
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn leaf() -> impl Strategy<Value = KeyAttr> {
+        let ethertype = prop_oneof![
+            Just(0x0800u16),
+            Just(0x86dd),
+            Just(0x0806),
+            Just(0x8100),
+            Just(0x88a8),
+            Just(0x8847),
+            Just(0x894f),
+            any::<u16>(),
+        ];
+        let proto = prop_oneof![
+            Just(1u8),
+            Just(2),
+            Just(6),
+            Just(17),
+            Just(58),
+            Just(132),
+            any::<u8>()
+        ];
+        prop_oneof![
+            any::<u32>().prop_map(KeyAttr::RecircId),
+            any::<u32>().prop_map(KeyAttr::InPort),
+            any::<u32>().prop_map(KeyAttr::PacketType),
+            Just(eth()),
+            ethertype.prop_map(KeyAttr::Ethertype),
+            any::<u16>().prop_map(KeyAttr::Vlan),
+            (proto.clone(), 0u8..4).prop_map(|(p, f)| ipv4(p, f)),
+            proto.prop_map(ipv6),
+            (any::<u16>(), any::<u16>())
+                .prop_map(|(s, d)| KeyAttr::Tcp(PortsKey { src: s, dst: d })),
+            (any::<u8>(), any::<u8>())
+                .prop_map(|(t, c)| KeyAttr::Icmpv6(IcmpKey { ty: t, code: c })),
+            Just(KeyAttr::Nd(NdKey::default())),
+            prop::collection::vec(any::<u32>().prop_map(MplsLse), 0..5).prop_map(KeyAttr::Mpls),
+            any::<u8>().prop_map(|m| KeyAttr::Nsh(vec![
+                NshAttr::Base(NshBase {
+                    mdtype: m,
+                    ..NshBase::default()
+                }),
+                NshAttr::Md1([0; 4]),
+            ])),
+            (any::<u8>(), any::<bool>()).prop_map(|(ttl, geneve)| {
+                let mut t = vec![TunnelAttr::Ipv4Dst(Ipv4Addr::new(1, 2, 3, 4))];
+                if ttl > 10 {
+                    t.push(TunnelAttr::Ttl(ttl));
+                }
+                if geneve {
+                    t.push(TunnelAttr::GeneveOpts(vec![ttl; usize::from(ttl)]));
+                }
+                KeyAttr::Tunnel(t)
+            }),
+            (any::<u16>(), 0usize..6).prop_map(|(ty, n)| KeyAttr::Unknown {
+                ty,
+                payload: vec![0; n]
+            }),
+        ]
+    }
+
+    fn attrs() -> impl Strategy<Value = Vec<KeyAttr>> {
+        let nested = leaf().prop_recursive(3, 24, 6, |inner| {
+            prop::collection::vec(inner, 0..6).prop_map(KeyAttr::Encap)
+        });
+        prop::collection::vec(nested, 0..10)
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(key in attrs(), mask in attrs()) {
+            if let Ok((flow, fit)) = key_to_flow(&key) {
+                prop_assert_ne!(fit, Fitness::Error);
+                let canon = flow_to_key(&flow, &KeyParms::all());
+                let (again, _) = key_to_flow(&canon).expect("a canonical key decodes");
+                prop_assert_eq!(flow_to_key(&again, &KeyParms::all()), canon);
+                if let Ok((m, _)) = key_to_mask(&mask, &flow) {
+                    let _ = flow_to_mask(&m, &flow, &KeyParms::all());
+                }
+                let _ = key_to_mask(&[], &flow);
+            }
+        }
+    }
+}
