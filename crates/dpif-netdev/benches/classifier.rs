@@ -1,1 +1,2 @@
+//! Classifier benchmarks (in progress).
 fn main() {}
