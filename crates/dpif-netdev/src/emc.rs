@@ -262,7 +262,9 @@ impl<T: EmcValue> Emc<T> {
             0 => return false,
             1 => {}
             p => {
-                if self.next_random() % p != 0 {
+                // A random number in 0..p (multiply-shift, no division).
+                let r = (u64::from(self.next_random()) * u64::from(p)) >> 32;
+                if r != 0 {
                     return false;
                 }
             }
