@@ -42,27 +42,17 @@ mod keyglue {
     use crate::error::ParseError;
     use crate::key::KeyAttr;
 
-    // Stand-ins until `text::key` lands.
-    pub(super) fn parse_attr(_s: &str) -> Result<(KeyAttr, KeyAttr, usize), ParseError> {
-        Err(ParseError::new("key attributes are not supported yet"))
+    pub(super) fn parse_attr(s: &str) -> Result<(KeyAttr, KeyAttr, usize), ParseError> {
+        crate::text::key::parse_attr(s)
     }
 
     pub(super) fn format_attr(
         key: &KeyAttr,
-        _mask: Option<&KeyAttr>,
-        _verbose: bool,
+        mask: Option<&KeyAttr>,
+        verbose: bool,
         out: &mut String,
     ) {
-        if let KeyAttr::Unknown { ty, payload } = key {
-            out.push_str(&format!("key{ty}("));
-            for (i, b) in payload.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                out.push_str(&format!("{b:02x}"));
-            }
-            out.push(')');
-        }
+        crate::text::key::format_attr(key, mask, verbose, out)
     }
 }
 

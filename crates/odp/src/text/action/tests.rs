@@ -4,10 +4,6 @@ use super::*;
 use crate::nl::action::{decode_actions, encode_actions};
 use crate::nl::Mode;
 
-/// Whether the key codecs (`text::key`, `nl::key`) used by `set(...)` are in.
-/// Until they are, lines with `set(` may fail and are only counted.
-const KEY_CODECS_READY: bool = false;
-
 fn corpus(name: &str) -> String {
     let p = format!(
         "{}/tests/data/conformance/{}",
@@ -40,8 +36,8 @@ fn blank_uninit(line: &str, bytes: &mut [u8]) {
     }
 }
 
-/// Runs one corpus file; returns (lines checked, failures on set() lines).
-fn run(name: &str) -> (usize, Vec<String>) {
+/// Runs one corpus file line for line; returns the number of case lines.
+fn run(name: &str) -> usize {
     let input = corpus(&format!("{name}.in"));
     let output = corpus(&format!("{name}.out"));
     let hexes = corpus(&format!("{name}.hex"));
@@ -53,7 +49,6 @@ fn run(name: &str) -> (usize, Vec<String>) {
     assert_eq!(ins.len(), outs.len());
     assert_eq!(ins.len(), hexs.len());
     let mut checked = 0;
-    let mut pending = Vec::new();
     for i in 0..ins.len() {
         let raw = ins[i];
         if raw.starts_with('#') {
@@ -121,46 +116,34 @@ fn run(name: &str) -> (usize, Vec<String>) {
                 &line[..line.len().min(200)],
                 problems.join("\n  ")
             );
-            if line.contains("set(") && !KEY_CODECS_READY {
-                pending.push(msg);
-            } else {
-                panic!("{msg}");
-            }
+            panic!("{msg}");
         }
     }
-    (checked, pending)
+    checked
 }
 
-fn report(name: &str) {
-    let (checked, pending) = run(name);
-    eprintln!(
-        "{name}: {checked} case lines, {} pending on the key codecs",
-        pending.len()
-    );
-    for p in &pending {
-        eprintln!("{}", &p[..p.len().min(400)]);
-    }
-    assert!(checked > 0);
+fn report(name: &str, case_lines: usize) {
+    assert_eq!(run(name), case_lines, "{name}: case lines checked");
 }
 
 #[test]
 fn corpus_actions() {
-    report("actions");
+    report("actions", 98);
 }
 
 #[test]
 fn corpus_actions_invalid() {
-    report("actions-invalid");
+    report("actions-invalid", 9);
 }
 
 #[test]
 fn corpus_actions_userdata_overflow() {
-    report("actions-userdata-overflow");
+    report("actions-userdata-overflow", 4);
 }
 
 #[test]
 fn corpus_actions_too_long() {
-    report("actions-too-long");
+    report("actions-too-long", 2);
 }
 
 #[test]
@@ -343,7 +326,7 @@ fn mutated_corpus_never_panics() {
 fn netlink_round_trips_what_text_builds() {
     // Every valid corpus line: text -> model -> netlink -> model is stable.
     for line in corpus("actions.in").lines() {
-        if line.starts_with('#') || line.trim().is_empty() || line.contains("set(") {
+        if line.starts_with('#') || line.trim().is_empty() {
             continue;
         }
         let acts = parse_actions(line).unwrap();
