@@ -863,7 +863,7 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
         } else {
             prob as u32
         };
-        let actions = parse_list(c, depth)?;
+        let actions = parse_branch(c, depth)?;
         expect(c.lit("))"))?;
         return Ok(Action::Sample {
             probability,
@@ -871,8 +871,8 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
         });
     }
     if c.lit("clone(") {
-        let actions = parse_list(c, depth)?;
-        c.advance(1);
+        let actions = parse_branch(c, depth)?;
+        expect(c.lit(")"))?;
         return Ok(Action::Clone(actions));
     }
     if c.starts_with("push_nsh(") {
@@ -924,7 +924,9 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
     Err(err())
 }
 
-/// `gt(...)` / `le(...)` contents: `drop` (any case) or an action list.
+/// A nested list's contents: `drop` (any case) or an action list. OVS
+/// accepts `drop` only in `check_pkt_len`; we accept it wherever it prints
+/// an empty list that way (`clone`, `sample`, `dec_ttl`).
 fn parse_branch(c: &mut Cur<'_>, depth: usize) -> Result<Vec<Action>, ParseError> {
     if c.rest().len() >= 4 && c.rest()[..4].eq_ignore_ascii_case(b"drop") {
         c.advance(4);
@@ -994,7 +996,7 @@ fn parse_extensions(c: &mut Cur<'_>, depth: usize) -> Option<Result<Action, Pars
         return Some(Ok(Action::PopEth));
     }
     if c.lit("dec_ttl(le_1(") {
-        return Some(parse_list(c, depth).and_then(|acts| {
+        return Some(parse_branch(c, depth).and_then(|acts| {
             expect(c.lit("))"))?;
             Ok(Action::DecTtl(acts))
         }));
@@ -1054,23 +1056,25 @@ fn parse_set(c: &mut Cur<'_>) -> Result<Action, ParseError> {
     }
 }
 
+/// Slow-path reasons: names or numbers separated by `|`. OVS prints them
+/// separated by `,`, with unknown bits as a number; we accept those forms
+/// too, so that what is printed parses again (OVS accepts only `|` and the
+/// known bits).
 fn parse_slow_path_flags(c: &mut Cur<'_>) -> Option<u32> {
     let mut result = 0u32;
     while c.peek() != b')' {
         if let Some(v) = c.attempt(|c| c.int_i()) {
-            if v & !0x7f != 0 {
-                return None;
-            }
             result |= v as u32;
-            c.lit("|");
-            continue;
+        } else {
+            let (bit, name) = SLOW_PATH_REASONS.iter().find(|(_, name)| {
+                c.starts_with(name) && matches!(c.peek_at(name.len()), b'|' | b',' | b')')
+            })?;
+            result |= bit;
+            c.advance(name.len());
         }
-        let (bit, name) = SLOW_PATH_REASONS.iter().find(|(_, name)| {
-            c.starts_with(name) && matches!(c.peek_at(name.len()), b'|' | b')')
-        })?;
-        result |= bit;
-        c.advance(name.len());
-        c.lit("|");
+        if !c.lit("|") {
+            c.lit(",");
+        }
     }
     Some(result)
 }
