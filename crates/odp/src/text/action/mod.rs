@@ -4,10 +4,15 @@
 //! [`format_actions`] prints what OVS's `format_odp_actions` prints.
 //! [`parse_actions`] accepts what OVS's `odp_actions_from_string` accepts,
 //! building the same netlink bytes once emitted with
-//! [`crate::nl::action::emit_actions`]. It also accepts, as an extension,
-//! the printed forms OVS cannot read back (`push_mpls`, `pop_mpls`, `hash`,
-//! `push_eth`, `pop_eth`, `dec_ttl`, and the ERSPAN and GTP-U layers of
-//! `tnl_push`), so that every printed action list parses again.
+//! [`crate::nl::action::emit_actions`]. As an extension it also accepts the
+//! printed forms OVS cannot read back, so that every printed action list
+//! parses again: `push_mpls`, `pop_mpls`, `hash`, `push_eth`, `pop_eth`,
+//! `dec_ttl`, `recirc(0x...)`, `drop` as an empty nested list, slow-path
+//! reasons separated by `,`, Geneve options without data, and the ERSPAN
+//! and GTP-U layers of `tnl_push`.
+//!
+//! Where OVS's parser leaves bytes uninitialized (the SRv6 header's next
+//! header, flags and tag in `tnl_push`), we put zeros.
 //!
 //! ```
 //! use odp::text::action::{format_actions, parse_actions};
