@@ -569,8 +569,7 @@ pub fn key_to_mask(mask: &[KeyAttr], flow: &Flow) -> Result<(Flow, Fitness), Par
 
 /// Formats attributes for an error message.
 fn format_attrs(key: &[KeyAttr], out: &mut String) {
-    // Until the text codec lands, a debug rendering stands in.
-    out.push_str(&format!("{key:?}"));
+    crate::text::key::format_key(key, out);
 }
 
 /// OVS's name of a key attribute type, as used in its messages.
