@@ -172,6 +172,15 @@ pub fn format_actions(actions: &[Action], out: &mut String) {
     }
 }
 
+/// One action in OVS's text format, as [`format_actions`] prints it.
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        format_action(self, &mut s);
+        f.write_str(&s)
+    }
+}
+
 fn format_generic(ty: u16, payload: &[u8], out: &mut String) {
     let _ = write!(out, "action{ty}");
     for (i, b) in payload.iter().enumerate() {

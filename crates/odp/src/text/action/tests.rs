@@ -164,6 +164,13 @@ fn corpus_actions_too_long() {
 }
 
 #[test]
+fn display_prints_one_action() {
+    assert_eq!(Action::Meter(3).to_string(), "meter(3)");
+    assert_eq!(Action::Recirc(RecircId(0)).to_string(), "recirc(0)");
+    assert_eq!(Action::Clone(vec![]).to_string(), "clone(drop)");
+}
+
+#[test]
 fn drop_alone_is_an_explicit_drop() {
     assert_eq!(parse_actions("DROP").unwrap(), vec![Action::Drop(0)]);
     assert_eq!(parse_actions("").unwrap(), vec![]);
@@ -346,5 +353,78 @@ fn netlink_round_trips_what_text_builds() {
             acts,
             "{line}"
         );
+    }
+}
+
+/// Cases outside the corpus, with the output OVS's printing rules give.
+#[test]
+fn ovs_printing_rules_outside_the_corpus() {
+    for (input, want) in [
+        ("ct(zone=0)", "ct"),
+        ("ct(commit,label=0x1)", "ct(commit,label=0x1)"),
+        ("ct(mark=0/0x1)", "ct(mark=0/0x1)"),
+        ("ct(nat(dst=10.0.0.1:80))", "ct(nat(dst=10.0.0.1:80))"),
+        ("ct(nat(src=10.0.0.1-10.0.0.1))", "ct(nat(src=10.0.0.1))"),
+        ("ct(nat(persistent))", "ct(nat)"),
+        (
+            "ct(nat(dst=[::1]:80-81,hash))",
+            "ct(nat(dst=[::1]:80-81,hash))",
+        ),
+        (
+            "userspace(pid=1,slow_path(cfm|bfd|match))",
+            "userspace(pid=1,slow_path(cfm,bfd,match))",
+        ),
+        (
+            "userspace(pid=1,slow_path(0x3))",
+            "userspace(pid=1,slow_path(cfm,bfd))",
+        ),
+        (
+            "userspace(pid=7,sFlow(vid=0,pcp=0,output=3))",
+            "userspace(pid=7,sFlow(vid=0,pcp=0,output=3))",
+        ),
+        (
+            "push_nsh(mdtype=2,md2=0x0102030405)",
+            "push_nsh(flags=0,ttl=63,mdtype=2,np=3,spi=0x0,si=255,md2=0x102030405000000)",
+        ),
+        (
+            "push_vlan(tpid=0x88a8,vid=1,pcp=1,cfi=0)",
+            "push_vlan(tpid=0x88a8,vid=1,pcp=1,cfi=0)",
+        ),
+        (
+            "sample(sample=0.0%,actions(1))",
+            "sample(sample=0.0%,actions(1))",
+        ),
+        (
+            "sample(sample=100%,actions(clone(2)))",
+            "sample(sample=100.0%,actions(clone(2)))",
+        ),
+        (
+            "check_pkt_len(size=64,gt(DROP),le(drop))",
+            "check_pkt_len(size=64,gt(drop),le(drop))",
+        ),
+        ("-1", "4294967295"),
+        ("0x10, 010\t3", "16,8,3"),
+    ] {
+        let acts = parse_actions(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+        let mut s = String::new();
+        format_actions(&acts, &mut s);
+        assert_eq!(s, want, "{input}");
+    }
+    for bad in [
+        "ct(commit,force_commit)",
+        "ct(nat(src,dst))",
+        "ct(nat(dst=::1:80-81))",
+        "ct(nat(src=10.0.0.2-10.0.0.1))",
+        "ct(nat(src=10.0.0.1,hash,random))",
+        "ct(helper=0123456789abcdef)",
+        "push_vlan(vid=4096,pcp=0)",
+        "sample(sample=101%,actions(1))",
+        "userspace(pid=1,slow_path(cfm,bfd))",
+        "userspace(pid=1,userdata(123))",
+        "clone(1",
+        "1 2x",
+        "recirc(-)",
+    ] {
+        assert!(parse_actions(bad).is_err(), "{bad}");
     }
 }
