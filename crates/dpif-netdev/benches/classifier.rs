@@ -1,0 +1,2 @@
+//! Classifier benchmarks (in progress).
+fn main() {}
