@@ -33,7 +33,11 @@
 //! Injected packets are copied into buffers from a per-queue free list;
 //! receive swaps them into the caller's batch and keeps the batch's spare
 //! buffers in exchange (see [`crate::packet`]), so a steady
-//! inject/receive cycle allocates nothing once warm.
+//! inject/receive cycle allocates nothing once warm. Transmitting with
+//! `tx_discard=true` allocates nothing either; the transmit log, meant for
+//! tests, hands the sender a fresh buffer for every packet it keeps once
+//! its free list is used up (packets taken with
+//! [`DummyNetdev::take_sent`] do not come back).
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -342,7 +346,8 @@ impl DummyNetdev {
         out
     }
 
-    /// Whether a frame of `len` bytes (VLAN-tagged or not) fits the MTU.
+    /// Whether `frame` is at least an Ethernet header long and fits the
+    /// MTU (with room for one VLAN tag if it carries one).
     fn frame_ok(&self, frame: &[u8]) -> bool {
         if frame.len() < ETH_HEADER_LEN {
             return false;
@@ -498,6 +503,16 @@ impl Netdev for DummyNetdev {
             }
             Err(_) => false,
         }
+    }
+
+    fn detach_rx_signal(&self, rxq: usize, signal: &Arc<RxSignal>) -> bool {
+        let Ok(q) = self.rxq(rxq) else {
+            return false;
+        };
+        let mut attached = lock(&q.attached);
+        let before = attached.len();
+        attached.retain(|s| !Arc::ptr_eq(s, signal));
+        attached.len() != before
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -14,6 +14,36 @@
 //!
 //! Errors are [`std::io::Error`]s; this crate does not know the datapath
 //! interface (`dpif`), which maps them to its own error type.
+//!
+//! # Example: a poll loop forwarding between two ports
+//!
+//! ```
+//! use std::time::Duration;
+//! use netdev::dummy::DummyNetdev;
+//! use netdev::{Batch, Netdev};
+//!
+//! let p1 = DummyNetdev::new("p1");
+//! let p2 = DummyNetdev::new("p2");
+//! let frame = [0xffu8; 60];
+//! p1.inject(0, &frame)?;
+//!
+//! // One batch, allocated once, reused for every receive.
+//! let mut batch = Batch::new();
+//! for _ in 0..2 {
+//!     if batch.is_empty() && !p1.wait_rx(0, Duration::from_millis(1)) {
+//!         continue;
+//!     }
+//!     if p1.rxq_recv(0, &mut batch)? > 0 {
+//!         for pkt in batch.iter_mut() {
+//!             pkt.in_port = 1;
+//!         }
+//!         p2.send(0, &mut batch)?; // drains the batch, keeps its buffers
+//!     }
+//! }
+//! assert_eq!(p2.take_sent()[0].data(), &frame[..]);
+//! assert_eq!(p1.stats().rx_packets, 1);
+//! # Ok::<(), std::io::Error>(())
+//! ```
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -245,6 +275,14 @@ pub trait Netdev: Send + Sync {
     /// such notification (the caller then uses [`Netdev::rx_fd`] or
     /// polls).
     fn attach_rx_signal(&self, rxq: usize, signal: Arc<RxSignal>) -> bool {
+        let _ = (rxq, signal);
+        false
+    }
+
+    /// Stops notifying `signal` for queue `rxq` (undoes
+    /// [`Netdev::attach_rx_signal`], e.g. when the queue moves to another
+    /// poll thread). Returns whether it was attached.
+    fn detach_rx_signal(&self, rxq: usize, signal: &Arc<RxSignal>) -> bool {
         let _ = (rxq, signal);
         false
     }

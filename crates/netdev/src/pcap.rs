@@ -18,9 +18,12 @@
 //! # Receive
 //!
 //! One receive queue. Each call reads up to the batch's free space of
-//! records, ignoring their timestamps (no pacing). At the end of the file
+//! records, ignoring their timestamps (no pacing). Receive does not wait
+//! for packets, but it does read the file: `rx_pcap` should be a regular
+//! file (a FIFO would make receive block until its writer writes). At the end of the file
 //! the queue is empty for good, unless `loop=true`, which rewinds to the
-//! first record (a file with no record stays empty). A malformed file (bad
+//! first record (a file with no record stays empty); setting `loop=true`
+//! after the end also starts over. A malformed file (bad
 //! magic, unsupported version or link type, truncated record, captured
 //! length above 262144) is an [`io::ErrorKind::InvalidData`] error: from
 //! `set_options` for a bad global header, else from receive, after which the
@@ -33,7 +36,9 @@
 //! record keeps the original length). The file is flushed after every
 //! batch, so it is always readable by tcpdump or Wireshark up to the last
 //! complete batch. Without `tx_pcap` transmitted frames are dropped and
-//! counted in `tx_dropped`.
+//! counted in `tx_dropped`. A write error fails that `send` (its frames
+//! counted in `tx_errors`) and closes the file, which may end in a partial
+//! record; later frames are dropped until `tx_pcap` is set again.
 
 use std::any::Any;
 use std::fs::File;
@@ -69,6 +74,8 @@ struct RxFile {
     read_since_rewind: u64,
     /// The file was read to its end (and is not looping) or failed.
     done: bool,
+    /// Reading failed: the file is never read again.
+    failed: bool,
     /// A failure to report on the next receive.
     pending_error: Option<io::Error>,
 }
@@ -85,6 +92,7 @@ impl RxFile {
             header,
             read_since_rewind: 0,
             done: false,
+            failed: false,
             pending_error: None,
         })
     }
@@ -173,9 +181,8 @@ impl PcapNetdev {
                             break;
                         }
                     } else {
-                        if !looping {
-                            rx.done = true;
-                        }
+                        // The end, or a looping file with no record.
+                        rx.done = true;
                         break;
                     }
                 }
@@ -189,6 +196,7 @@ impl PcapNetdev {
         self.stats.add_rx(n as u64, bytes);
         if let Err(e) = result {
             rx.done = true;
+            rx.failed = true;
             let e = with_path(e, &self.name, &rx.path);
             if n == 0 {
                 self.stats.add_rx_errors(1);
@@ -239,8 +247,8 @@ impl Netdev for PcapNetdev {
             batch.clear();
             return Err(bad_queue(&self.name, "transmit queue", txq, 1));
         }
-        let mut tx = lock(&self.tx);
-        let Some(tx) = tx.as_mut() else {
+        let mut guard = lock(&self.tx);
+        let Some(tx) = guard.as_mut() else {
             self.stats.add_tx_dropped(n as u64);
             batch.clear();
             return Ok(0);
@@ -262,7 +270,10 @@ impl Netdev for PcapNetdev {
             }
             Err(e) => {
                 self.stats.add_tx_errors(n as u64);
-                Err(with_path(e, &self.name, &tx.path))
+                let e = with_path(e, &self.name, &tx.path);
+                // The file may end in a partial record now: stop writing.
+                *guard = None;
+                Err(e)
             }
         }
     }
@@ -331,6 +342,10 @@ impl Netdev for PcapNetdev {
         self.snaplen.store(snaplen, Ordering::Relaxed);
         if let Some(l) = looping {
             self.looping.store(l, Ordering::Relaxed);
+            // Looping turned on after the end of the file: start over.
+            if let Some(r) = rx.as_mut().filter(|r| l && r.done && !r.failed) {
+                r.done = false;
+            }
         }
         if let Some(m) = mtu {
             self.mtu.store(m, Ordering::Relaxed);

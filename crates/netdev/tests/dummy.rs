@@ -279,6 +279,15 @@ fn one_signal_serves_several_devices() {
     let seen = sig.generation();
     a.inject(0, &frame(60, 2)).unwrap();
     assert!(sig.wait_since(seen, Duration::ZERO));
+
+    // Detached, the signal is no longer notified.
+    assert!(a.detach_rx_signal(0, &sig));
+    assert!(!a.detach_rx_signal(0, &sig));
+    assert_eq!(a.rxq_recv(0, &mut batch).unwrap(), 1);
+    let seen = sig.generation();
+    a.inject(0, &frame(60, 3)).unwrap();
+    assert!(!sig.wait_since(seen, Duration::from_millis(10)));
+    assert!(a.wait_rx(0, Duration::ZERO), "its own waiters still are");
 }
 
 #[test]

@@ -274,10 +274,6 @@ fn other_l2_flow() -> impl Strategy<Value = Flow> {
         prop_oneof![Just(FLOW_DL_TYPE_NONE), Just(0x88cc_u16), Just(0x6558)],
     )
         .prop_map(|(mut f, dl_type)| {
-            if dl_type == FLOW_DL_TYPE_NONE {
-                // 802.3 frames are composed untagged.
-                f.vlans = Default::default();
-            }
             f.dl_type = dl_type;
             f
         })
@@ -691,6 +687,18 @@ fn truncated_ipv6_extension_header_keeps_ipv6_fields() {
     assert_eq!(got.nw_ttl, 9);
     assert_eq!(got.nw_proto, ipproto::NONE);
     assert_eq!((got.tp_src, got.tp_dst), (0, 0));
+}
+
+#[test]
+fn ipv6_short_ah_is_walked_and_overlong_ah_is_malformed() {
+    // An AH whose length field (0) says 8 bytes.
+    let ah8 = [ipproto::TCP, 0, 0, 0, 0, 0, 0, 1];
+    let got = extract(&ipv6_with_ext(ipproto::AH, &ah8), &Flow::default());
+    assert_eq!((got.nw_proto, got.tp_dst), (ipproto::TCP, 22));
+    // An AH claiming more bytes than the packet has.
+    let long = [ipproto::TCP, 40, 0, 0, 0, 0, 0, 1];
+    let got = extract(&ipv6_with_ext(ipproto::AH, &long), &Flow::default());
+    assert_eq!((got.nw_proto, got.tp_dst), (ipproto::NONE, 0));
 }
 
 #[test]

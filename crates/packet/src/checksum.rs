@@ -106,6 +106,18 @@ pub fn update_bytes(check: u16, old: &[u8], new: &[u8]) -> u16 {
     finish(fold64(acc))
 }
 
+/// [`update_bytes`] for a UDP checksum, where 0 means "no checksum": a
+/// zero checksum stays zero, and a computed zero is stored as `0xffff`.
+pub fn update_udp(check: u16, old: &[u8], new: &[u8]) -> u16 {
+    if check == 0 {
+        return 0;
+    }
+    match update_bytes(check, old, new) {
+        0 => 0xffff,
+        c => c,
+    }
+}
+
 /// CRC32c (Castagnoli) lookup table, reflected polynomial 0x82f63b78.
 const CRC32C_TABLE: [u32; 256] = {
     let mut table = [0u32; 256];
@@ -193,6 +205,24 @@ mod tests {
         h2[10] = 0;
         h2[11] = 0;
         assert_eq!(updated, data(&h2));
+    }
+
+    #[test]
+    fn incremental_update_of_an_ipv6_address_in_the_pseudo_header() {
+        let segment = [0x12u8, 0x34, 0x00, 0x50, 0, 8, 0, 0];
+        let (src, dst, new_dst) = (1u128 << 120 | 5, 2u128 << 120 | 9, 0xfe80u128 << 112 | 0x77);
+        let full = |d: u128| finish(add(pseudo_header_v6(src, d, 17, 8), &segment));
+        let updated = update_udp(full(dst), &dst.to_be_bytes(), &new_dst.to_be_bytes());
+        assert_eq!(updated, full(new_dst));
+        assert_eq!(update_udp(0, &[0, 1], &[0, 2]), 0);
+    }
+
+    #[test]
+    fn udp_update_never_stores_zero() {
+        // ~0x0001 + ~0x0000 + 0x0001 folds to 0xffff, whose complement is 0.
+        let updated = update_bytes(0x0001, &[0x00, 0x00], &[0x00, 0x01]);
+        assert_eq!(updated, 0);
+        assert_eq!(update_udp(0x0001, &[0x00, 0x00], &[0x00, 0x01]), 0xffff);
     }
 
     #[test]

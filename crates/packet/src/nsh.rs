@@ -166,6 +166,96 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Header<T> {
     }
 }
 
+mod tlv_field {
+    pub const CLASS: usize = 0;
+    pub const TYPE: usize = 2;
+    pub const LEN: usize = 3;
+    pub const VALUE: usize = 4;
+}
+
+/// Length of an MD type 2 TLV header (class, type, length).
+pub const TLV_HEADER_LEN: usize = tlv_field::VALUE;
+
+/// A view of one MD type 2 metadata TLV: a 16-bit class, an 8-bit type,
+/// a 7-bit value length in bytes, then the value padded to 4 bytes.
+/// `check_len` guarantees the header and the padded value are in the
+/// buffer.
+#[derive(Debug, Clone)]
+pub struct Md2Tlv<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> Md2Tlv<T> {
+    /// Wraps `buffer` without checking its length.
+    pub fn new_unchecked(buffer: T) -> Md2Tlv<T> {
+        Md2Tlv { buffer }
+    }
+
+    /// Wraps `buffer` and checks it holds the whole TLV.
+    pub fn new_checked(buffer: T) -> Result<Md2Tlv<T>> {
+        let t = Md2Tlv::new_unchecked(buffer);
+        t.check_len()?;
+        Ok(t)
+    }
+
+    /// Checks the buffer holds the header and the padded value.
+    pub fn check_len(&self) -> Result<()> {
+        let len = self.buffer.as_ref().len();
+        if len < TLV_HEADER_LEN || self.total_len() > len {
+            Err(Error)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Metadata class.
+    pub fn class(&self) -> u16 {
+        get_u16(self.buffer.as_ref(), tlv_field::CLASS)
+    }
+
+    /// Metadata type.
+    pub fn tlv_type(&self) -> u8 {
+        self.buffer.as_ref()[tlv_field::TYPE]
+    }
+
+    /// Length of the value in bytes (before padding).
+    pub fn value_len(&self) -> usize {
+        usize::from(self.buffer.as_ref()[tlv_field::LEN] & 0x7f)
+    }
+
+    /// Length of the whole TLV: header and value padded to 4 bytes.
+    pub fn total_len(&self) -> usize {
+        TLV_HEADER_LEN + self.value_len().next_multiple_of(4)
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Md2Tlv<&'a T> {
+    /// The value (without padding).
+    pub fn value(&self) -> &'a [u8] {
+        &self.buffer.as_ref()[TLV_HEADER_LEN..TLV_HEADER_LEN + self.value_len()]
+    }
+
+    /// The bytes after this TLV (the next TLV, if any).
+    pub fn next(&self) -> &'a [u8] {
+        &self.buffer.as_ref()[self.total_len()..]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> Md2Tlv<T> {
+    /// Writes the header, the value and zero padding; the buffer must hold
+    /// `4 + value.len()` rounded up to 4 bytes, and `value` at most 127.
+    pub fn emit(&mut self, class: u16, tlv_type: u8, value: &[u8]) {
+        let b = self.buffer.as_mut();
+        set_u16(b, tlv_field::CLASS, class);
+        b[tlv_field::TYPE] = tlv_type;
+        b[tlv_field::LEN] = (value.len() & 0x7f) as u8;
+        let end = TLV_HEADER_LEN + value.len();
+        b[TLV_HEADER_LEN..end].copy_from_slice(value);
+        let padded = TLV_HEADER_LEN + value.len().next_multiple_of(4);
+        b[end..padded].fill(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +292,51 @@ mod tests {
         assert!(h.metadata().is_empty());
         let zero_len = [0x00u8, 0x00, 0x02, 0x01, 0, 0, 1, 7];
         assert!(Header::new_checked(&zero_len[..]).is_err());
+    }
+
+    // MD2 header with two TLVs: class 0x0101 type 1 value "abcde" (padded
+    // to 8), then class 0xffff type 0x80 with an empty value.
+    static MD2: [u8; 28] = [
+        0x00, 0x06, 0x02, 0x03, 0x00, 0x00, 0x10, 0x01, // base + path, length 6 words
+        0x01, 0x01, 0x01, 0x05, b'a', b'b', b'c', b'd', b'e', 0, 0, 0, // TLV 1
+        0xff, 0xff, 0x80, 0x00, // TLV 2
+        0xaa, 0xbb, 0xcc, 0xdd, // payload
+    ];
+
+    #[test]
+    fn parse_md2_tlvs() {
+        let h = Header::new_checked(&MD2[..]).unwrap();
+        assert_eq!(h.md_type(), MD_TYPE_2);
+        assert_eq!(h.header_len(), 24);
+        assert_eq!(h.payload(), &[0xaa, 0xbb, 0xcc, 0xdd]);
+        let t1 = Md2Tlv::new_checked(h.metadata()).unwrap();
+        assert_eq!(
+            (t1.class(), t1.tlv_type(), t1.value()),
+            (0x0101, 1, &b"abcde"[..])
+        );
+        assert_eq!(t1.total_len(), 12);
+        let t2 = Md2Tlv::new_checked(t1.next()).unwrap();
+        assert_eq!(
+            (t2.class(), t2.tlv_type(), t2.value_len()),
+            (0xffff, 0x80, 0)
+        );
+        assert!(t2.next().is_empty());
+        assert!(Md2Tlv::new_checked(&MD2[8..19]).is_err());
+        assert!(Md2Tlv::new_checked(&MD2[8..11]).is_err());
+    }
+
+    #[test]
+    fn emit_md2_tlvs() {
+        let mut buf = [0xa5u8; 28];
+        let mut h = Header::new_unchecked(&mut buf[..]);
+        h.set_flags_ttl_len(0, 0, 24);
+        h.set_md_type(MD_TYPE_2);
+        h.set_next_proto(NP_ETHERNET);
+        h.set_path_hdr(0x1001);
+        Md2Tlv::new_unchecked(&mut buf[8..20]).emit(0x0101, 1, b"abcde");
+        Md2Tlv::new_unchecked(&mut buf[20..24]).emit(0xffff, 0x80, &[]);
+        buf[24..].copy_from_slice(&[0xaa, 0xbb, 0xcc, 0xdd]);
+        assert_eq!(buf, MD2);
     }
 
     #[test]
