@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dpif::{
-    Dpif, Errno, Execute, FlowDel, FlowGet, FlowPut, FlowStats, ListenMask, Op, OpReply,
-    PortSpec, PutFlags, UpcallKind,
+    Dpif, Errno, Execute, FlowDel, FlowGet, FlowPut, FlowStats, ListenMask, Op, OpReply, PortSpec,
+    PutFlags, UpcallKind,
 };
 use odp::action::Action;
 use odp::key::{KeyAttr, PortNo, Ufid};
@@ -27,7 +27,14 @@ fn parse_actions(text: &str) -> Vec<Action> {
 
 fn put_op(key: &str, actions: &str, flags: PutFlags, ufid: Option<Ufid>) -> FlowPut {
     let (key, mask) = parse_key(key);
-    FlowPut { flags, key, mask: Some(mask), ufid, actions: parse_actions(actions), want_stats: true }
+    FlowPut {
+        flags,
+        key,
+        mask: Some(mask),
+        ufid,
+        actions: parse_actions(actions),
+        want_stats: true,
+    }
 }
 
 fn put(dpif: &Dpif, key: &str, actions: &str, flags: PutFlags) -> Result<Option<FlowStats>, Errno> {
@@ -35,11 +42,18 @@ fn put(dpif: &Dpif, key: &str, actions: &str, flags: PutFlags) -> Result<Option<
 }
 
 fn get(dpif: &Dpif, key: &str) -> Result<dpif::DpifFlow, Errno> {
-    dpif.flow_get(FlowGet { key: parse_key(key).0, ufid: None })
+    dpif.flow_get(FlowGet {
+        key: parse_key(key).0,
+        ufid: None,
+    })
 }
 
 fn del(dpif: &Dpif, key: &str) -> Result<Option<FlowStats>, Errno> {
-    dpif.flow_del(FlowDel { key: parse_key(key).0, ufid: None, want_stats: true })
+    dpif.flow_del(FlowDel {
+        key: parse_key(key).0,
+        ufid: None,
+        want_stats: true,
+    })
 }
 
 fn dump_all(dpif: &Dpif, terse: bool) -> Vec<dpif::DpifFlow> {
@@ -84,7 +98,10 @@ pub fn local_port_is_zero_and_named_after_datapath(bed: &dyn TestBed) {
     let local = dpif.port_query_by_number(PortNo(0)).expect("local port");
     assert_eq!(local.name, dpif.name());
     assert_eq!(local.port_type, "internal");
-    assert_eq!(dpif.port_query_by_name(dpif.name()).unwrap().port_no, PortNo(0));
+    assert_eq!(
+        dpif.port_query_by_name(dpif.name()).unwrap().port_no,
+        PortNo(0)
+    );
     assert_eq!(dpif.port_del(PortNo(0)).err(), Some(Errno::EINVAL));
 }
 
@@ -96,25 +113,43 @@ pub fn port_numbers_and_errors(bed: &dyn TestBed) {
     let p7 = bed.add_test_port("p7", Some(PortNo(7)));
     assert_eq!(p7, PortNo(7));
     assert_eq!(
-        dpif.port_add(&bed.test_port_spec("p8"), Some(PortNo(7))).err(),
+        dpif.port_add(&bed.test_port_spec("p8"), Some(PortNo(7)))
+            .err(),
         Some(Errno::EBUSY)
     );
-    assert_eq!(dpif.port_add(&bed.test_port_spec("p1"), None).err(), Some(Errno::EEXIST));
+    assert_eq!(
+        dpif.port_add(&bed.test_port_spec("p1"), None).err(),
+        Some(Errno::EEXIST)
+    );
     let max = dpif.get_max_ports();
     assert_eq!(
-        dpif.port_add(&bed.test_port_spec("p9"), Some(PortNo(max))).err(),
+        dpif.port_add(&bed.test_port_spec("p9"), Some(PortNo(max)))
+            .err(),
         Some(Errno::EINVAL)
     );
-    assert_eq!(dpif.port_query_by_number(PortNo(4242)).err(), Some(Errno::ENODEV));
-    assert_eq!(dpif.port_query_by_name("nosuchport").err(), Some(Errno::ENODEV));
+    assert_eq!(
+        dpif.port_query_by_number(PortNo(4242)).err(),
+        Some(Errno::ENODEV)
+    );
+    assert_eq!(
+        dpif.port_query_by_name("nosuchport").err(),
+        Some(Errno::ENODEV)
+    );
     assert_eq!(dpif.port_del(PortNo(4242)).err(), Some(Errno::ENODEV));
     let q = dpif.port_query_by_name("p7").unwrap();
     assert_eq!(q.port_no, PortNo(7));
     dpif.port_del(PortNo(7)).unwrap();
-    assert_eq!(dpif.port_query_by_number(PortNo(7)).err(), Some(Errno::ENODEV));
+    assert_eq!(
+        dpif.port_query_by_number(PortNo(7)).err(),
+        Some(Errno::ENODEV)
+    );
     // A freed number can be requested again.
     assert_eq!(bed.add_test_port("p7b", Some(PortNo(7))), PortNo(7));
-    let unknown = PortSpec { name: "x0".into(), port_type: "nosuchtype".into(), options: vec![] };
+    let unknown = PortSpec {
+        name: "x0".into(),
+        port_type: "nosuchtype".into(),
+        options: vec![],
+    };
     assert_eq!(dpif.port_add(&unknown, None).err(), Some(Errno::EINVAL));
 }
 
@@ -142,7 +177,10 @@ pub fn port_dump_and_poll(bed: &dyn TestBed) {
         changed.contains("p1") && changed.contains("p2")
     });
     dpif.port_del(p2).unwrap();
-    assert!(dpif.port_poll_wait(Some(WAIT)), "port_poll_wait after port_del");
+    assert!(
+        dpif.port_poll_wait(Some(WAIT)),
+        "port_poll_wait after port_del"
+    );
     let mut seen_del = false;
     while let Ok(Some(name)) = dpif.port_poll() {
         seen_del |= name == "p2";
@@ -156,7 +194,10 @@ pub fn put_existing_without_modify_is_eexist(bed: &dyn TestBed) {
     let (p1, p2) = two_ports(bed);
     let key = a_to_b_key(p1.0, 1);
     put(dpif, &key, &p2.0.to_string(), PutFlags::CREATE).unwrap();
-    assert_eq!(put(dpif, &key, &p2.0.to_string(), PutFlags::CREATE).err(), Some(Errno::EEXIST));
+    assert_eq!(
+        put(dpif, &key, &p2.0.to_string(), PutFlags::CREATE).err(),
+        Some(Errno::EEXIST)
+    );
     assert_eq!(dpif.get_stats().unwrap().n_flows, 1);
 }
 
@@ -165,7 +206,10 @@ pub fn modify_missing_is_enoent(bed: &dyn TestBed) {
     let dpif = bed.dpif();
     let (p1, p2) = two_ports(bed);
     let key = a_to_b_key(p1.0, 1);
-    assert_eq!(put(dpif, &key, &p2.0.to_string(), PutFlags::MODIFY).err(), Some(Errno::ENOENT));
+    assert_eq!(
+        put(dpif, &key, &p2.0.to_string(), PutFlags::MODIFY).err(),
+        Some(Errno::ENOENT)
+    );
     assert_eq!(dpif.get_stats().unwrap().n_flows, 0);
 }
 
@@ -180,17 +224,31 @@ pub fn modify_keeps_stats_unless_zeroed(bed: &dyn TestBed) {
         bed.inject(p1, &a_to_b(1));
     }
     assert_eq!(bed.take_output(p2, 3, WAIT).len(), 3);
-    eventually("flow stats to count 3 packets", || get(dpif, &key).unwrap().stats.n_packets == 3);
-    let old = put(dpif, &key, "drop", PutFlags::MODIFY).unwrap().expect("old stats");
+    eventually("flow stats to count 3 packets", || {
+        get(dpif, &key).unwrap().stats.n_packets == 3
+    });
+    let old = put(dpif, &key, "drop", PutFlags::MODIFY)
+        .unwrap()
+        .expect("old stats");
     assert_eq!(old.n_packets, 3);
     assert_eq!(old.n_bytes, 3 * 60);
     let f = get(dpif, &key).unwrap();
     assert_eq!(f.stats.n_packets, 3, "modify kept the stats");
     assert!(f.actions.is_empty() || f.actions == parse_actions("drop"));
-    let zero = PutFlags { zero_stats: true, ..PutFlags::MODIFY };
+    let zero = PutFlags {
+        zero_stats: true,
+        ..PutFlags::MODIFY
+    };
     put(dpif, &key, &p2.0.to_string(), zero).unwrap();
-    assert_eq!(get(dpif, &key).unwrap().stats.n_packets, 0, "zero_stats zeroed");
-    assert_eq!(get(dpif, &key).unwrap().actions, parse_actions(&p2.0.to_string()));
+    assert_eq!(
+        get(dpif, &key).unwrap().stats.n_packets,
+        0,
+        "zero_stats zeroed"
+    );
+    assert_eq!(
+        get(dpif, &key).unwrap().actions,
+        parse_actions(&p2.0.to_string())
+    );
 }
 
 /// Flows can be read and deleted by key or by UFID.
@@ -200,15 +258,33 @@ pub fn get_and_del_by_key_and_by_ufid(bed: &dyn TestBed) {
     let ufid = Ufid(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
     let k1 = a_to_b_key(p1.0, 1);
     let k2 = a_to_b_key(p1.0, 2);
-    dpif.flow_put(put_op(&k1, &p2.0.to_string(), PutFlags::CREATE, Some(ufid))).unwrap();
+    dpif.flow_put(put_op(&k1, &p2.0.to_string(), PutFlags::CREATE, Some(ufid)))
+        .unwrap();
     put(dpif, &k2, &p2.0.to_string(), PutFlags::CREATE).unwrap();
-    let by_ufid = dpif.flow_get(FlowGet { key: vec![], ufid: Some(ufid) }).unwrap();
+    let by_ufid = dpif
+        .flow_get(FlowGet {
+            key: vec![],
+            ufid: Some(ufid),
+        })
+        .unwrap();
     assert_eq!(by_ufid.ufid, ufid);
     assert_eq!(by_ufid.key, parse_key(&k1).0);
     let by_key = get(dpif, &k2).unwrap();
     assert_eq!(by_key.ufid, Dpif::ufid_from_key(&parse_key(&k2).0));
-    dpif.flow_del(FlowDel { key: vec![], ufid: Some(ufid), want_stats: false }).unwrap();
-    assert_eq!(dpif.flow_get(FlowGet { key: vec![], ufid: Some(ufid) }).err(), Some(Errno::ENOENT));
+    dpif.flow_del(FlowDel {
+        key: vec![],
+        ufid: Some(ufid),
+        want_stats: false,
+    })
+    .unwrap();
+    assert_eq!(
+        dpif.flow_get(FlowGet {
+            key: vec![],
+            ufid: Some(ufid)
+        })
+        .err(),
+        Some(Errno::ENOENT)
+    );
     del(dpif, &k2).unwrap();
     assert_eq!(get(dpif, &k2).err(), Some(Errno::ENOENT));
     assert_eq!(dpif.get_stats().unwrap().n_flows, 0);
@@ -220,7 +296,12 @@ pub fn del_missing_is_enoent(bed: &dyn TestBed) {
     let (p1, _) = two_ports(bed);
     assert_eq!(del(dpif, &a_to_b_key(p1.0, 1)).err(), Some(Errno::ENOENT));
     assert_eq!(
-        dpif.flow_del(FlowDel { key: vec![], ufid: Some(Ufid(7)), want_stats: true }).err(),
+        dpif.flow_del(FlowDel {
+            key: vec![],
+            ufid: Some(Ufid(7)),
+            want_stats: true
+        })
+        .err(),
         Some(Errno::ENOENT)
     );
 }
@@ -233,10 +314,20 @@ pub fn malformed_puts_are_einval_and_change_nothing(bed: &dyn TestBed) {
     // No in_port at all.
     let no_in_port = "eth(src=02:00:00:00:00:0a,dst=02:00:00:00:00:0b),eth_type(0x0800),\
                       ipv4(src=10.0.0.1,dst=10.0.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1,dst=9)";
-    assert_eq!(put(dpif, no_in_port, &out, PutFlags::CREATE).err(), Some(Errno::EINVAL));
+    assert_eq!(
+        put(dpif, no_in_port, &out, PutFlags::CREATE).err(),
+        Some(Errno::EINVAL)
+    );
     // in_port wildcarded.
-    let wild = a_to_b_key(p1.0, 1).replacen(&format!("in_port({})", p1.0), &format!("in_port({}/0xff)", p1.0), 1);
-    assert_eq!(put(dpif, &wild, &out, PutFlags::CREATE).err(), Some(Errno::EINVAL));
+    let wild = a_to_b_key(p1.0, 1).replacen(
+        &format!("in_port({})", p1.0),
+        &format!("in_port({}/0xff)", p1.0),
+        1,
+    );
+    assert_eq!(
+        put(dpif, &wild, &out, PutFlags::CREATE).err(),
+        Some(Errno::EINVAL)
+    );
     // A mask attribute for a field absent from the key.
     let (key, mut mask) = parse_key(&a_to_b_key(p1.0, 1));
     mask.push(KeyAttr::TcpFlags(0xfff));
@@ -251,13 +342,19 @@ pub fn malformed_puts_are_einval_and_change_nothing(bed: &dyn TestBed) {
     assert_eq!(dpif.flow_put(bad).err(), Some(Errno::EINVAL));
     // Actions not safe on every packet of the match: setting the IPv4 TTL
     // on a flow that does not match eth_type.
-    let l2_only = format!("in_port({}),eth(src=02:00:00:00:00:0a,dst=02:00:00:00:00:0b)", p1.0);
+    let l2_only = format!(
+        "in_port({}),eth(src=02:00:00:00:00:0a,dst=02:00:00:00:00:0b)",
+        p1.0
+    );
     assert_eq!(
         put(dpif, &l2_only, "set(ipv4(ttl=9))", PutFlags::CREATE).err(),
         Some(Errno::EINVAL)
     );
     if bed.caps().checks_in_port {
-        assert_eq!(put(dpif, &a_to_b_key(4000, 1), &out, PutFlags::CREATE).err(), Some(Errno::EINVAL));
+        assert_eq!(
+            put(dpif, &a_to_b_key(4000, 1), &out, PutFlags::CREATE).err(),
+            Some(Errno::EINVAL)
+        );
     }
     assert_eq!(dpif.get_stats().unwrap().n_flows, 0);
     assert!(dump_all(dpif, false).is_empty());
@@ -267,10 +364,19 @@ pub fn malformed_puts_are_einval_and_change_nothing(bed: &dyn TestBed) {
 pub fn same_mask_and_masked_key_is_eexist(bed: &dyn TestBed) {
     let dpif = bed.dpif();
     let (p1, p2) = two_ports(bed);
-    let k1 = format!("in_port({}),eth(src=02:00:00:00:00:0a/ff:ff:ff:00:00:00,dst=02:00:00:00:00:0b)", p1.0);
-    let k2 = format!("in_port({}),eth(src=02:00:00:ff:ff:ff/ff:ff:ff:00:00:00,dst=02:00:00:00:00:0b)", p1.0);
+    let k1 = format!(
+        "in_port({}),eth(src=02:00:00:00:00:0a/ff:ff:ff:00:00:00,dst=02:00:00:00:00:0b)",
+        p1.0
+    );
+    let k2 = format!(
+        "in_port({}),eth(src=02:00:00:ff:ff:ff/ff:ff:ff:00:00:00,dst=02:00:00:00:00:0b)",
+        p1.0
+    );
     put(dpif, &k1, &p2.0.to_string(), PutFlags::CREATE).unwrap();
-    assert_eq!(put(dpif, &k2, &p2.0.to_string(), PutFlags::CREATE).err(), Some(Errno::EEXIST));
+    assert_eq!(
+        put(dpif, &k2, &p2.0.to_string(), PutFlags::CREATE).err(),
+        Some(Errno::EEXIST)
+    );
 }
 
 /// Flush deletes every flow.
@@ -278,7 +384,13 @@ pub fn flush_deletes_everything(bed: &dyn TestBed) {
     let dpif = bed.dpif();
     let (p1, p2) = two_ports(bed);
     for s in 1..=20 {
-        put(dpif, &a_to_b_key(p1.0, s), &p2.0.to_string(), PutFlags::CREATE).unwrap();
+        put(
+            dpif,
+            &a_to_b_key(p1.0, s),
+            &p2.0.to_string(),
+            PutFlags::CREATE,
+        )
+        .unwrap();
     }
     assert_eq!(dpif.get_stats().unwrap().n_flows, 20);
     dpif.flow_flush().unwrap();
@@ -286,7 +398,9 @@ pub fn flush_deletes_everything(bed: &dyn TestBed) {
     assert!(dump_all(dpif, false).is_empty());
     bed.inject(p1, &a_to_b(1));
     // With no flow, the packet is not forwarded.
-    assert!(bed.take_output(p2, 1, Duration::from_millis(200)).is_empty());
+    assert!(bed
+        .take_output(p2, 1, Duration::from_millis(200))
+        .is_empty());
 }
 
 /// A dump returns every flow exactly once, with its key, mask and actions.
@@ -313,7 +427,10 @@ pub fn dump_returns_every_flow_once(bed: &dyn TestBed) {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     assert_eq!(got.len(), 100, "every flow exactly once");
     let ufids: HashSet<Ufid> = got.iter().map(|f| f.ufid).collect();
@@ -328,11 +445,20 @@ pub fn dump_returns_every_flow_once(bed: &dyn TestBed) {
 pub fn terse_dump_has_ufid_and_stats_only(bed: &dyn TestBed) {
     let dpif = bed.dpif();
     let (p1, p2) = two_ports(bed);
-    put(dpif, &a_to_b_key(p1.0, 1), &p2.0.to_string(), PutFlags::CREATE).unwrap();
+    put(
+        dpif,
+        &a_to_b_key(p1.0, 1),
+        &p2.0.to_string(),
+        PutFlags::CREATE,
+    )
+    .unwrap();
     let flows = dump_all(dpif, true);
     assert_eq!(flows.len(), 1);
     assert!(flows[0].key.is_empty() && flows[0].mask.is_empty() && flows[0].actions.is_empty());
-    assert_eq!(flows[0].ufid, Dpif::ufid_from_key(&parse_key(&a_to_b_key(p1.0, 1)).0));
+    assert_eq!(
+        flows[0].ufid,
+        Dpif::ufid_from_key(&parse_key(&a_to_b_key(p1.0, 1)).0)
+    );
 }
 
 /// Dumps stay consistent while other threads put and delete flows: stable
@@ -344,8 +470,9 @@ pub fn dump_consistent_under_concurrent_put_del(bed: &dyn TestBed) {
     for s in 1..=50 {
         put(dpif, &a_to_b_key(p1.0, s), &out, PutFlags::CREATE).unwrap();
     }
-    let stable: HashSet<Ufid> =
-        (1..=50).map(|s| Dpif::ufid_from_key(&parse_key(&a_to_b_key(p1.0, s)).0)).collect();
+    let stable: HashSet<Ufid> = (1..=50)
+        .map(|s| Dpif::ufid_from_key(&parse_key(&a_to_b_key(p1.0, s)).0))
+        .collect();
     let stop = Arc::new(AtomicBool::new(false));
     std::thread::scope(|s| {
         let writer = {
@@ -368,7 +495,10 @@ pub fn dump_consistent_under_concurrent_put_del(bed: &dyn TestBed) {
             for f in &flows {
                 assert!(seen.insert(f.ufid), "flow {:?} dumped twice", f.ufid);
             }
-            assert!(stable.is_subset(&seen), "a stable flow was missing from a dump");
+            assert!(
+                stable.is_subset(&seen),
+                "a stable flow was missing from a dump"
+            );
         }
         stop.store(true, Ordering::Relaxed);
         writer.join().unwrap();
@@ -386,8 +516,15 @@ pub fn operate_batch_has_per_op_results(bed: &dyn TestBed) {
     let ops = vec![
         Op::Put(put_op(&k1, &out, PutFlags::CREATE, None)),
         Op::Put(put_op(&k1, &out, PutFlags::CREATE, None)),
-        Op::Get(FlowGet { key: parse_key(&k1).0, ufid: None }),
-        Op::Del(FlowDel { key: parse_key(&a_to_b_key(p1.0, 2)).0, ufid: None, want_stats: false }),
+        Op::Get(FlowGet {
+            key: parse_key(&k1).0,
+            ufid: None,
+        }),
+        Op::Del(FlowDel {
+            key: parse_key(&a_to_b_key(p1.0, 2)).0,
+            ufid: None,
+            want_stats: false,
+        }),
         Op::Execute(Execute {
             packet: a_to_b(3),
             metadata: vec![KeyAttr::InPort(p1.0)],
@@ -395,7 +532,11 @@ pub fn operate_batch_has_per_op_results(bed: &dyn TestBed) {
             mtu: 0,
             probe: false,
         }),
-        Op::Del(FlowDel { key: parse_key(&k1).0, ufid: None, want_stats: true }),
+        Op::Del(FlowDel {
+            key: parse_key(&k1).0,
+            ufid: None,
+            want_stats: true,
+        }),
     ];
     let r = dpif.operate(&ops);
     assert_eq!(r.len(), ops.len());
@@ -414,7 +555,10 @@ pub fn forwarding_counts_hits_and_flow_stats(bed: &dyn TestBed) {
     let (p1, p2) = two_ports(bed);
     let before = dpif.get_stats().unwrap();
     // A megaflow on the source MAC only.
-    let key = format!("in_port({}),eth(src=02:00:00:00:00:0a,dst=00:00:00:00:00:00/00:00:00:00:00:00)", p1.0);
+    let key = format!(
+        "in_port({}),eth(src=02:00:00:00:00:0a,dst=00:00:00:00:00:00/00:00:00:00:00:00)",
+        p1.0
+    );
     put(dpif, &key, &p2.0.to_string(), PutFlags::CREATE).unwrap();
     for s in 1..=10 {
         bed.inject(p1, &a_to_b(s));
@@ -422,7 +566,9 @@ pub fn forwarding_counts_hits_and_flow_stats(bed: &dyn TestBed) {
     let got = bed.take_output(p2, 10, WAIT);
     assert_eq!(got.len(), 10);
     assert!(got.contains(&a_to_b(7)));
-    eventually("n_hit to grow by 10", || dpif.get_stats().unwrap().n_hit >= before.n_hit + 10);
+    eventually("n_hit to grow by 10", || {
+        dpif.get_stats().unwrap().n_hit >= before.n_hit + 10
+    });
     let f = get(dpif, &key).unwrap();
     assert_eq!(f.stats.n_packets, 10);
     assert_eq!(f.stats.n_bytes, 600);
@@ -442,8 +588,18 @@ pub fn execute_outputs_packet(bed: &dyn TestBed) {
     };
     dpif.execute(x).unwrap();
     assert_eq!(bed.take_output(p2, 2, WAIT), vec![a_to_b(5), a_to_b(5)]);
-    let bad = Execute { packet: a_to_b(5), metadata: vec![], actions: vec![], mtu: 0, probe: false };
-    assert_eq!(dpif.execute(bad).err(), Some(Errno::EINVAL), "execute needs in_port metadata");
+    let bad = Execute {
+        packet: a_to_b(5),
+        metadata: vec![],
+        actions: vec![],
+        mtu: 0,
+        probe: false,
+    };
+    assert_eq!(
+        dpif.execute(bad).err(),
+        Some(Errno::EINVAL),
+        "execute needs in_port metadata"
+    );
 }
 
 /// A packet that matches no flow becomes a miss upcall with its flow key.
@@ -459,7 +615,11 @@ pub fn miss_becomes_upcall_with_key(bed: &dyn TestBed) {
     assert_eq!(up.packet, a_to_b(42));
     let want = parse_key(&a_to_b_key(p1.0, 42)).0;
     for attr in &want {
-        assert!(up.key.contains(attr), "upcall key lacks {attr:?}: {:?}", up.key);
+        assert!(
+            up.key.contains(attr),
+            "upcall key lacks {attr:?}: {:?}",
+            up.key
+        );
     }
     assert_eq!(up.ufid, Dpif::ufid_from_key(&up.key));
     eventually("n_missed", || dpif.get_stats().unwrap().n_missed >= 1);
@@ -477,7 +637,9 @@ pub fn listen_mask_off_counts_lost(bed: &dyn TestBed) {
     for s in 0..5 {
         bed.inject(p1, &a_to_b(s));
     }
-    eventually("5 lost", || dpif.get_stats().unwrap().n_lost >= before.n_lost + 5);
+    eventually("5 lost", || {
+        dpif.get_stats().unwrap().n_lost >= before.n_lost + 5
+    });
     assert_eq!(dpif.recv(0).unwrap(), None);
 }
 
@@ -505,15 +667,30 @@ pub fn handlers_spread_and_bound_queues(bed: &dyn TestBed) {
     dpif.recv_set_mask(ListenMask::ALL).unwrap();
     assert_eq!(dpif.recv(4).err(), Some(Errno::EINVAL));
     // One forwarded flow, to check forwarding continues while queues fill.
-    let fwd = format!("in_port({}),eth(src=02:00:00:00:00:0b,dst=00:00:00:00:00:00/00:00:00:00:00:00)", p1.0);
+    let fwd = format!(
+        "in_port({}),eth(src=02:00:00:00:00:0b,dst=00:00:00:00:00:00/00:00:00:00:00:00)",
+        p1.0
+    );
     put(dpif, &fwd, &p2.0.to_string(), PutFlags::CREATE).unwrap();
     let n = 5000u32;
     for s in 0..n {
         bed.inject(p1, &a_to_b((s % 60000) as u16 + 1));
     }
-    let b_to_a = crate::packet::udp4(crate::packet::MAC_B, crate::packet::MAC_A, [10, 0, 0, 2], [10, 0, 0, 1], 9, 9, 18);
+    let b_to_a = crate::packet::udp4(
+        crate::packet::MAC_B,
+        crate::packet::MAC_A,
+        [10, 0, 0, 2],
+        [10, 0, 0, 1],
+        9,
+        9,
+        18,
+    );
     bed.inject(p1, &b_to_a);
-    assert_eq!(bed.take_output(p2, 1, WAIT).len(), 1, "forwarding blocked by full upcall queues");
+    assert_eq!(
+        bed.take_output(p2, 1, WAIT).len(),
+        1,
+        "forwarding blocked by full upcall queues"
+    );
     eventually("misses accounted", || {
         let st = dpif.get_stats().unwrap();
         st.n_missed >= u64::from(n)
@@ -526,8 +703,15 @@ pub fn handlers_spread_and_bound_queues(bed: &dyn TestBed) {
     }
     let received: u32 = per_handler.iter().sum();
     let st = dpif.get_stats().unwrap();
-    assert!(per_handler.iter().filter(|&&c| c > 0).count() >= 2, "upcalls not spread: {per_handler:?}");
-    assert_eq!(u64::from(received) + st.n_lost, st.n_missed, "every miss is received or lost");
+    assert!(
+        per_handler.iter().filter(|&&c| c > 0).count() >= 2,
+        "upcalls not spread: {per_handler:?}"
+    );
+    assert_eq!(
+        u64::from(received) + st.n_lost,
+        st.n_missed,
+        "every miss is received or lost"
+    );
 }
 
 /// A `userspace` action produces an action upcall with its userdata.
@@ -556,13 +740,22 @@ pub fn userspace_action_gives_action_upcall(bed: &dyn TestBed) {
 pub fn sampling_gives_sample_upcalls(bed: &dyn TestBed) {
     let dpif = bed.dpif();
     if !bed.caps().sflow {
-        assert_eq!(dpif.set_sflow_probability(u32::MAX).err(), Some(Errno::EOPNOTSUPP));
+        assert_eq!(
+            dpif.set_sflow_probability(u32::MAX).err(),
+            Some(Errno::EOPNOTSUPP)
+        );
         return;
     }
     let (p1, p2) = two_ports(bed);
     dpif.handlers_set(1).unwrap();
     dpif.recv_set_mask(ListenMask::ALL).unwrap();
-    put(dpif, &a_to_b_key(p1.0, 1), &p2.0.to_string(), PutFlags::CREATE).unwrap();
+    put(
+        dpif,
+        &a_to_b_key(p1.0, 1),
+        &p2.0.to_string(),
+        PutFlags::CREATE,
+    )
+    .unwrap();
     dpif.set_sflow_probability(u32::MAX).unwrap();
     assert_eq!(dpif.get_sflow_probability().unwrap(), u32::MAX);
     bed.inject(p1, &a_to_b(1));
@@ -576,7 +769,11 @@ pub fn sampling_gives_sample_upcalls(bed: &dyn TestBed) {
     assert_eq!(dpif.recv(0).unwrap(), None);
     // Listening without samples suppresses them.
     dpif.set_sflow_probability(u32::MAX).unwrap();
-    dpif.recv_set_mask(ListenMask { sample: false, ..ListenMask::ALL }).unwrap();
+    dpif.recv_set_mask(ListenMask {
+        sample: false,
+        ..ListenMask::ALL
+    })
+    .unwrap();
     bed.inject(p1, &a_to_b(1));
     assert_eq!(bed.take_output(p2, 1, WAIT).len(), 1);
     assert_eq!(dpif.recv(0).unwrap(), None);
@@ -591,7 +788,10 @@ pub fn drop_frags_setting(bed: &dyn TestBed) {
     }
     assert!(!dpif.get_drop_frags().unwrap());
     let (p1, p2) = two_ports(bed);
-    let key = format!("in_port({}),eth(src=02:00:00:00:00:0a,dst=00:00:00:00:00:00/00:00:00:00:00:00)", p1.0);
+    let key = format!(
+        "in_port({}),eth(src=02:00:00:00:00:0a,dst=00:00:00:00:00:00/00:00:00:00:00:00)",
+        p1.0
+    );
     put(dpif, &key, &p2.0.to_string(), PutFlags::CREATE).unwrap();
     let mut frag = a_to_b(1);
     frag[20] = 0x20; // More fragments.
@@ -601,13 +801,21 @@ pub fn drop_frags_setting(bed: &dyn TestBed) {
     let c = crate::packet::checksum(&frag[14..34]);
     frag[csum_off..csum_off + 2].copy_from_slice(&c.to_be_bytes());
     bed.inject(p1, &frag);
-    assert_eq!(bed.take_output(p2, 1, WAIT).len(), 1, "fragment forwarded by default");
+    assert_eq!(
+        bed.take_output(p2, 1, WAIT).len(),
+        1,
+        "fragment forwarded by default"
+    );
     dpif.set_drop_frags(true).unwrap();
     assert!(dpif.get_drop_frags().unwrap());
     bed.inject(p1, &frag);
     bed.inject(p1, &a_to_b(1));
     let out = bed.take_output(p2, 1, WAIT);
-    assert_eq!(out, vec![a_to_b(1)], "fragment dropped, whole packet forwarded");
+    assert_eq!(
+        out,
+        vec![a_to_b(1)],
+        "fragment dropped, whole packet forwarded"
+    );
 }
 
 /// queue_to_priority either maps queues or says EOPNOTSUPP.
@@ -616,7 +824,11 @@ pub fn queue_to_priority_contract(bed: &dyn TestBed) {
     match dpif.queue_to_priority(3) {
         Ok(p) => {
             assert!(bed.caps().queues);
-            assert_ne!(p, dpif.queue_to_priority(4).unwrap(), "distinct queues, distinct priorities");
+            assert_ne!(
+                p,
+                dpif.queue_to_priority(4).unwrap(),
+                "distinct queues, distinct priorities"
+            );
         }
         Err(e) => {
             assert!(!bed.caps().queues);

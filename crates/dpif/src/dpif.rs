@@ -97,7 +97,8 @@ impl RateLimit {
                 .is_ok()
         {
             let t = self.tokens.load(Ordering::Relaxed);
-            self.tokens.store((t + refill).min(self.burst), Ordering::Relaxed);
+            self.tokens
+                .store((t + refill).min(self.burst), Ordering::Relaxed);
         }
         self.tokens
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| t.checked_sub(1))
@@ -118,7 +119,9 @@ pub struct Dpif {
 
 impl std::fmt::Debug for Dpif {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dpif").field("name", &self.full_name).finish()
+        f.debug_struct("Dpif")
+            .field("name", &self.full_name)
+            .finish()
     }
 }
 
@@ -189,7 +192,10 @@ impl Dpif {
             }
             Err(e) => {
                 let e = if e == Errno::EAGAIN || e.get() == 115 {
-                    log::warn!("{}: provider returned {e:?} from synchronous {op}", self.full_name);
+                    log::warn!(
+                        "{}: provider returned {e:?} from synchronous {op}",
+                        self.full_name
+                    );
                     Errno::EPROTO
                 } else {
                     e
@@ -412,17 +418,26 @@ impl Dpif {
 
     /// The datapath-wide sampling probability.
     pub fn get_sflow_probability(&self) -> Result<u32, Errno> {
-        self.finish("get_sflow_probability", self.provider.get_sflow_probability())
+        self.finish(
+            "get_sflow_probability",
+            self.provider.get_sflow_probability(),
+        )
     }
 
     /// Sets the datapath-wide sampling probability.
     pub fn set_sflow_probability(&self, p: u32) -> Result<(), Errno> {
-        self.finish("set_sflow_probability", self.provider.set_sflow_probability(p))
+        self.finish(
+            "set_sflow_probability",
+            self.provider.set_sflow_probability(p),
+        )
     }
 
     /// Maps a queue id to a priority.
     pub fn queue_to_priority(&self, queue_id: u32) -> Result<u32, Errno> {
-        self.finish("queue_to_priority", self.provider.queue_to_priority(queue_id))
+        self.finish(
+            "queue_to_priority",
+            self.provider.queue_to_priority(queue_id),
+        )
     }
 
     /// The UFID a flow gets when the caller gives none: derived from the key.
@@ -431,7 +446,30 @@ impl Dpif {
     }
 }
 
-/// Logs one operation (debug level only).
+/// Logs one operation in the text format (debug level only).
 fn log_op(dp: &str, op: &Op) {
-    log::debug!("{dp}: {op:?}");
+    match op {
+        Op::Put(p) => {
+            let mut s = String::new();
+            odp::text::key::format_match(&p.key, p.mask.as_deref(), false, &mut s);
+            s.push_str(", actions:");
+            odp::text::action::format_actions(&p.actions, &mut s);
+            log::debug!("{dp}: put {s}");
+        }
+        Op::Del(d) => {
+            let mut s = String::new();
+            odp::text::key::format_key(&d.key, &mut s);
+            log::debug!("{dp}: del {s} ufid={:?}", d.ufid);
+        }
+        Op::Get(g) => {
+            let mut s = String::new();
+            odp::text::key::format_key(&g.key, &mut s);
+            log::debug!("{dp}: get {s} ufid={:?}", g.ufid);
+        }
+        Op::Execute(x) => {
+            let mut s = String::new();
+            odp::text::action::format_actions(&x.actions, &mut s);
+            log::debug!("{dp}: execute {} bytes, actions:{s}", x.packet.len());
+        }
+    }
 }

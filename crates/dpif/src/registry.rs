@@ -52,7 +52,10 @@ impl Registry {
     /// - `EAFNOSUPPORT` if no type of that name is registered.
     pub fn unregister(&self, type_name: &str) -> Result<(), Errno> {
         let mut classes = self.classes.write().unwrap_or_else(|e| e.into_inner());
-        classes.remove(type_name).map(|_| ()).ok_or(Errno::EAFNOSUPPORT)
+        classes
+            .remove(type_name)
+            .map(|_| ())
+            .ok_or(Errno::EAFNOSUPPORT)
     }
 
     /// The registered type names, sorted.
@@ -86,15 +89,19 @@ impl Registry {
     pub fn open(&self, full_name: &str, create: bool) -> Result<Dpif, Errno> {
         let (ty, name) = parse_name(full_name);
         let class = self.class(ty).inspect_err(|_| {
-            log::warn!("could not {} datapath {full_name} of unknown type {ty}",
-                if create { "create" } else { "open" });
+            log::warn!(
+                "could not {} datapath {full_name} of unknown type {ty}",
+                if create { "create" } else { "open" }
+            );
         })?;
         match class.open(name, create) {
             Ok(provider) => Ok(Dpif::new(provider)),
             Err(e) => {
                 if e != Errno::ENODEV || create {
-                    log::warn!("failed to {} datapath {full_name}: {e}",
-                        if create { "create" } else { "open" });
+                    log::warn!(
+                        "failed to {} datapath {full_name}: {e}",
+                        if create { "create" } else { "open" }
+                    );
                 }
                 Err(e)
             }

@@ -115,11 +115,26 @@ pub struct PutFlags {
 
 impl PutFlags {
     /// Create only: fail with `EEXIST` if the flow exists.
-    pub const CREATE: PutFlags = PutFlags { create: true, modify: false, zero_stats: false, probe: false };
+    pub const CREATE: PutFlags = PutFlags {
+        create: true,
+        modify: false,
+        zero_stats: false,
+        probe: false,
+    };
     /// Modify only: fail with `ENOENT` if the flow does not exist.
-    pub const MODIFY: PutFlags = PutFlags { create: false, modify: true, zero_stats: false, probe: false };
+    pub const MODIFY: PutFlags = PutFlags {
+        create: false,
+        modify: true,
+        zero_stats: false,
+        probe: false,
+    };
     /// Create or modify.
-    pub const CREATE_OR_MODIFY: PutFlags = PutFlags { create: true, modify: true, zero_stats: false, probe: false };
+    pub const CREATE_OR_MODIFY: PutFlags = PutFlags {
+        create: true,
+        modify: true,
+        zero_stats: false,
+        probe: false,
+    };
 }
 
 /// Install or modify a flow (`struct dpif_flow_put`).
@@ -217,9 +232,17 @@ pub struct ListenMask {
 
 impl ListenMask {
     /// Listen to every kind of upcall.
-    pub const ALL: ListenMask = ListenMask { miss: true, action: true, sample: true };
+    pub const ALL: ListenMask = ListenMask {
+        miss: true,
+        action: true,
+        sample: true,
+    };
     /// Listen to nothing (upcalls are counted as lost).
-    pub const NONE: ListenMask = ListenMask { miss: false, action: false, sample: false };
+    pub const NONE: ListenMask = ListenMask {
+        miss: false,
+        action: false,
+        sample: false,
+    };
 }
 
 /// Why a packet went to userspace (`enum dpif_upcall_type`).

@@ -259,7 +259,7 @@ impl UserCookie {
                 output: rd_u32(b, u + 4),
             }),
             2 => Some(UserCookie::SlowPath {
-                reason: rd_u32(b, u),
+                reason: rd_u32(b, u + 4),
             }),
             3 => Some(UserCookie::FlowSample {
                 probability: rd_u16(b, u),
@@ -302,7 +302,7 @@ impl UserCookie {
                 1
             }
             UserCookie::SlowPath { reason } => {
-                wr_u32(&mut b, u, reason);
+                wr_u32(&mut b, u + 4, reason);
                 2
             }
             UserCookie::FlowSample {

@@ -5,10 +5,15 @@
 //!
 //! - [`Mode::Strict`] applies the kernel's validation of action lists
 //!   (`net/openvswitch/flow_netlink.c`): known types only, exact payload
-//!   lengths, required sub-attributes, no duplicates, no trailing bytes, and
-//!   nested action lists at most [`MAX_DEPTH`] deep. The userspace-only
-//!   actions (`tnl_push`, `tnl_pop`, `lb_output`) are accepted, since this
-//!   crate serves a userspace datapath too.
+//!   lengths, required sub-attributes, no duplicates, no trailing bytes,
+//!   nested action lists at most [`MAX_DEPTH`] deep, and the checks on an
+//!   action's own values (a nonzero `userspace` pid, `trunc` to at least an
+//!   Ethernet header, MPLS EtherTypes, at most one of commit/force_commit).
+//!   Checks that need the flow the actions belong to (e.g. that `push_vlan`
+//!   applies to an Ethernet packet, or that a `set` field exists in it) are
+//!   left to the datapath. The userspace-only actions (`tnl_push`,
+//!   `tnl_pop`, `lb_output`) are accepted, since this crate serves a
+//!   userspace datapath too.
 //! - [`Mode::Tolerant`] keeps what it does not understand as
 //!   [`Action::Unknown`] (including known actions with a malformed payload).
 //!
@@ -55,18 +60,12 @@ mod keyglue {
     use crate::key::KeyAttr;
     use crate::nl::Mode;
 
-    // Stand-ins until `nl::key` lands: keys stay raw.
     pub(super) fn emit_payload(attr: &KeyAttr, out: &mut Vec<u8>) {
-        if let KeyAttr::Unknown { payload, .. } = attr {
-            out.extend_from_slice(payload);
-        }
+        crate::nl::key::emit_payload(attr, out)
     }
 
-    pub(super) fn decode_attr(ty: u16, payload: &[u8], _mode: Mode) -> Result<KeyAttr, DecodeError> {
-        Ok(KeyAttr::Unknown {
-            ty,
-            payload: payload.to_vec(),
-        })
+    pub(super) fn decode_attr(ty: u16, payload: &[u8], mode: Mode) -> Result<KeyAttr, DecodeError> {
+        crate::nl::key::decode_attr(ty, payload, mode)
     }
 }
 
@@ -108,7 +107,7 @@ fn ip_bytes(ip: &IpAddr) -> Vec<u8> {
 
 /// The payload of a key attribute (the `nl::key` codec, except for NSH,
 /// whose layout inside actions this module owns).
-fn key_payload(attr: &KeyAttr) -> Vec<u8> {
+pub(crate) fn key_payload(attr: &KeyAttr) -> Vec<u8> {
     let mut out = Vec::new();
     match attr {
         KeyAttr::Nsh(attrs) => {
@@ -200,7 +199,7 @@ fn emit_action(a: &Action, w: &mut Writer) {
             let mut p = [0u8; 8];
             p[..4].copy_from_slice(&lse.0.to_be_bytes());
             p[4..6].copy_from_slice(&ethertype.to_be_bytes());
-            w.put(OVS_ACTION_ATTR_PUSH_MPLS, &p[..6]);
+            w.put(OVS_ACTION_ATTR_PUSH_MPLS, &p);
         }
         Action::PopMpls { ethertype } => w.put_u16_be(OVS_ACTION_ATTR_POP_MPLS, *ethertype),
         Action::Ct(ct) => emit_ct(ct, w),
@@ -451,18 +450,40 @@ fn required<'a>(slots: &[Option<Attr<'a>>], ty: u16) -> Result<Attr<'a>, DecodeE
     slots[usize::from(ty)].ok_or_else(|| DecodeError::new(K::Missing, ty))
 }
 
-fn nested_list(
-    a: &Attr<'_>,
-    mode: Mode,
-    depth: usize,
-) -> Result<Vec<Action>, DecodeError> {
+fn nested_list(a: &Attr<'_>, mode: Mode, depth: usize) -> Result<Vec<Action>, DecodeError> {
     if depth + 1 > MAX_DEPTH {
         return Err(DecodeError::new(K::TooDeep, a.ty));
     }
     decode_list(a.payload, mode, depth + 1).map_err(|e| e.within(a.ty))
 }
 
+/// Shortest packet `trunc` may cut to (an Ethernet header).
+const ETH_HLEN: u32 = 14;
+
+/// The kernel's checks on an action's own values (not those that depend on
+/// the flow it belongs to, such as the packet's EtherType).
+fn check_values(a: &Action) -> Result<(), DecodeError> {
+    let bad = |ty| Err(DecodeError::new(K::BadValue, ty));
+    match a {
+        Action::Trunc { max_len } if *max_len < ETH_HLEN => bad(OVS_ACTION_ATTR_TRUNC),
+        Action::PushMpls { ethertype, .. } | Action::AddMpls { ethertype, .. }
+            if !matches!(*ethertype, ETH_TYPE_MPLS | ETH_TYPE_MPLS_MCAST) =>
+        {
+            bad(a.ty())
+        }
+        _ => Ok(()),
+    }
+}
+
 fn decode_one(a: Attr<'_>, mode: Mode, depth: usize) -> Result<Action, DecodeError> {
+    let act = decode_one_unchecked(a, mode, depth)?;
+    if mode == Mode::Strict {
+        check_values(&act)?;
+    }
+    Ok(act)
+}
+
+fn decode_one_unchecked(a: Attr<'_>, mode: Mode, depth: usize) -> Result<Action, DecodeError> {
     let ty = a.ty;
     if let Some(want) = fixed_len(ty) {
         if a.payload.len() != want {
@@ -476,8 +497,7 @@ fn decode_one(a: Attr<'_>, mode: Mode, depth: usize) -> Result<Action, DecodeErr
         OVS_ACTION_ATTR_USERSPACE => Action::Userspace(decode_userspace(p, mode).map_err(wrap)?),
         OVS_ACTION_ATTR_SET => {
             let inner = single_attr(p).map_err(wrap)?;
-            let key = decode_key(inner.ty, inner.payload, mode)
-                .map_err(|e| e.within(ty))?;
+            let key = decode_key(inner.ty, inner.payload, mode).map_err(|e| e.within(ty))?;
             Action::Set(key)
         }
         OVS_ACTION_ATTR_SET_MASKED => {
@@ -508,7 +528,6 @@ fn decode_one(a: Attr<'_>, mode: Mode, depth: usize) -> Result<Action, DecodeErr
             let lse = MplsLse(u32::from_be_bytes([p[0], p[1], p[2], p[3]]));
             let ethertype = u16::from_be_bytes([p[4], p[5]]);
             if ty == OVS_ACTION_ATTR_PUSH_MPLS {
-                // struct ovs_action_push_mpls is 6 bytes padded to 8.
                 Action::PushMpls { lse, ethertype }
             } else {
                 Action::AddMpls {
@@ -625,7 +644,7 @@ fn decode_masked_key(inner: Attr<'_>, mode: Mode) -> Result<(KeyAttr, KeyAttr), 
         ));
     }
     let len = inner.payload.len();
-    if len % 2 != 0 {
+    if len & 1 != 0 {
         return Err(bad_len(inner.ty, len, len + 1));
     }
     let (kp, mp) = inner.payload.split_at(len / 2);
@@ -694,7 +713,7 @@ fn decode_nsh_attrs(
         }
         if masked {
             let len = a.payload.len();
-            if len % 2 != 0 {
+            if len & 1 != 0 {
                 return Err(bad_len(a.ty, len, len + 1));
             }
             let (k, m) = a.payload.split_at(len / 2);
@@ -768,7 +787,9 @@ fn decode_ct(p: &[u8], mode: Mode) -> Result<Ct, DecodeError> {
             OVS_CT_ATTR_HELPER => ct.helper = Some(c_string(a, 16)?),
             OVS_CT_ATTR_TIMEOUT => ct.timeout = Some(c_string(a, 32)?),
             OVS_CT_ATTR_EVENTMASK => ct.eventmask = Some(u32_of(a)?),
-            OVS_CT_ATTR_NAT => ct.nat = Some(decode_nat(a.payload, mode).map_err(|e| e.within(a.ty))?),
+            OVS_CT_ATTR_NAT => {
+                ct.nat = Some(decode_nat(a.payload, mode).map_err(|e| e.within(a.ty))?)
+            }
             _ => {}
         }
     }
@@ -835,7 +856,11 @@ fn decode_tnl_push(ty: u16, p: &[u8]) -> Result<TunnelPush, DecodeError> {
     let header = &p[16..];
     let header_len = word(8) as usize;
     if header_len != header.len() || header_len > TNL_PUSH_HEADER_MAX {
-        return Err(bad_len(ty, p.len(), 16 + header_len.min(TNL_PUSH_HEADER_MAX)));
+        return Err(bad_len(
+            ty,
+            p.len(),
+            16 + header_len.min(TNL_PUSH_HEADER_MAX),
+        ));
     }
     Ok(TunnelPush {
         tnl_port: PortNo(word(0)),
@@ -888,11 +913,15 @@ mod tests {
     #[test]
     fn strict_rejects_unknown_type_and_trailing_bytes() {
         assert_eq!(
-            decode_actions(&hex("04006300"), Mode::Strict).unwrap_err().kind,
+            decode_actions(&hex("04006300"), Mode::Strict)
+                .unwrap_err()
+                .kind,
             K::UnknownType
         );
         assert_eq!(
-            decode_actions(&hex("0400050001"), Mode::Strict).unwrap_err().kind,
+            decode_actions(&hex("0400050001"), Mode::Strict)
+                .unwrap_err()
+                .kind,
             K::Trailing
         );
     }
@@ -912,6 +941,25 @@ mod tests {
         );
         // Tolerant mode stays bounded too: the too-deep part stays raw.
         assert!(decode_actions(&deeper, Mode::Tolerant).is_ok());
+    }
+
+    #[test]
+    fn strict_checks_action_values() {
+        let short_trunc = encode_actions(&[Action::Trunc { max_len: 13 }]).unwrap();
+        assert_eq!(
+            decode_actions(&short_trunc, Mode::Strict).unwrap_err().kind,
+            K::BadValue
+        );
+        assert!(decode_actions(&short_trunc, Mode::Tolerant).is_ok());
+        let ip_mpls = encode_actions(&[Action::PushMpls {
+            lse: MplsLse(0x100),
+            ethertype: 0x0800,
+        }])
+        .unwrap();
+        assert_eq!(
+            decode_actions(&ip_mpls, Mode::Strict).unwrap_err().kind,
+            K::BadValue
+        );
     }
 
     #[test]
