@@ -85,12 +85,20 @@ impl Shared {
     /// The current listen mask.
     pub fn listen(&self) -> ListenMask {
         let m = self.listen.load(Ordering::Relaxed);
-        ListenMask { miss: m & 1 != 0, action: m & 2 != 0, sample: m & 4 != 0 }
+        ListenMask {
+            miss: m & 1 != 0,
+            action: m & 2 != 0,
+            sample: m & 4 != 0,
+        }
     }
 
     /// The port numbered `no`.
     pub fn port(&self, no: PortNo) -> Option<Arc<Port>> {
-        self.ports.read().unwrap_or_else(PoisonError::into_inner).get(&no.0).cloned()
+        self.ports
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&no.0)
+            .cloned()
     }
 
     /// Adds per-batch counts.
@@ -197,8 +205,15 @@ impl Datapath {
         for id in 0..n_pmds.max(1) {
             pmds.push(PmdHandle::start(id, shared.clone()).map_err(Errno::from)?);
         }
-        let dp = Arc::new(Datapath { shared, pmds: Mutex::new(pmds) });
-        let local = PortSpec { name: name.to_string(), port_type: "internal".into(), options: vec![] };
+        let dp = Arc::new(Datapath {
+            shared,
+            pmds: Mutex::new(pmds),
+        });
+        let local = PortSpec {
+            name: name.to_string(),
+            port_type: "internal".into(),
+            options: vec![],
+        };
         dp.add_port(&local, Some(PortNo(0)))?;
         Ok(dp)
     }
@@ -229,11 +244,19 @@ impl Datapath {
 
     fn add_port(&self, spec: &PortSpec, want: Option<PortNo>) -> Result<PortNo, Errno> {
         self.alive()?;
-        let port_type = if spec.port_type.is_empty() { "system" } else { spec.port_type.as_str() };
+        let port_type = if spec.port_type.is_empty() {
+            "system"
+        } else {
+            spec.port_type.as_str()
+        };
         let kind = match netdev_kind(port_type) {
             Some(k) => k,
             // Known port types of other datapaths that this one cannot open yet.
-            None if matches!(port_type, "system" | "tap" | "afxdp" | "vxlan" | "geneve" | "gre") => {
+            None if matches!(
+                port_type,
+                "system" | "tap" | "afxdp" | "vxlan" | "geneve" | "gre"
+            ) =>
+            {
                 return Err(Errno::EOPNOTSUPP)
             }
             None => return Err(Errno::EINVAL),
@@ -241,7 +264,11 @@ impl Datapath {
         if spec.name.is_empty() {
             return Err(Errno::EINVAL);
         }
-        let mut ports = self.shared.ports.write().unwrap_or_else(PoisonError::into_inner);
+        let mut ports = self
+            .shared
+            .ports
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         if ports.values().any(|p| p.name == spec.name) {
             return Err(Errno::EEXIST);
         }
@@ -249,7 +276,11 @@ impl Datapath {
             Some(n) if n.0 >= MAX_PORTS => return Err(Errno::EINVAL),
             Some(n) if ports.contains_key(&n.0) => return Err(Errno::EBUSY),
             Some(n) => n,
-            None => PortNo((1..MAX_PORTS).find(|n| !ports.contains_key(n)).ok_or(Errno::EFBIG)?),
+            None => PortNo(
+                (1..MAX_PORTS)
+                    .find(|n| !ports.contains_key(n))
+                    .ok_or(Errno::EFBIG)?,
+            ),
         };
         let netdev = netdev::open(kind, &spec.name, &spec.options).map_err(|e| {
             log::warn!("{}: cannot open {}: {e}", self.shared.name, spec.name);
@@ -261,7 +292,12 @@ impl Datapath {
                 _ => Errno::from(e),
             }
         })?;
-        let port = Arc::new(Port { no, name: spec.name.clone(), port_type: port_type.to_string(), netdev });
+        let port = Arc::new(Port {
+            no,
+            name: spec.name.clone(),
+            port_type: port_type.to_string(),
+            netdev,
+        });
         ports.insert(no.0, port.clone());
         drop(ports);
         // Receive queues: all on one poll thread per port, spread by number.
@@ -300,7 +336,10 @@ impl Datapath {
             }
             None => {
                 let m = odp::convert::exact_mask_for_packet(&flow);
-                (odp::convert::flow_to_mask(&m, &flow, &odp::convert::KeyParms::all()), m)
+                (
+                    odp::convert::flow_to_mask(&m, &flow, &odp::convert::KeyParms::all()),
+                    m,
+                )
             }
         };
         if !key.iter().any(|a| matches!(a, KeyAttr::InPort(_))) || mask_flow.in_port != u32::MAX {
@@ -310,11 +349,21 @@ impl Datapath {
             return Err(Errno::EINVAL);
         }
         odp::execute::validate(&put.actions, &flow, &mask_flow).map_err(|e| {
-            log::debug!("{}: flow actions may not be safe on all matching packets: {e}", self.shared.name);
+            log::debug!(
+                "{}: flow actions may not be safe on all matching packets: {e}",
+                self.shared.name
+            );
             Errno::EINVAL
         })?;
         let masked = mask_flows(&flow, &mask_flow);
-        Ok(DpFlow::new(ufid, put.key.clone(), mask_attrs, masked, mask_flow, put.actions.clone()))
+        Ok(DpFlow::new(
+            ufid,
+            put.key.clone(),
+            mask_attrs,
+            masked,
+            mask_flow,
+            put.actions.clone(),
+        ))
     }
 
     fn flow_put(&self, put: &FlowPut) -> Result<Option<FlowStats>, Errno> {
@@ -328,7 +377,11 @@ impl Datapath {
             // Validate the new actions against the existing match.
             odp::execute::validate(&put.actions, &existing.flow, &existing.mask_flow)
                 .map_err(|_| Errno::EINVAL)?;
-            let old = if put.flags.zero_stats { existing.stats.take() } else { existing.stats.get() };
+            let old = if put.flags.zero_stats {
+                existing.stats.take()
+            } else {
+                existing.stats.get()
+            };
             existing.actions.store(Arc::new(put.actions.clone()));
             return Ok(put.want_stats.then_some(old));
         }
@@ -362,7 +415,11 @@ impl Datapath {
                 dpif::ufid::from_key(key)
             }
         };
-        lock(&self.shared.flows).by_ufid.get(&ufid).cloned().ok_or(Errno::ENOENT)
+        lock(&self.shared.flows)
+            .by_ufid
+            .get(&ufid)
+            .cloned()
+            .ok_or(Errno::ENOENT)
     }
 
     fn flow_del(&self, del: &FlowDel) -> Result<Option<FlowStats>, Errno> {
@@ -370,7 +427,9 @@ impl Datapath {
         let f = self.find(&del.key, del.ufid)?;
         let mut table = lock(&self.shared.flows);
         table.by_ufid.remove(&f.ufid);
-        table.by_match.remove(&(f.packed_mask.clone(), f.packed_key.clone()));
+        table
+            .by_match
+            .remove(&(f.packed_mask.clone(), f.packed_key.clone()));
         drop(table);
         f.kill();
         self.broadcast(|| Update::DelFlow(f.clone()));
@@ -420,7 +479,11 @@ fn mask_flows(flow: &Flow, mask: &Flow) -> Flow {
 
 fn to_dpif_flow(f: &DpFlow, terse: bool) -> DpifFlow {
     if terse {
-        return DpifFlow { ufid: f.ufid, stats: f.stats.get(), ..Default::default() };
+        return DpifFlow {
+            ufid: f.ufid,
+            stats: f.stats.get(),
+            ..Default::default()
+        };
     }
     DpifFlow {
         key: f.key.clone(),
@@ -452,7 +515,9 @@ impl FlowDumpThread for DumpCursor<'_> {
         let mut n = 0;
         while n < max {
             let i = self.dump.next.fetch_add(1, Ordering::Relaxed) as usize;
-            let Some(f) = self.dump.flows.get(i) else { break };
+            let Some(f) = self.dump.flows.get(i) else {
+                break;
+            };
             // Flows deleted since the dump started are skipped.
             if f.is_alive() {
                 out.push(to_dpif_flow(f, self.dump.terse));
@@ -489,9 +554,16 @@ impl Provider for Datapath {
         table.by_ufid.clear();
         table.by_match.clear();
         drop(table);
-        self.shared.ports.write().unwrap_or_else(PoisonError::into_inner).clear();
+        self.shared
+            .ports
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         self.shared.upcalls.purge();
-        registry().lock().unwrap_or_else(PoisonError::into_inner).remove(&self.shared.name);
+        registry()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.shared.name);
         Ok(())
     }
 
@@ -553,14 +625,29 @@ impl Provider for Datapath {
     fn port_query_by_number(&self, port_no: PortNo) -> Result<DpifPort, Errno> {
         self.alive()?;
         let p = self.shared.port(port_no).ok_or(Errno::ENODEV)?;
-        Ok(DpifPort { name: p.name.clone(), port_type: p.port_type.clone(), port_no: p.no })
+        Ok(DpifPort {
+            name: p.name.clone(),
+            port_type: p.port_type.clone(),
+            port_no: p.no,
+        })
     }
 
     fn port_query_by_name(&self, name: &str) -> Result<DpifPort, Errno> {
         self.alive()?;
-        let ports = self.shared.ports.read().unwrap_or_else(PoisonError::into_inner);
-        let p = ports.values().find(|p| p.name == name).ok_or(Errno::ENODEV)?;
-        Ok(DpifPort { name: p.name.clone(), port_type: p.port_type.clone(), port_no: p.no })
+        let ports = self
+            .shared
+            .ports
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let p = ports
+            .values()
+            .find(|p| p.name == name)
+            .ok_or(Errno::ENODEV)?;
+        Ok(DpifPort {
+            name: p.name.clone(),
+            port_type: p.port_type.clone(),
+            port_no: p.no,
+        })
     }
 
     fn port_stats(&self, port_no: PortNo) -> Result<PortStats, Errno> {
@@ -585,10 +672,18 @@ impl Provider for Datapath {
 
     fn port_dump(&self) -> Result<Vec<DpifPort>, Errno> {
         self.alive()?;
-        let ports = self.shared.ports.read().unwrap_or_else(PoisonError::into_inner);
+        let ports = self
+            .shared
+            .ports
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         Ok(ports
             .values()
-            .map(|p| DpifPort { name: p.name.clone(), port_type: p.port_type.clone(), port_no: p.no })
+            .map(|p| DpifPort {
+                name: p.name.clone(),
+                port_type: p.port_type.clone(),
+                port_no: p.no,
+            })
             .collect())
     }
 
@@ -617,7 +712,12 @@ impl Provider for Datapath {
                 },
                 None => Duration::from_secs(3600),
             };
-            c = self.shared.changed.wait_timeout(c, step).unwrap_or_else(PoisonError::into_inner).0;
+            c = self
+                .shared
+                .changed
+                .wait_timeout(c, step)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 
@@ -637,7 +737,11 @@ impl Provider for Datapath {
     fn flow_dump(&self, terse: bool) -> Result<Box<dyn FlowDump + '_>, Errno> {
         self.alive()?;
         let flows: Vec<Arc<DpFlow>> = lock(&self.shared.flows).by_ufid.values().cloned().collect();
-        Ok(Box::new(Dump { flows, next: AtomicU64::new(0), terse }))
+        Ok(Box::new(Dump {
+            flows,
+            next: AtomicU64::new(0),
+            terse,
+        }))
     }
 
     fn operate(&self, ops: &[Op]) -> Vec<Result<OpReply, Errno>> {
@@ -673,7 +777,7 @@ impl Provider for Datapath {
 
     fn recv(&self, handler_id: u32) -> Result<Option<dpif::Upcall>, Errno> {
         self.alive()?;
-        self.shared.upcalls.pop(handler_id).map_err(|()| Errno::EINVAL)
+        self.shared.upcalls.pop(handler_id)
     }
 
     fn recv_wait(&self, handler_id: u32, timeout: Timeout) -> bool {
@@ -691,7 +795,9 @@ impl Provider for Datapath {
 
     fn set_sflow_probability(&self, probability: u32) -> Result<(), Errno> {
         self.alive()?;
-        self.shared.sflow_probability.store(probability, Ordering::Relaxed);
+        self.shared
+            .sflow_probability
+            .store(probability, Ordering::Relaxed);
         Ok(())
     }
 
@@ -711,7 +817,8 @@ impl Drop for Datapath {
 
 /// The process's userspace datapaths, by name.
 fn registry() -> &'static Mutex<HashMap<String, Arc<Datapath>>> {
-    static DPS: std::sync::OnceLock<Mutex<HashMap<String, Arc<Datapath>>>> = std::sync::OnceLock::new();
+    static DPS: std::sync::OnceLock<Mutex<HashMap<String, Arc<Datapath>>>> =
+        std::sync::OnceLock::new();
     DPS.get_or_init(Default::default)
 }
 

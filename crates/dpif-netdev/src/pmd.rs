@@ -72,7 +72,11 @@ impl PmdHandle {
         let thread = std::thread::Builder::new()
             .name(format!("pmd{id}-{}", shared.name))
             .spawn(move || Pmd::new(id, shared, rx, sig).run())?;
-        Ok(PmdHandle { tx, signal, thread: Some(thread) })
+        Ok(PmdHandle {
+            tx,
+            signal,
+            thread: Some(thread),
+        })
     }
 
     /// Sends an update and wakes the thread.
@@ -148,7 +152,10 @@ impl<'a> DpSink<'a> {
         }
         // A port not polled by this thread (or added since): look it up.
         let p = self.shared.port(port)?;
-        self.tx.push(TxPort { port: p, batch: Batch::new() });
+        self.tx.push(TxPort {
+            port: p,
+            batch: Batch::new(),
+        });
         self.tx.last_mut()
     }
 
@@ -256,7 +263,8 @@ pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[Action])
             let flow = odp::extract::extract(p.data(), &md);
             match shared.lookup_control(&flow) {
                 Some(f) => {
-                    f.stats.add(1, p.data().len() as u64, flow.tcp_flags, now_ms());
+                    f.stats
+                        .add(1, p.data().len() as u64, flow.tcp_flags, now_ms());
                     let actions = f.actions.load();
                     sink.orig = flow;
                     let mut p = p;
@@ -301,7 +309,12 @@ struct Group {
 }
 
 impl Pmd {
-    fn new(id: usize, shared: Arc<Shared>, updates: Receiver<Update>, signal: Arc<RxSignal>) -> Pmd {
+    fn new(
+        id: usize,
+        shared: Arc<Shared>,
+        updates: Receiver<Update>,
+        signal: Arc<RxSignal>,
+    ) -> Pmd {
         Pmd {
             id,
             shared,
@@ -334,7 +347,9 @@ impl Pmd {
                     self.tx.retain(|t| t.port.no != no);
                 }
                 Update::AddFlow(f) => {
-                    let _ = self.classifier.insert_key(&f.packed_key, &f.packed_mask, f.clone());
+                    let _ = self
+                        .classifier
+                        .insert_key(&f.packed_key, &f.packed_mask, f.clone());
                 }
                 Update::DelFlow(f) => {
                     if let Some(old) = self.classifier.get(&f.packed_key, &f.packed_mask) {
@@ -380,12 +395,13 @@ impl Pmd {
                 }
             }
             polls += 1;
-            if polls % 64 == 0 {
+            if polls & 63 == 0 {
                 self.classifier.sort_subtables();
                 self.emc.sweep(64);
             }
             if got == 0 {
-                let timeout = if self.all_signaled && !self.shared.busy_poll.load(Ordering::Relaxed) {
+                let timeout = if self.all_signaled && !self.shared.busy_poll.load(Ordering::Relaxed)
+                {
                     Duration::from_millis(100)
                 } else {
                     Duration::from_micros(200)
@@ -397,7 +413,10 @@ impl Pmd {
 
     /// Handles one received batch from port `in_port`.
     fn process(&mut self, batch: &mut Batch, in_port: PortNo) {
-        let md = Flow { in_port: in_port.0, ..Flow::default() };
+        let md = Flow {
+            in_port: in_port.0,
+            ..Flow::default()
+        };
         let mut recirc = Vec::new();
         self.process_with(batch, |_| md, &mut recirc);
         for _ in 0..MAX_RECIRC {
@@ -444,9 +463,19 @@ impl Pmd {
                 dropped[i] = true;
                 continue;
             }
-            if sample_prob != 0 && listen.sample && (sample_prob == u32::MAX || self.random() < sample_prob) {
+            if sample_prob != 0
+                && listen.sample
+                && (sample_prob == u32::MAX || self.random() < sample_prob)
+            {
                 let mut tx = Vec::new();
-                let mut s = DpSink { shared: &shared, tx: &mut tx, recirc: Vec::new(), orig: flow, txq: 0, rng: 1 };
+                let mut s = DpSink {
+                    shared: &shared,
+                    tx: &mut tx,
+                    recirc: Vec::new(),
+                    orig: flow,
+                    txq: 0,
+                    rng: 1,
+                };
                 s.upcall(UpcallKind::Sample, pkt.data(), None);
             }
             let key = FlowKey::new(&flow);
@@ -480,7 +509,13 @@ impl Pmd {
                         None => {
                             let mut members = [0u8; netdev::BATCH_SIZE];
                             members[0] = i as u8;
-                            groups.push(Group { flow: f, members, n: 1, bytes: len, tcp_flags: flow.tcp_flags });
+                            groups.push(Group {
+                                flow: f,
+                                members,
+                                n: 1,
+                                bytes: len,
+                                tcp_flags: flow.tcp_flags,
+                            });
                         }
                     }
                 }

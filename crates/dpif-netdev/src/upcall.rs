@@ -51,13 +51,19 @@ impl UpcallQueues {
 
     /// Replaces the queues with `n` empty ones (queued upcalls are dropped).
     pub fn set_handlers(&self, n: usize) {
-        let mut h = self.handlers.write().unwrap_or_else(PoisonError::into_inner);
+        let mut h = self
+            .handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         *h = (0..n).map(|_| Arc::default()).collect();
     }
 
     /// Number of handler queues.
     pub fn n_handlers(&self) -> usize {
-        self.handlers.read().unwrap_or_else(PoisonError::into_inner).len()
+        self.handlers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Queues `upcall` on the queue chosen by `hash`; returns false (and
@@ -88,10 +94,12 @@ impl UpcallQueues {
         h.get(id as usize).cloned()
     }
 
-    /// Takes the oldest upcall of queue `id`. `Err(())` if there is no such
-    /// queue.
-    pub fn pop(&self, id: u32) -> Result<Option<Upcall>, ()> {
-        let h = self.handler(id).ok_or(())?;
+    /// Takes the oldest upcall of queue `id`.
+    ///
+    /// # Errors
+    /// `EINVAL` if there is no such queue.
+    pub fn pop(&self, id: u32) -> Result<Option<Upcall>, dpif::Errno> {
+        let h = self.handler(id).ok_or(dpif::Errno::EINVAL)?;
         let mut q = h.queue.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(q.pop_front())
     }
@@ -114,7 +122,11 @@ impl UpcallQueues {
                 },
                 None => Duration::from_secs(3600),
             };
-            q = h.ready.wait_timeout(q, step).unwrap_or_else(PoisonError::into_inner).0;
+            q = h
+                .ready
+                .wait_timeout(q, step)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 
@@ -122,7 +134,11 @@ impl UpcallQueues {
     pub fn purge(&self) {
         let h = self.handlers.read().unwrap_or_else(PoisonError::into_inner);
         for handler in h.iter() {
-            handler.queue.lock().unwrap_or_else(PoisonError::into_inner).clear();
+            handler
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
         }
     }
 }
