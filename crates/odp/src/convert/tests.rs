@@ -754,3 +754,31 @@ mod proptests {
         }
     }
 }
+
+#[test]
+fn empty_geneve_options_survive() {
+    let tunnel = vec![
+        TunnelAttr::Ipv4Dst(Ipv4Addr::new(1, 1, 1, 1)),
+        TunnelAttr::Ttl(64),
+        TunnelAttr::GeneveOpts(vec![]),
+    ];
+    let (f, fit) = key_to_flow(&tunnel_prefix(tunnel.clone())).unwrap();
+    assert_eq!(fit, Fitness::Perfect);
+    assert_ne!(f.tunnel.flags & FLOW_TNL_F_UDPIF, 0);
+    assert_eq!(
+        flow_to_key(&f, &KeyParms::test_odp())[3],
+        KeyAttr::Tunnel(tunnel)
+    );
+    // A flow built elsewhere, with options but without the flag, keeps them.
+    let mut g = f;
+    g.tunnel.flags &= !FLOW_TNL_F_UDPIF;
+    g.tunnel.metadata.len = 4;
+    g.tunnel.metadata.opts[..4].copy_from_slice(&[1, 2, 3, 4]);
+    assert!(
+        flow_to_key(&g, &KeyParms::test_odp()).contains(&KeyAttr::Tunnel(vec![
+            TunnelAttr::Ipv4Dst(Ipv4Addr::new(1, 1, 1, 1)),
+            TunnelAttr::Ttl(64),
+            TunnelAttr::GeneveOpts(vec![1, 2, 3, 4]),
+        ]))
+    );
+}
