@@ -366,9 +366,14 @@ fn encode(flow: &Flow, mask: Option<&Flow>, parms: &KeyParms) -> Vec<KeyAttr> {
             if is_mask {
                 n = n.min(parms.max_mpls_depth);
             }
-            out.push(KeyAttr::Mpls(
-                data.mpls_lse[..n].iter().map(|&l| MplsLse(l)).collect(),
-            ));
+            // OVS emits an empty MPLS attribute for a stack of zero labels,
+            // which no decoder (OVS's included) accepts back; we leave it
+            // out, so that every key we emit decodes.
+            if n > 0 {
+                out.push(KeyAttr::Mpls(
+                    data.mpls_lse[..n].iter().map(|&l| MplsLse(l)).collect(),
+                ));
+            }
         }
         ETH_TYPE_NSH => out.push(KeyAttr::Nsh(nsh_to_attrs(&data.nsh, is_mask))),
         _ => {}
