@@ -144,6 +144,83 @@ impl<T> Subtable<T> {
             .map(|&e| e as usize)
     }
 
+    /// Looks up the packets of `keys` whose bit is set in `pending`,
+    /// writing each match to `out`; returns the bits of the packets found.
+    /// Dispatches once per call to a loop specialized for the number of
+    /// words the mask touches, so the per-packet work is straight-line code.
+    #[inline]
+    fn probe<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
+        match self.idx.len() {
+            1 => self.probe_n::<1>(keys, pending, out),
+            2 => self.probe_n::<2>(keys, pending, out),
+            3 => self.probe_n::<3>(keys, pending, out),
+            4 => self.probe_n::<4>(keys, pending, out),
+            5 => self.probe_n::<5>(keys, pending, out),
+            6 => self.probe_n::<6>(keys, pending, out),
+            7 => self.probe_n::<7>(keys, pending, out),
+            8 => self.probe_n::<8>(keys, pending, out),
+            _ => self.probe_any(keys, pending, out),
+        }
+    }
+
+    /// [`Subtable::probe`] for masks touching exactly `N` words.
+    #[inline(always)]
+    fn probe_n<'a, const N: usize>(
+        &'a self,
+        keys: &[&FlowKey],
+        pending: u64,
+        out: &mut [Option<&'a T>],
+    ) -> u64 {
+        if self.idx.len() != N {
+            return self.probe_any(keys, pending, out);
+        }
+        // Clamping lets the compiler drop the bounds checks below.
+        let idx: [usize; N] = std::array::from_fn(|t| usize::from(self.idx[t]).min(N_WORDS - 1));
+        let mask: [u64; N] = std::array::from_fn(|t| self.mask[t]);
+        let entries = &self.keys[..];
+        let mut found = 0;
+        let mut bits = pending;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let Some(key) = keys.get(j) else { break };
+            let w = key.words();
+            let m: [u64; N] = std::array::from_fn(|t| w[idx[t]] & mask[t]);
+            let mut h = HASH_SEED;
+            for x in m {
+                h = hash_word(h, x);
+            }
+            let hit = self.table.find(hash_finish(h), |&e| {
+                let e = e as usize;
+                entries
+                    .get(e * N..e * N + N)
+                    .is_some_and(|k| <&[u64; N]>::try_from(k).is_ok_and(|k| *k == m))
+            });
+            if let (Some(&e), Some(o)) = (hit, out.get_mut(j)) {
+                *o = self.values.get(e as usize);
+                found |= 1u64 << j;
+            }
+        }
+        found
+    }
+
+    /// [`Subtable::probe`] for any number of words.
+    fn probe_any<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
+        let mut found = 0;
+        let mut bits = pending;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let Some(key) = keys.get(j) else { break };
+            let w = key.words();
+            if let (Some(e), Some(o)) = (self.find(self.hash(w), w), out.get_mut(j)) {
+                *o = self.values.get(e);
+                found |= 1u64 << j;
+            }
+        }
+        found
+    }
+
     /// Adds an entry (the caller checked that none matches `w`).
     fn push(&mut self, h: u64, w: &[u64; N_WORDS], value: T) {
         let e = self.values.len() as u32;
@@ -321,14 +398,12 @@ impl<T> Classifier<T> {
     /// miss).
     #[inline]
     pub fn lookup_key(&self, key: &FlowKey) -> (Option<&T>, usize) {
-        let w = key.words();
-        for (pos, st) in self.subtables.iter().enumerate() {
-            if let Some(e) = st.find(st.hash(w), w) {
-                st.hits.set(st.hits.get() + 1);
-                return (Some(&st.values[e]), pos + 1);
-            }
+        let mut out = [None];
+        let stats = self.lookup_chunk(&[key], &mut out);
+        match out[0] {
+            Some(v) => (Some(v), stats.masks_visited as usize),
+            None => (None, self.subtables.len()),
         }
-        (None, self.subtables.len())
     }
 
     /// Looks up each of `flows`, writing the result for `flows[i]` to
@@ -344,7 +419,9 @@ impl<T> Classifier<T> {
             }
             let refs: [&FlowKey; CHUNK] = std::array::from_fn(|i| &packed[i]);
             let n = flows.len().min(out.len());
-            self.lookup_chunk(&refs[..n], &mut out[..n], &mut stats);
+            let s = self.lookup_chunk(&refs[..n], &mut out[..n]);
+            stats.hits += s.hits;
+            stats.masks_visited += s.masks_visited;
         }
         stats
     }
@@ -360,50 +437,34 @@ impl<T> Classifier<T> {
         let mut stats = LookupStats::default();
         for (keys, out) in keys.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
             let n = keys.len().min(out.len());
-            self.lookup_chunk(&keys[..n], &mut out[..n], &mut stats);
+            let s = self.lookup_chunk(&keys[..n], &mut out[..n]);
+            stats.hits += s.hits;
+            stats.masks_visited += s.masks_visited;
         }
         stats
     }
 
     /// One chunk of at most [`CHUNK`] packets, `keys.len() == out.len()`.
     #[inline]
-    fn lookup_chunk<'a>(
-        &'a self,
-        keys: &[&FlowKey],
-        out: &mut [Option<&'a T>],
-        stats: &mut LookupStats,
-    ) {
+    fn lookup_chunk<'a>(&'a self, keys: &[&FlowKey], out: &mut [Option<&'a T>]) -> LookupStats {
         debug_assert!(keys.len() <= CHUNK && keys.len() == out.len());
+        let mut stats = LookupStats::default();
         out.fill(None);
-        let mut remaining: u64 = (1u64 << keys.len()) - 1;
-        let mut hashes = [0u64; CHUNK];
+        let mut pending: u64 = (1u64 << keys.len().min(CHUNK)) - 1;
         for (pos, st) in self.subtables.iter().enumerate() {
-            if remaining == 0 {
+            if pending == 0 {
                 break;
             }
-            let mut bits = remaining;
-            while bits != 0 {
-                let j = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                hashes[j] = st.hash(keys[j].words());
-            }
-            let mut bits = remaining;
-            let mut hits = 0;
-            while bits != 0 {
-                let j = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if let Some(e) = st.find(hashes[j], keys[j].words()) {
-                    out[j] = Some(&st.values[e]);
-                    remaining &= !(1u64 << j);
-                    hits += 1;
-                }
-            }
-            if hits != 0 {
+            let found = st.probe(keys, pending, out);
+            if found != 0 {
+                pending &= !found;
+                let hits = u64::from(found.count_ones());
                 st.hits.set(st.hits.get() + hits);
                 stats.hits += hits;
                 stats.masks_visited += hits * (pos as u64 + 1);
             }
         }
+        stats
     }
 
     /// Re-ranks the subtables by the packets each matched since the last

@@ -312,11 +312,15 @@ impl FlowKey {
             | u64::from(gtpu_msgtype) << 24
             | u64::from(len) << 32;
         // 252 option bytes: 31 full words and 4 bytes in the last one.
-        for (dst, chunk) in w[W_TUN_OPTS..].iter_mut().zip(opts.chunks(8)) {
+        let (full, tail) = opts.split_at(248);
+        for (dst, chunk) in w[W_TUN_OPTS..].iter_mut().zip(full.chunks_exact(8)) {
             let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
+            b.copy_from_slice(chunk);
             *dst = u64::from_le_bytes(b);
         }
+        let mut b = [0u8; 4];
+        b.copy_from_slice(tail);
+        w[N_WORDS - 1] = u64::from(u32::from_le_bytes(b));
     }
 
     /// Unpacks the key into the [`Flow`] it was packed from.
