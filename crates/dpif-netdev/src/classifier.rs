@@ -192,9 +192,10 @@ impl<T> Subtable<T> {
             }
             let hit = self.table.find(hash_finish(h), |&e| {
                 let e = e as usize;
-                entries
-                    .get(e * N..e * N + N)
-                    .is_some_and(|k| <&[u64; N]>::try_from(k).is_ok_and(|k| *k == m))
+                // Branch-free word compare (`==` on arrays calls memcmp).
+                entries.get(e * N..e * N + N).is_some_and(|k| {
+                    k.iter().zip(&m).fold(0, |acc, (a, b)| acc | (a ^ b)) == 0
+                })
             });
             if let (Some(&e), Some(o)) = (hit, out.get_mut(j)) {
                 *o = self.values.get(e as usize);
