@@ -53,36 +53,182 @@ pub struct LookupStats {
     pub masks_visited: u64,
 }
 
-/// All entries sharing one mask.
-struct Subtable<T> {
-    /// Index in [`FlowKey::words`] of each word the mask touches, ascending.
-    idx: Box<[u8]>,
-    /// The mask's value of each of those words (never zero).
-    mask: Box<[u64]>,
-    /// Hash of `idx` and `mask`, to find a subtable by mask quickly.
-    mask_hash: u64,
-    /// Hash of an entry's masked words → its index in the arrays below.
-    table: HashTable<u32>,
-    /// Per entry: its masked words (`idx.len()` of them), back to back.
-    keys: Vec<u64>,
-    /// Per entry: the hash of its masked words (to rehash and reindex).
-    hashes: Vec<u64>,
-    /// Per entry: the value.
-    values: Vec<T>,
-    /// Packets matched since the last re-ranking.
-    hits: Cell<u64>,
+/// The entries of one mask whose masked key has `K` words (the mask's
+/// word count, or more with zero padding): a hash table whose buckets hold
+/// the masked key words and the value inline, so a hit touches the control
+/// bytes and one bucket.
+struct Table<T, const K: usize> {
+    /// Words the mask touches (`n <= K`).
+    n: usize,
+    /// Index in [`FlowKey::words`] of each word the mask touches; 0 past `n`.
+    idx: [u8; K],
+    /// The mask's value of each of those words; 0 past `n`.
+    mask: [u64; K],
+    /// (masked key words, value) per entry.
+    map: HashTable<([u64; K], T)>,
 }
 
-/// Does entry `e` (its words in `keys`) match the packet words `w`?
 #[inline(always)]
-fn entry_matches(keys: &[u64], idx: &[u8], mask: &[u64], e: usize, w: &[u64; N_WORDS]) -> bool {
-    let n = idx.len();
-    let Some(k) = keys.get(e * n..e * n + n) else {
-        return false;
+fn hash_key<const K: usize>(key: &[u64; K]) -> u64 {
+    let mut h = HASH_SEED;
+    for &x in key {
+        h = hash_word(h, x);
+    }
+    hash_finish(h)
+}
+
+/// Branch-free comparison (`==` on arrays would call `memcmp`).
+#[inline(always)]
+fn same_key<const K: usize>(a: &[u64; K], b: &[u64; K]) -> bool {
+    a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl<T, const K: usize> Table<T, K> {
+    fn new(idx: &[u8], mask: &[u64]) -> Table<T, K> {
+        Table {
+            n: idx.len().min(K),
+            idx: std::array::from_fn(|t| idx.get(t).copied().unwrap_or(0)),
+            mask: std::array::from_fn(|t| mask.get(t).copied().unwrap_or(0)),
+            map: HashTable::new(),
+        }
+    }
+
+    /// The words of `w` under the mask.
+    #[inline(always)]
+    fn masked(&self, w: &[u64; N_WORDS]) -> [u64; K] {
+        // Clamping lets the compiler drop the bounds checks.
+        std::array::from_fn(|t| w[usize::from(self.idx[t]).min(N_WORDS - 1)] & self.mask[t])
+    }
+
+    #[inline(always)]
+    fn find(&self, key: &[u64; K]) -> Option<&T> {
+        self.map
+            .find(hash_key(key), |(k, _)| same_key(k, key))
+            .map(|(_, v)| v)
+    }
+
+    fn insert(&mut self, w: &[u64; N_WORDS], value: T) -> Result<(), T> {
+        let key = self.masked(w);
+        if self.find(&key).is_some() {
+            return Err(value);
+        }
+        self.map
+            .insert_unique(hash_key(&key), (key, value), |(k, _)| hash_key(k));
+        Ok(())
+    }
+
+    fn remove(&mut self, w: &[u64; N_WORDS]) -> Option<T> {
+        let key = self.masked(w);
+        let entry = self
+            .map
+            .find_entry(hash_key(&key), |(k, _)| same_key(k, &key))
+            .ok()?;
+        Some(entry.remove().0 .1)
+    }
+
+    /// Looks up the packets of `keys` whose bit is set in `pending`,
+    /// writing each match to `out`; returns the bits of the packets found.
+    #[inline(always)]
+    fn probe<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
+        let mut found = 0;
+        let mut bits = pending;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let Some(key) = keys.get(j) else { break };
+            let m = self.masked(key.words());
+            if let (Some(v), Some(o)) = (self.find(&m), out.get_mut(j)) {
+                *o = Some(v);
+                found |= 1u64 << j;
+            }
+        }
+        found
+    }
+
+    /// Every entry as (masked key, value).
+    fn entries(&self) -> impl Iterator<Item = (FlowKey, &T)> + '_ {
+        self.map.iter().map(|(k, v)| {
+            let mut w = [0; N_WORDS];
+            for t in 0..self.n {
+                w[usize::from(self.idx[t]).min(N_WORDS - 1)] = k[t];
+            }
+            (FlowKey::from_words(w), v)
+        })
+    }
+}
+
+/// A [`Table`] sized for its mask: exact word counts up to 8 (the common
+/// megaflow masks), padded sizes beyond (boxed, to keep this enum small).
+enum Store<T> {
+    K0(Table<T, 0>),
+    K1(Table<T, 1>),
+    K2(Table<T, 2>),
+    K3(Table<T, 3>),
+    K4(Table<T, 4>),
+    K5(Table<T, 5>),
+    K6(Table<T, 6>),
+    K7(Table<T, 7>),
+    K8(Table<T, 8>),
+    K12(Box<Table<T, 12>>),
+    K16(Box<Table<T, 16>>),
+    K32(Box<Table<T, 32>>),
+    KAll(Box<Table<T, N_WORDS>>),
+}
+
+/// Runs `$body` with `$t` bound to the [`Table`] inside a [`Store`].
+macro_rules! with_table {
+    ($store:expr, $t:ident => $body:expr) => {
+        match $store {
+            Store::K0($t) => $body,
+            Store::K1($t) => $body,
+            Store::K2($t) => $body,
+            Store::K3($t) => $body,
+            Store::K4($t) => $body,
+            Store::K5($t) => $body,
+            Store::K6($t) => $body,
+            Store::K7($t) => $body,
+            Store::K8($t) => $body,
+            Store::K12($t) => $body,
+            Store::K16($t) => $body,
+            Store::K32($t) => $body,
+            Store::KAll($t) => $body,
+        }
     };
-    k.iter()
-        .zip(idx.iter().zip(mask.iter()))
-        .all(|(&k, (&i, &m))| k == w[usize::from(i)] & m)
+}
+
+impl<T> Store<T> {
+    fn new(idx: &[u8], mask: &[u64]) -> Store<T> {
+        match idx.len() {
+            0 => Store::K0(Table::new(idx, mask)),
+            1 => Store::K1(Table::new(idx, mask)),
+            2 => Store::K2(Table::new(idx, mask)),
+            3 => Store::K3(Table::new(idx, mask)),
+            4 => Store::K4(Table::new(idx, mask)),
+            5 => Store::K5(Table::new(idx, mask)),
+            6 => Store::K6(Table::new(idx, mask)),
+            7 => Store::K7(Table::new(idx, mask)),
+            8 => Store::K8(Table::new(idx, mask)),
+            9..=12 => Store::K12(Box::new(Table::new(idx, mask))),
+            13..=16 => Store::K16(Box::new(Table::new(idx, mask))),
+            17..=32 => Store::K32(Box::new(Table::new(idx, mask))),
+            _ => Store::KAll(Box::new(Table::new(idx, mask))),
+        }
+    }
+}
+
+/// All entries sharing one mask.
+struct Subtable<T> {
+    /// The entries, in a table specialized for the mask's word count.
+    store: Store<T>,
+    /// Packets matched since the last re-ranking.
+    hits: Cell<u64>,
+    /// Hash of the mask, to find a subtable by mask quickly.
+    mask_hash: u64,
+    /// Number of entries.
+    len: usize,
+    /// The mask (for finding the subtable and listing it; boxed, as it is
+    /// cold and large).
+    mask: Box<FlowKey>,
 }
 
 impl<T> Subtable<T> {
@@ -95,186 +241,42 @@ impl<T> Subtable<T> {
             .map(|(i, &m)| (i as u8, m))
             .unzip();
         Subtable {
-            mask_hash: mask_hash(mask),
-            idx: idx.into(),
-            mask: words.into(),
-            table: HashTable::new(),
-            keys: Vec::new(),
-            hashes: Vec::new(),
-            values: Vec::new(),
+            store: Store::new(&idx, &words),
             hits: Cell::new(0),
+            mask_hash: mask_hash(mask),
+            len: 0,
+            mask: Box::new(mask.clone()),
         }
-    }
-
-    fn len(&self) -> usize {
-        self.values.len()
     }
 
     /// Whether this subtable's mask is `mask` (whose hash is `h`).
     fn has_mask(&self, mask: &FlowKey, h: u64) -> bool {
-        if self.mask_hash != h {
-            return false;
-        }
-        let mut mine = self.idx.iter().zip(self.mask.iter());
-        for (i, &m) in mask.words().iter().enumerate().filter(|(_, &m)| m != 0) {
-            match mine.next() {
-                Some((&j, &n)) if usize::from(j) == i && n == m => {}
-                _ => return false,
-            }
-        }
-        mine.next().is_none()
+        self.mask_hash == h && *self.mask == *mask
     }
 
-    /// The hash of the packet words `w` under this subtable's mask.
-    #[inline(always)]
-    fn hash(&self, w: &[u64; N_WORDS]) -> u64 {
-        let mut h = HASH_SEED;
-        for (&i, &m) in self.idx.iter().zip(self.mask.iter()) {
-            h = hash_word(h, w[usize::from(i)] & m);
-        }
-        hash_finish(h)
+    fn find(&self, w: &[u64; N_WORDS]) -> Option<&T> {
+        with_table!(&self.store, t => t.find(&t.masked(w)))
     }
 
-    /// The index of the entry matching the packet words `w` (hash `h`).
-    #[inline(always)]
-    fn find(&self, h: u64, w: &[u64; N_WORDS]) -> Option<usize> {
-        let (keys, idx, mask) = (&self.keys[..], &self.idx[..], &self.mask[..]);
-        self.table
-            .find(h, |&e| entry_matches(keys, idx, mask, e as usize, w))
-            .map(|&e| e as usize)
+    fn insert(&mut self, w: &[u64; N_WORDS], value: T) -> Result<(), T> {
+        with_table!(&mut self.store, t => t.insert(w, value))?;
+        self.len += 1;
+        Ok(())
     }
 
-    /// Looks up the packets of `keys` whose bit is set in `pending`,
-    /// writing each match to `out`; returns the bits of the packets found.
-    /// Dispatches once per call to a loop specialized for the number of
-    /// words the mask touches, so the per-packet work is straight-line code.
+    fn remove(&mut self, w: &[u64; N_WORDS]) -> Option<T> {
+        let v = with_table!(&mut self.store, t => t.remove(w))?;
+        self.len -= 1;
+        Some(v)
+    }
+
     #[inline]
     fn probe<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
-        match self.idx.len() {
-            1 => self.probe_n::<1>(keys, pending, out),
-            2 => self.probe_n::<2>(keys, pending, out),
-            3 => self.probe_n::<3>(keys, pending, out),
-            4 => self.probe_n::<4>(keys, pending, out),
-            5 => self.probe_n::<5>(keys, pending, out),
-            6 => self.probe_n::<6>(keys, pending, out),
-            7 => self.probe_n::<7>(keys, pending, out),
-            8 => self.probe_n::<8>(keys, pending, out),
-            _ => self.probe_any(keys, pending, out),
-        }
+        with_table!(&self.store, t => t.probe(keys, pending, out))
     }
 
-    /// [`Subtable::probe`] for masks touching exactly `N` words.
-    #[inline(always)]
-    fn probe_n<'a, const N: usize>(
-        &'a self,
-        keys: &[&FlowKey],
-        pending: u64,
-        out: &mut [Option<&'a T>],
-    ) -> u64 {
-        if self.idx.len() != N {
-            return self.probe_any(keys, pending, out);
-        }
-        // Clamping lets the compiler drop the bounds checks below.
-        let idx: [usize; N] = std::array::from_fn(|t| usize::from(self.idx[t]).min(N_WORDS - 1));
-        let mask: [u64; N] = std::array::from_fn(|t| self.mask[t]);
-        let entries = &self.keys[..];
-        let mut found = 0;
-        let mut bits = pending;
-        while bits != 0 {
-            let j = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let Some(key) = keys.get(j) else { break };
-            let w = key.words();
-            let m: [u64; N] = std::array::from_fn(|t| w[idx[t]] & mask[t]);
-            let mut h = HASH_SEED;
-            for x in m {
-                h = hash_word(h, x);
-            }
-            let hit = self.table.find(hash_finish(h), |&e| {
-                let e = e as usize;
-                // Branch-free word compare (`==` on arrays calls memcmp).
-                entries.get(e * N..e * N + N).is_some_and(|k| {
-                    k.iter().zip(&m).fold(0, |acc, (a, b)| acc | (a ^ b)) == 0
-                })
-            });
-            if let (Some(&e), Some(o)) = (hit, out.get_mut(j)) {
-                *o = self.values.get(e as usize);
-                found |= 1u64 << j;
-            }
-        }
-        found
-    }
-
-    /// [`Subtable::probe`] for any number of words.
-    fn probe_any<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
-        let mut found = 0;
-        let mut bits = pending;
-        while bits != 0 {
-            let j = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            let Some(key) = keys.get(j) else { break };
-            let w = key.words();
-            if let (Some(e), Some(o)) = (self.find(self.hash(w), w), out.get_mut(j)) {
-                *o = self.values.get(e);
-                found |= 1u64 << j;
-            }
-        }
-        found
-    }
-
-    /// Adds an entry (the caller checked that none matches `w`).
-    fn push(&mut self, h: u64, w: &[u64; N_WORDS], value: T) {
-        let e = self.values.len() as u32;
-        for (&i, &m) in self.idx.iter().zip(self.mask.iter()) {
-            self.keys.push(w[usize::from(i)] & m);
-        }
-        self.hashes.push(h);
-        self.values.push(value);
-        let hashes = &self.hashes;
-        self.table.insert_unique(h, e, |&x| hashes[x as usize]);
-    }
-
-    /// Removes the entry matching `w` (hash `h`), if any.
-    fn remove(&mut self, h: u64, w: &[u64; N_WORDS]) -> Option<T> {
-        let (keys, idx, mask) = (&self.keys[..], &self.idx[..], &self.mask[..]);
-        let found = self
-            .table
-            .find_entry(h, |&e| entry_matches(keys, idx, mask, e as usize, w))
-            .ok()?;
-        let (e, _) = found.remove();
-        let e = e as usize;
-        let last = self.values.len() - 1;
-        if e != last {
-            // The last entry moves into the hole: repoint its table slot.
-            let lh = self.hashes[last];
-            if let Some(slot) = self.table.find_mut(lh, |&x| x as usize == last) {
-                *slot = e as u32;
-            }
-            let n = self.idx.len();
-            self.keys.copy_within(last * n..last * n + n, e * n);
-        }
-        self.keys.truncate(last * self.idx.len());
-        self.hashes.swap_remove(e);
-        Some(self.values.swap_remove(e))
-    }
-
-    /// The mask as a [`FlowKey`].
-    fn mask_key(&self) -> FlowKey {
-        let mut w = [0; N_WORDS];
-        for (&i, &m) in self.idx.iter().zip(self.mask.iter()) {
-            w[usize::from(i)] = m;
-        }
-        FlowKey::from_words(w)
-    }
-
-    /// Entry `e`'s masked key as a [`FlowKey`].
-    fn entry_key(&self, e: usize) -> FlowKey {
-        let n = self.idx.len();
-        let mut w = [0; N_WORDS];
-        for (&i, &k) in self.idx.iter().zip(&self.keys[e * n..e * n + n]) {
-            w[usize::from(i)] = k;
-        }
-        FlowKey::from_words(w)
+    fn entries(&self) -> Box<dyn Iterator<Item = (FlowKey, &T)> + '_> {
+        with_table!(&self.store, t => Box::new(t.entries()))
     }
 }
 
@@ -351,13 +353,7 @@ impl<T> Classifier<T> {
                 self.subtables.len() - 1
             }
         };
-        let st = &mut self.subtables[pos];
-        let w = key.words();
-        let h = st.hash(w);
-        if st.find(h, w).is_some() {
-            return Err(value);
-        }
-        st.push(h, w, value);
+        self.subtables[pos].insert(key.words(), value)?;
         self.len += 1;
         Ok(())
     }
@@ -372,10 +368,9 @@ impl<T> Classifier<T> {
         let mh = mask_hash(mask);
         let pos = self.subtables.iter().position(|s| s.has_mask(mask, mh))?;
         let st = &mut self.subtables[pos];
-        let w = key.words();
-        let value = st.remove(st.hash(w), w)?;
+        let value = st.remove(key.words())?;
         self.len -= 1;
-        if st.len() == 0 {
+        if st.len == 0 {
             self.subtables.remove(pos);
         }
         Some(value)
@@ -385,8 +380,7 @@ impl<T> Classifier<T> {
     pub fn get(&self, key: &FlowKey, mask: &FlowKey) -> Option<&T> {
         let mh = mask_hash(mask);
         let st = self.subtables.iter().find(|s| s.has_mask(mask, mh))?;
-        let w = key.words();
-        st.find(st.hash(w), w).map(|e| &st.values[e])
+        st.find(key.words())
     }
 
     /// The first entry (in rank order) that `flow` matches.
@@ -489,18 +483,14 @@ impl<T> Classifier<T> {
     pub fn masks(&self) -> impl Iterator<Item = (FlowKey, usize, u64)> + '_ {
         self.subtables
             .iter()
-            .map(|s| (s.mask_key(), s.len(), s.hits.get()))
+            .map(|s| ((*s.mask).clone(), s.len, s.hits.get()))
     }
 
     /// Every entry as (masked key, mask, value), subtable by subtable.
     pub fn iter(&self) -> impl Iterator<Item = (FlowKey, FlowKey, &T)> + '_ {
-        self.subtables.iter().flat_map(|s| {
-            let mask = s.mask_key();
-            s.values
-                .iter()
-                .enumerate()
-                .map(move |(e, v)| (s.entry_key(e), mask.clone(), v))
-        })
+        self.subtables
+            .iter()
+            .flat_map(|s| s.entries().map(move |(k, v)| (k, (*s.mask).clone(), v)))
     }
 
     /// Removes every entry.
@@ -664,5 +654,54 @@ mod tests {
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].0.to_flow(), flow(1, 0x0a00_0000, 0));
         assert_eq!(all[0].1.to_flow(), mask(!0, 0xffff_ff00, 0));
+    }
+
+    #[test]
+    fn every_mask_size() {
+        // Masks touching the first `c` words, for every `c`: each lands in
+        // a differently sized table.
+        let mut c = Classifier::new();
+        let mut rng = 0x1234_5678_u64;
+        let mut keys = Vec::new();
+        for count in 0..=N_WORDS {
+            let mut m = [0u64; N_WORDS];
+            for (i, w) in m.iter_mut().enumerate().take(count) {
+                *w = !0u64 >> (i % 7);
+            }
+            // Distinct in_port per mask keeps the entries disjoint, except
+            // for the catch-all (count 0), inserted last below.
+            let mask = FlowKey::from_words(m);
+            let mut k = [0u64; N_WORDS];
+            for w in k.iter_mut() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                *w = rng;
+            }
+            k[0] = count as u64 | 0xffff_ffff_0000_0000;
+            let key = FlowKey::from_words(k);
+            keys.push((key, mask));
+        }
+        for (n, (k, m)) in keys.iter().enumerate().rev() {
+            assert_eq!(c.insert_key(k, m, n), Ok(()));
+            assert_eq!(c.insert_key(k, m, n), Err(n));
+        }
+        assert_eq!(c.n_masks(), N_WORDS + 1);
+        for (n, (k, m)) in keys.iter().enumerate() {
+            let want = if n == 0 { Some(&0) } else { Some(&n) };
+            assert_eq!(c.lookup_key(k).0, want, "{n}");
+            assert_eq!(c.get(k, m), Some(&n));
+            // Any bit flip under the mask misses this entry.
+            if n > 0 {
+                let mut w = *k.words();
+                w[n - 1] ^= m.words()[n - 1] & m.words()[n - 1].wrapping_neg();
+                assert_ne!(c.get(&FlowKey::from_words(w), m), Some(&n), "{n}");
+            }
+        }
+        assert_eq!(c.iter().count(), N_WORDS + 1);
+        for (n, (k, m)) in keys.iter().enumerate() {
+            assert_eq!(c.remove_key(k, m), Some(n));
+        }
+        assert!(c.is_empty() && c.n_masks() == 0);
     }
 }
