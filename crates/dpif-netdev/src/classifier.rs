@@ -32,7 +32,6 @@
 use std::cell::Cell;
 use std::cmp::Reverse;
 
-use hashbrown::HashTable;
 use odp::flow::Flow;
 
 use crate::flowkey::{hash_finish, hash_word, FlowKey, HASH_SEED, N_WORDS};
@@ -53,10 +52,48 @@ pub struct LookupStats {
     pub masks_visited: u64,
 }
 
-/// The entries of one mask whose masked key has `K` words (the mask's
-/// word count, or more with zero padding): a hash table whose buckets hold
-/// the masked key words and the value inline, so a hit touches the control
-/// bytes and one bucket.
+/// Slots per [`Bucket`].
+const SLOTS: usize = 7;
+
+/// One cache line of a [`Table`]'s index: up to [`SLOTS`] entries, each as
+/// a 32-bit tag (high hash bits, never 0; 0 marks a free slot) and the
+/// entry's position in [`Table::entries`].
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Bucket {
+    tags: [u32; SLOTS],
+    /// Entries stored past this bucket although their home is here or
+    /// before (linear probing); lookups go on to the next bucket only when
+    /// it is nonzero. Kept exact on removal, so no tombstones are needed.
+    overflow: u32,
+    idx: [u32; SLOTS],
+}
+
+impl Bucket {
+    /// Bit `s` set where slot `s` holds `tag` (branch-free).
+    #[inline(always)]
+    fn matches(&self, tag: u32) -> u32 {
+        let mut m = 0;
+        for (s, &t) in self.tags.iter().enumerate() {
+            m |= u32::from(t == tag) << s;
+        }
+        m
+    }
+}
+
+#[inline(always)]
+fn tag_of(h: u64) -> u32 {
+    (h >> 32) as u32 | 1
+}
+
+/// The entries of one mask whose masked key has `K` words (the mask's word
+/// count, or more with zero padding).
+///
+/// A hash table of our own: an index of cache-line [`Bucket`]s (linear
+/// probing between buckets) over a dense array of (masked key, value).
+/// Written here rather than using a general-purpose map so that a batch
+/// lookup can first hash every packet and touch its bucket, letting the
+/// CPU overlap the cache misses of all packets, and only then compare.
 struct Table<T, const K: usize> {
     /// Words the mask touches (`n <= K`).
     n: usize,
@@ -64,8 +101,10 @@ struct Table<T, const K: usize> {
     idx: [u8; K],
     /// The mask's value of each of those words; 0 past `n`.
     mask: [u64; K],
+    /// The index; its length is a power of two.
+    buckets: Vec<Bucket>,
     /// (masked key words, value) per entry.
-    map: HashTable<([u64; K], T)>,
+    entries: Vec<([u64; K], T)>,
 }
 
 #[inline(always)]
@@ -89,7 +128,8 @@ impl<T, const K: usize> Table<T, K> {
             n: idx.len().min(K),
             idx: std::array::from_fn(|t| idx.get(t).copied().unwrap_or(0)),
             mask: std::array::from_fn(|t| mask.get(t).copied().unwrap_or(0)),
-            map: HashTable::new(),
+            buckets: vec![Bucket::default()],
+            entries: Vec::new(),
         }
     }
 
@@ -101,10 +141,74 @@ impl<T, const K: usize> Table<T, K> {
     }
 
     #[inline(always)]
+    fn home(&self, h: u64) -> usize {
+        h as usize & (self.buckets.len() - 1)
+    }
+
+    #[inline(always)]
+    fn next(&self, b: usize) -> usize {
+        (b + 1) & (self.buckets.len() - 1)
+    }
+
+    /// The bucket and slot holding the entry with `key` (hash `h`).
+    #[inline(always)]
+    fn locate(&self, key: &[u64; K], h: u64) -> Option<(usize, usize)> {
+        let tag = tag_of(h);
+        let mut b = self.home(h);
+        // Bounded: probing never passes more buckets than there are.
+        for _ in 0..self.buckets.len() {
+            let bucket = &self.buckets[b];
+            let mut m = bucket.matches(tag);
+            while m != 0 {
+                let s = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let e = bucket.idx[s] as usize;
+                if self.entries.get(e).is_some_and(|(k, _)| same_key(k, key)) {
+                    return Some((b, s));
+                }
+            }
+            if bucket.overflow == 0 {
+                return None;
+            }
+            b = self.next(b);
+        }
+        None
+    }
+
+    #[inline(always)]
     fn find(&self, key: &[u64; K]) -> Option<&T> {
-        self.map
-            .find(hash_key(key), |(k, _)| same_key(k, key))
+        let (b, s) = self.locate(key, hash_key(key))?;
+        self.entries
+            .get(self.buckets[b].idx[s] as usize)
             .map(|(_, v)| v)
+    }
+
+    /// Puts entry `e` (hash `h`) in the first free slot from its home on.
+    fn place(&mut self, e: usize, h: u64) {
+        let mut b = self.home(h);
+        for _ in 0..self.buckets.len() {
+            let bucket = &mut self.buckets[b];
+            if let Some(s) = bucket.tags.iter().position(|&t| t == 0) {
+                bucket.tags[s] = tag_of(h);
+                bucket.idx[s] = e as u32;
+                return;
+            }
+            bucket.overflow += 1;
+            b = self.next(b);
+        }
+        debug_assert!(false, "table full");
+    }
+
+    /// Doubles the index when it is 3/4 full.
+    fn reserve_one(&mut self) {
+        if (self.entries.len() + 1) * 4 <= self.buckets.len() * SLOTS * 3 {
+            return;
+        }
+        self.buckets = vec![Bucket::default(); self.buckets.len() * 2];
+        for e in 0..self.entries.len() {
+            let h = hash_key(&self.entries[e].0);
+            self.place(e, h);
+        }
     }
 
     fn insert(&mut self, w: &[u64; N_WORDS], value: T) -> Result<(), T> {
@@ -112,34 +216,74 @@ impl<T, const K: usize> Table<T, K> {
         if self.find(&key).is_some() {
             return Err(value);
         }
-        self.map
-            .insert_unique(hash_key(&key), (key, value), |(k, _)| hash_key(k));
+        self.reserve_one();
+        let e = self.entries.len();
+        self.entries.push((key, value));
+        self.place(e, hash_key(&key));
         Ok(())
+    }
+
+    /// Frees slot `s` of bucket `b`, which holds an entry whose hash is
+    /// `h`, and undoes the overflow counts its insertion added.
+    fn unplace(&mut self, b: usize, s: usize, h: u64) {
+        self.buckets[b].tags[s] = 0;
+        let mut p = self.home(h);
+        while p != b {
+            self.buckets[p].overflow -= 1;
+            p = self.next(p);
+        }
     }
 
     fn remove(&mut self, w: &[u64; N_WORDS]) -> Option<T> {
         let key = self.masked(w);
-        let entry = self
-            .map
-            .find_entry(hash_key(&key), |(k, _)| same_key(k, &key))
-            .ok()?;
-        Some(entry.remove().0 .1)
+        let h = hash_key(&key);
+        let (b, s) = self.locate(&key, h)?;
+        let e = self.buckets[b].idx[s] as usize;
+        self.unplace(b, s, h);
+        let last = self.entries.len() - 1;
+        if e != last {
+            // The last entry moves to `e`: repoint its slot.
+            let lk = self.entries[last].0;
+            if let Some((lb, ls)) = self.locate(&lk, hash_key(&lk)) {
+                self.buckets[lb].idx[ls] = e as u32;
+            }
+        }
+        Some(self.entries.swap_remove(e).1)
     }
 
     /// Looks up the packets of `keys` whose bit is set in `pending`,
     /// writing each match to `out`; returns the bits of the packets found.
+    ///
+    /// First hashes every packet and reads its home bucket (the reads of
+    /// different packets proceed in parallel), then compares.
     #[inline(always)]
     fn probe<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
-        let mut found = 0;
+        let mut masked = [[0u64; K]; CHUNK];
+        let mut hashes = [0u64; CHUNK];
+        let mut touch = 0u32;
         let mut bits = pending;
         while bits != 0 {
-            let j = bits.trailing_zeros() as usize;
+            let j = bits.trailing_zeros() as usize % CHUNK;
             bits &= bits - 1;
             let Some(key) = keys.get(j) else { break };
             let m = self.masked(key.words());
-            if let (Some(v), Some(o)) = (self.find(&m), out.get_mut(j)) {
-                *o = Some(v);
-                found |= 1u64 << j;
+            let h = hash_key(&m);
+            touch ^= self.buckets[self.home(h)].tags[0];
+            masked[j] = m;
+            hashes[j] = h;
+        }
+        std::hint::black_box(touch);
+        let mut found = 0;
+        let mut bits = pending;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize % CHUNK;
+            bits &= bits - 1;
+            if let Some((b, s)) = self.locate(&masked[j], hashes[j]) {
+                let e = self.buckets[b].idx[s] as usize;
+                if let (Some((_, v)), Some(o)) = (self.entries.get(e), out.get_mut(j)) {
+                    *o = Some(v);
+                    found |= 1u64 << j;
+                }
             }
         }
         found
@@ -147,7 +291,7 @@ impl<T, const K: usize> Table<T, K> {
 
     /// Every entry as (masked key, value).
     fn entries(&self) -> impl Iterator<Item = (FlowKey, &T)> + '_ {
-        self.map.iter().map(|(k, v)| {
+        self.entries.iter().map(|(k, v)| {
             let mut w = [0; N_WORDS];
             for t in 0..self.n {
                 w[usize::from(self.idx[t]).min(N_WORDS - 1)] = k[t];
@@ -273,6 +417,13 @@ impl<T> Subtable<T> {
     #[inline]
     fn probe<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
         with_table!(&self.store, t => t.probe(keys, pending, out))
+    }
+
+    /// Sum of the overflow counts of the index (0 when no entry sits
+    /// past its home bucket).
+    #[cfg(test)]
+    fn overflow_sum(&self) -> u64 {
+        with_table!(&self.store, t => t.buckets.iter().map(|b| u64::from(b.overflow)).sum())
     }
 
     fn entries(&self) -> Box<dyn Iterator<Item = (FlowKey, &T)> + '_> {
@@ -703,5 +854,47 @@ mod tests {
             assert_eq!(c.remove_key(k, m), Some(n));
         }
         assert!(c.is_empty() && c.n_masks() == 0);
+    }
+
+    #[test]
+    fn large_table_grow_and_random_removal() {
+        let mut c = Classifier::new();
+        let m = mask(!0, !0, !0);
+        let n = 20_000u32;
+        let key = |i: u32| flow(i % 7, i.wrapping_mul(2_654_435_761), (i % 1000) as u16);
+        for i in 0..n {
+            assert_eq!(c.insert(&key(i), &m, i), Ok(()));
+        }
+        // Remove a pseudo-random half.
+        let gone = |i: u32| i.wrapping_mul(0x9e37_79b9).rotate_left(7) % 2 == 0;
+        for i in (0..n).rev().filter(|&i| gone(i)) {
+            assert_eq!(c.remove(&key(i), &m), Some(i));
+        }
+        for i in 0..n {
+            let want = (!gone(i)).then_some(i);
+            assert_eq!(c.lookup(&key(i)).copied(), want, "{i}");
+        }
+        // Reinsert the removed ones with new values; all are found again.
+        for i in (0..n).filter(|&i| gone(i)) {
+            assert_eq!(c.insert(&key(i), &m, i + n), Ok(()));
+        }
+        assert_eq!(c.len(), n as usize);
+        assert!(c.subtables[0].overflow_sum() > 0, "test exercises overflow");
+        let flows: Vec<Flow> = (0..n).map(key).collect();
+        let mut out = vec![None; flows.len()];
+        assert_eq!(c.lookup_batch(&flows, &mut out).hits, u64::from(n));
+        for (i, o) in out.iter().enumerate() {
+            let i = i as u32;
+            assert_eq!(o.copied(), Some(if gone(i) { i + n } else { i }));
+        }
+        // Removing everything leaves exact (zero) overflow counts.
+        let keep_one = key(n);
+        c.insert(&keep_one, &m, 0).unwrap();
+        for i in 0..n {
+            assert!(c.remove(&key(i), &m).is_some());
+        }
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.subtables[0].overflow_sum(), 0);
+        assert_eq!(c.lookup(&keep_one), Some(&0));
     }
 }
