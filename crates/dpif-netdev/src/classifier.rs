@@ -866,7 +866,7 @@ mod tests {
             assert_eq!(c.insert(&key(i), &m, i), Ok(()));
         }
         // Remove a pseudo-random half.
-        let gone = |i: u32| i.wrapping_mul(0x9e37_79b9).rotate_left(7) % 2 == 0;
+        let gone = |i: u32| i.wrapping_mul(0x9e37_79b9).rotate_left(7) & 1 == 0;
         for i in (0..n).rev().filter(|&i| gone(i)) {
             assert_eq!(c.remove(&key(i), &m), Some(i));
         }
