@@ -81,6 +81,13 @@ impl Bucket {
     }
 }
 
+/// An entry's bit in its home bucket's summary (hash bits 28..32, which
+/// neither the tag nor, below 2^28 buckets, the bucket index uses).
+#[inline(always)]
+fn sig_bit(h: u64) -> u16 {
+    1 << ((h >> 28) & 15)
+}
+
 #[inline(always)]
 fn tag_of(h: u64) -> u32 {
     (h >> 32) as u32 | 1
@@ -103,6 +110,12 @@ struct Table<T, const K: usize> {
     mask: [u64; K],
     /// The index; its length is a power of two.
     buckets: Vec<Bucket>,
+    /// Per bucket, a 16-bit summary of the entries whose home it is (bit
+    /// [`sig_bit`] of each entry's hash). A lookup whose bit is clear is a
+    /// miss without reading the bucket: with a large table, most subtables
+    /// a packet visits miss, and this small array stays in cache where the
+    /// buckets would not.
+    summary: Vec<u16>,
     /// (masked key words, value) per entry.
     entries: Vec<([u64; K], T)>,
 }
@@ -129,6 +142,7 @@ impl<T, const K: usize> Table<T, K> {
             idx: std::array::from_fn(|t| idx.get(t).copied().unwrap_or(0)),
             mask: std::array::from_fn(|t| mask.get(t).copied().unwrap_or(0)),
             buckets: vec![Bucket::default()],
+            summary: vec![0],
             entries: Vec::new(),
         }
     }
@@ -155,6 +169,9 @@ impl<T, const K: usize> Table<T, K> {
     fn locate(&self, key: &[u64; K], h: u64) -> Option<(usize, usize)> {
         let tag = tag_of(h);
         let mut b = self.home(h);
+        if self.summary[b] & sig_bit(h) == 0 {
+            return None;
+        }
         // Bounded: probing never passes more buckets than there are.
         for _ in 0..self.buckets.len() {
             let bucket = &self.buckets[b];
@@ -186,6 +203,7 @@ impl<T, const K: usize> Table<T, K> {
     /// Puts entry `e` (hash `h`) in the first free slot from its home on.
     fn place(&mut self, e: usize, h: u64) {
         let mut b = self.home(h);
+        self.summary[b] |= sig_bit(h);
         for _ in 0..self.buckets.len() {
             let bucket = &mut self.buckets[b];
             if let Some(s) = bucket.tags.iter().position(|&t| t == 0) {
@@ -205,6 +223,7 @@ impl<T, const K: usize> Table<T, K> {
             return;
         }
         self.buckets = vec![Bucket::default(); self.buckets.len() * 2];
+        self.summary = vec![0; self.buckets.len()];
         for e in 0..self.entries.len() {
             let h = hash_key(&self.entries[e].0);
             self.place(e, h);
@@ -227,11 +246,35 @@ impl<T, const K: usize> Table<T, K> {
     /// `h`, and undoes the overflow counts its insertion added.
     fn unplace(&mut self, b: usize, s: usize, h: u64) {
         self.buckets[b].tags[s] = 0;
-        let mut p = self.home(h);
+        let home = self.home(h);
+        let mut p = home;
         while p != b {
             self.buckets[p].overflow -= 1;
             p = self.next(p);
         }
+        // Recompute the home's summary from the entries still homed there:
+        // they sit in the home bucket or past it, up to the first bucket
+        // that nothing overflowed.
+        let mut sum = 0;
+        let mut p = home;
+        for _ in 0..self.buckets.len() {
+            let bucket = &self.buckets[p];
+            for (&t, &e) in bucket.tags.iter().zip(&bucket.idx) {
+                if t != 0 {
+                    if let Some((k, _)) = self.entries.get(e as usize) {
+                        let hk = hash_key(k);
+                        if self.home(hk) == home {
+                            sum |= sig_bit(hk);
+                        }
+                    }
+                }
+            }
+            if bucket.overflow == 0 {
+                break;
+            }
+            p = self.next(p);
+        }
+        self.summary[home] = sum;
     }
 
     fn remove(&mut self, w: &[u64; N_WORDS]) -> Option<T> {
@@ -254,13 +297,15 @@ impl<T, const K: usize> Table<T, K> {
     /// Looks up the packets of `keys` whose bit is set in `pending`,
     /// writing each match to `out`; returns the bits of the packets found.
     ///
-    /// First hashes every packet and reads its home bucket (the reads of
-    /// different packets proceed in parallel), then compares.
+    /// First hashes every packet, drops those its summary rules out, and
+    /// reads the home bucket of the others (the reads of different packets
+    /// proceed in parallel); then compares.
     #[inline(always)]
     fn probe<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
         let mut masked = [[0u64; K]; CHUNK];
         let mut hashes = [0u64; CHUNK];
         let mut touch = 0u32;
+        let mut candidates = 0u64;
         let mut bits = pending;
         while bits != 0 {
             let j = bits.trailing_zeros() as usize % CHUNK;
@@ -268,13 +313,17 @@ impl<T, const K: usize> Table<T, K> {
             let Some(key) = keys.get(j) else { break };
             let m = self.masked(key.words());
             let h = hash_key(&m);
-            touch ^= self.buckets[self.home(h)].tags[0];
-            masked[j] = m;
-            hashes[j] = h;
+            let b = self.home(h);
+            if self.summary[b] & sig_bit(h) != 0 {
+                touch ^= self.buckets[b].tags[0];
+                candidates |= 1u64 << j;
+                masked[j] = m;
+                hashes[j] = h;
+            }
         }
         std::hint::black_box(touch);
         let mut found = 0;
-        let mut bits = pending;
+        let mut bits = candidates;
         while bits != 0 {
             let j = bits.trailing_zeros() as usize % CHUNK;
             bits &= bits - 1;
