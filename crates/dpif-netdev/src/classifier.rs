@@ -3,12 +3,15 @@
 //!
 //! # Structure
 //!
-//! Entries are grouped by mask: one [`Subtable`] per distinct mask. A
+//! Entries are grouped by mask: one `Subtable` per distinct mask. A
 //! subtable knows which words of a [`FlowKey`] its mask touches (usually a
-//! handful of the 71) and keeps, for each entry, only those words of the
-//! masked key, in one flat array. A hash table maps the hash of those words
-//! to the entry's index. Looking a packet up in a subtable therefore costs:
-//! hash `n` masked words, probe one table, compare `n` words.
+//! handful of the 71: an IPv4 5-tuple megaflow touches 4) and stores, per
+//! entry, only those words of the masked key, next to the value. Its table
+//! type is specialized for that word count, so masking, hashing and
+//! comparing are straight-line code over a fixed-size array. Looking a
+//! packet up in a subtable costs: gather and mask `n` words, hash them,
+//! check a 16-bit summary of the home bucket (most misses stop here), read
+//! one 64-byte bucket of tags, compare `n` words of the candidate entry.
 //!
 //! A lookup visits the subtables in rank order and returns the first match.
 //! Megaflows installed by the datapath do not overlap, so "first" only
@@ -25,9 +28,13 @@
 //! hit counters are [`Cell`]s, which makes the classifier `!Sync` (it is
 //! owned by one poll thread; see the crate docs) but still `Send`.
 //! [`Classifier::lookup_batch`] walks one subtable at a time over all
-//! still-unmatched packets of a batch, which keeps the subtable's
-//! description hot and lets the CPU overlap the hash-table probes of
-//! different packets.
+//! still-unmatched packets of a batch, in two passes: the first hashes
+//! every packet and reads its bucket, so the cache misses of different
+//! packets overlap; the second compares.
+//!
+//! Insertion and removal (control path) cost a scan of the subtables'
+//! 64-bit mask hashes plus one table operation; a table doubles its index
+//! when three quarters full and never allocates on lookup.
 
 use std::cell::Cell;
 use std::cmp::Reverse;
