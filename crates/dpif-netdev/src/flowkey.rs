@@ -429,7 +429,7 @@ pub(crate) fn hash_word(h: u64, w: u64) -> u64 {
 }
 
 /// Final mixing, so that both the low bits (bucket index) and the high
-/// bits (hashbrown's tag) depend on every input bit.
+/// bits (the bucket tag) depend on every input bit.
 #[inline(always)]
 pub(crate) fn hash_finish(h: u64) -> u64 {
     let p = u128::from(h) * 0xa076_1d64_78bd_642f_u128;

@@ -20,8 +20,15 @@
 #![forbid(unsafe_code)]
 
 pub mod classifier;
+pub mod dp;
 pub mod emc;
+pub mod flow;
 pub mod flowkey;
+pub mod pmd;
+pub mod port;
+pub mod upcall;
+
+pub use dp::{Datapath, NetdevClass};
 
 #[cfg(test)]
 mod tests {
