@@ -309,7 +309,15 @@ impl<T, const K: usize> Table<T, K> {
     /// proceed in parallel); then compares.
     #[inline(always)]
     fn probe<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
-        let mut masked = [[0u64; K]; CHUNK];
+        if pending & pending.wrapping_sub(1) == 0 {
+            // A single packet: nothing to overlap.
+            let j = pending.trailing_zeros() as usize;
+            let (Some(key), Some(o)) = (keys.get(j), out.get_mut(j)) else {
+                return 0;
+            };
+            *o = self.find(&self.masked(key.words()));
+            return u64::from(o.is_some()) << j;
+        }
         let mut hashes = [0u64; CHUNK];
         let mut touch = 0u32;
         let mut candidates = 0u64;
@@ -318,13 +326,11 @@ impl<T, const K: usize> Table<T, K> {
             let j = bits.trailing_zeros() as usize % CHUNK;
             bits &= bits - 1;
             let Some(key) = keys.get(j) else { break };
-            let m = self.masked(key.words());
-            let h = hash_key(&m);
+            let h = hash_key(&self.masked(key.words()));
             let b = self.home(h);
             if self.summary[b] & sig_bit(h) != 0 {
                 touch ^= self.buckets[b].tags[0];
                 candidates |= 1u64 << j;
-                masked[j] = m;
                 hashes[j] = h;
             }
         }
@@ -334,7 +340,9 @@ impl<T, const K: usize> Table<T, K> {
         while bits != 0 {
             let j = bits.trailing_zeros() as usize % CHUNK;
             bits &= bits - 1;
-            if let Some((b, s)) = self.locate(&masked[j], hashes[j]) {
+            let Some(key) = keys.get(j) else { break };
+            // Masking again is cheaper than keeping every masked key.
+            if let Some((b, s)) = self.locate(&self.masked(key.words()), hashes[j]) {
                 let e = self.buckets[b].idx[s] as usize;
                 if let (Some((_, v)), Some(o)) = (self.entries.get(e), out.get_mut(j)) {
                     *o = Some(v);
