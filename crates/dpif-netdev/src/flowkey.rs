@@ -162,8 +162,9 @@ impl FlowKey {
     /// destructured without `..`, so a field added to [`Flow`] fails to
     /// compile here until it is given a place.
     fn pack(&mut self, flow: &Flow) {
-        let Flow {
-            tunnel,
+        // Matching through the reference copies only the small fields.
+        let &Flow {
+            ref tunnel,
             skb_priority,
             pkt_mark,
             dp_hash,
@@ -203,7 +204,7 @@ impl FlowKey {
             ct_tp_src,
             ct_tp_dst,
             igmp_group_ip4,
-        } = *flow;
+        } = flow;
         let [VlanHdr {
             tpid: tpid0,
             tci: tci0,
@@ -266,11 +267,11 @@ impl FlowKey {
             | u64::from(path_hdr) << 32;
         w[28] = w32(context[0], context[1]);
         w[29] = w32(context[2], context[3]);
-        self.pack_tunnel(&tunnel);
+        self.pack_tunnel(tunnel);
     }
 
     fn pack_tunnel(&mut self, tunnel: &FlowTnl) {
-        let FlowTnl {
+        let &FlowTnl {
             ip_dst,
             ipv6_dst,
             ip_src,
@@ -289,8 +290,8 @@ impl FlowKey {
             erspan_hwid,
             gtpu_flags,
             gtpu_msgtype,
-            metadata: TunMetadata { len, opts },
-        } = *tunnel;
+            metadata: TunMetadata { len, ref opts },
+        } = tunnel;
         let w = &mut self.words;
         w[30] = w32(ip_dst, ip_src);
         w[31] = lo(ipv6_dst);
