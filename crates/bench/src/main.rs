@@ -341,29 +341,44 @@ fn exact(window: Duration) -> Report {
     rig.measure("exact", window)
 }
 
+/// The 16 megaflow masks: /24 to /31 destination prefixes, each alone or
+/// with the UDP destination port; mask `m` covers the region 10.m.0.0/12.
+fn mega_mask(m: u32) -> (Flow, u32) {
+    let prefix = 24 + (m % 8);
+    let mut mask = dst_prefix_mask(prefix);
+    if m >= 8 {
+        mask.nw_proto = 0xff;
+        mask.tp_dst = 0xffff;
+    }
+    (mask, prefix)
+}
+
+fn mega_dst(m: u32, i: u32, host: u32) -> u32 {
+    let prefix = 24 + (m % 8);
+    let host_bits = 32 - prefix;
+    0x0a00_0000 | (m << 20) | (i << host_bits) | (host & ((1 << host_bits) - 1))
+}
+
 fn megaflow(window: Duration) -> Report {
     let rig = rig("bmega");
     let mut ops = Vec::new();
-    // 16 masks (prefix lengths 17..=32), 625 flows each: 10,000 flows.
+    // 16 masks, 625 flows each: 10,000 flows.
     for m in 0..16u32 {
-        let prefix = 17 + m;
-        let mask = dst_prefix_mask(prefix);
+        let (mask, _) = mega_mask(m);
         for i in 0..625u32 {
-            // Distinct /prefix networks inside 10.m.0.0/16 — disjoint across masks.
-            let dst = 0x0a00_0000 | (m << 16) | ((i << (32 - prefix)) & 0xffff);
-            ops.push(put_op(&base_key(dst), &mask));
+            ops.push(put_op(&base_key(mega_dst(m, i, 0)), &mask));
         }
     }
     let n = install(&rig.dpif, ops);
     assert_eq!(n, 10_000, "install 10,000 flows");
-    let mut templates = Vec::with_capacity(65_536);
-    for t in 0..65_536u32 {
-        let m = t % 16;
-        let prefix = 17 + m;
-        let i = (t / 16) % 625;
-        let dst = 0x0a00_0000 | (m << 16) | ((i << (32 - prefix)) & 0xffff);
-        templates.push(udp_frame(0x0a00_0001, dst, (t & 0xffff) as u16, 9));
-    }
+    // 65,536 distinct packets spread over every flow: more than the cache holds.
+    let templates = (0..65_536u32)
+        .map(|t| {
+            let h = t.wrapping_mul(2_654_435_761);
+            let dst = mega_dst(t % 16, (t / 16) % 625, h >> 8);
+            udp_frame(0x0a00_0001, dst, (t & 0xffff) as u16, 9)
+        })
+        .collect();
     rig.generate(templates);
     rig.measure("megaflow", window)
 }

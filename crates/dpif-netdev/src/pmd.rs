@@ -297,6 +297,12 @@ struct Pmd {
     emc: Emc<Arc<DpFlow>>,
     exit: bool,
     rng: u64,
+    /// Scratch: the flows of the batch being processed.
+    flows: Box<[Flow; netdev::BATCH_SIZE]>,
+    /// Scratch: the batch's packets grouped by flow.
+    groups: Vec<Group>,
+    /// Scratch buffer the executor works in (swapped with batch slots).
+    spare: Pkt,
 }
 
 /// Packets of one batch that hit the same flow.
@@ -327,6 +333,9 @@ impl Pmd {
             emc: Emc::new(),
             exit: false,
             rng: 0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1),
+            flows: Box::new([Flow::default(); netdev::BATCH_SIZE]),
+            groups: Vec::with_capacity(netdev::BATCH_SIZE),
+            spare: Pkt::default(),
         }
     }
 
@@ -418,7 +427,7 @@ impl Pmd {
             ..Flow::default()
         };
         let mut recirc = Vec::new();
-        self.process_with(batch, |_| md, &mut recirc);
+        self.process_with(batch, |_| &md, &mut recirc);
         for _ in 0..MAX_RECIRC {
             if recirc.is_empty() {
                 break;
@@ -426,19 +435,21 @@ impl Pmd {
             let pending = std::mem::take(&mut recirc);
             for chunk in pending.chunks(netdev::BATCH_SIZE) {
                 let mut b = Batch::new();
-                let mds: Vec<Flow> = chunk.iter().map(|(_, md)| *md).collect();
                 for (p, _) in chunk {
                     b.push_copy(p.data());
                 }
-                self.process_with(&mut b, |i| mds[i], &mut recirc);
+                self.process_with(&mut b, |i| &chunk[i].1, &mut recirc);
             }
         }
     }
 
-    fn process_with(
+    /// Looks up, counts and executes one batch; `md_of(i)` is packet `i`'s
+    /// metadata. Runs on the poll thread: no locks, no allocation except
+    /// for upcalls and packet copies made by actions.
+    fn process_with<'m>(
         &mut self,
         batch: &mut Batch,
-        md_of: impl Fn(usize) -> Flow,
+        md_of: impl Fn(usize) -> &'m Flow,
         recirc: &mut Vec<(Pkt, Flow)>,
     ) {
         let shared = self.shared.clone();
@@ -446,85 +457,83 @@ impl Pmd {
         let sample_prob = shared.sflow_probability.load(Ordering::Relaxed);
         let listen = shared.listen();
         let now = now_ms();
-        let mut groups: Vec<Group> = Vec::with_capacity(8);
-        let mut flows = [Flow::default(); 1];
+        let mut groups = std::mem::take(&mut self.groups);
+        groups.clear();
         let mut n_hit = 0u64;
         let mut n_missed = 0u64;
         let mut n_cache_hit = 0u64;
         let mut n_mask_hit = 0u64;
         let mut misses: [u8; netdev::BATCH_SIZE] = [0; netdev::BATCH_SIZE];
         let mut n_misses = 0;
-        let mut dropped: [bool; netdev::BATCH_SIZE] = [false; netdev::BATCH_SIZE];
+        let n = batch.len().min(netdev::BATCH_SIZE);
 
-        for (i, pkt) in batch.packets().iter().enumerate() {
-            let md = md_of(i);
-            let flow = odp::extract::extract(pkt.data(), &md);
+        for i in 0..n {
+            let pkt = &batch.packets()[i];
+            self.flows[i] = odp::extract::extract(pkt.data(), md_of(i));
+            let sampled = sample_prob != 0
+                && listen.sample
+                && (sample_prob == u32::MAX || self.random() < sample_prob);
+            let flow = &self.flows[i];
             if drop_frags && flow.nw_frag != 0 {
-                dropped[i] = true;
                 continue;
             }
-            if sample_prob != 0
-                && listen.sample
-                && (sample_prob == u32::MAX || self.random() < sample_prob)
-            {
+            if sampled {
                 let mut tx = Vec::new();
                 let mut s = DpSink {
                     shared: &shared,
                     tx: &mut tx,
                     recirc: Vec::new(),
-                    orig: flow,
+                    orig: *flow,
                     txq: 0,
                     rng: 1,
                 };
                 s.upcall(UpcallKind::Sample, pkt.data(), None);
             }
-            let key = FlowKey::new(&flow);
+            let key = FlowKey::new(flow);
             let hash = key.emc_hash();
-            let hit = if let Some(f) = self.emc.lookup(&key, hash) {
-                n_cache_hit += 1;
-                Some(f.clone())
-            } else {
-                let (found, visited) = self.classifier.lookup_key(&key);
-                n_mask_hit += visited as u64;
-                match found {
-                    Some(f) if f.is_alive() => {
-                        let f = f.clone();
-                        self.emc.maybe_insert(&key, hash, &f);
-                        Some(f)
-                    }
-                    _ => None,
-                }
-            };
-            match hit {
+            let hit = match self.emc.lookup(&key, hash) {
                 Some(f) => {
-                    n_hit += 1;
-                    let len = pkt.len() as u64;
-                    match groups.iter_mut().find(|g| Arc::ptr_eq(&g.flow, &f)) {
-                        Some(g) => {
-                            g.members[g.n] = i as u8;
-                            g.n += 1;
-                            g.bytes += len;
-                            g.tcp_flags |= flow.tcp_flags;
-                        }
-                        None => {
-                            let mut members = [0u8; netdev::BATCH_SIZE];
-                            members[0] = i as u8;
-                            groups.push(Group {
-                                flow: f,
-                                members,
-                                n: 1,
-                                bytes: len,
-                                tcp_flags: flow.tcp_flags,
-                            });
-                        }
-                    }
+                    n_cache_hit += 1;
+                    Some(f)
                 }
                 None => {
-                    n_missed += 1;
-                    misses[n_misses] = i as u8;
-                    n_misses += 1;
-                    flows[0] = flow;
-                    let _ = &flows;
+                    let (found, visited) = self.classifier.lookup_key(&key);
+                    n_mask_hit += visited as u64;
+                    match found.filter(|f| f.is_alive()) {
+                        Some(f) => {
+                            self.emc.maybe_insert(&key, hash, f);
+                            self.emc.lookup(&key, hash).or(Some(f))
+                        }
+                        None => None,
+                    }
+                }
+            };
+            let Some(f) = hit else {
+                n_missed += 1;
+                misses[n_misses] = i as u8;
+                n_misses += 1;
+                continue;
+            };
+            n_hit += 1;
+            let len = pkt.len() as u64;
+            let tcp_flags = flow.tcp_flags;
+            match groups.iter_mut().find(|g| Arc::ptr_eq(&g.flow, f)) {
+                Some(g) => {
+                    g.members[g.n] = i as u8;
+                    g.n += 1;
+                    g.bytes += len;
+                    g.tcp_flags |= tcp_flags;
+                }
+                None => {
+                    let mut members = [0u8; netdev::BATCH_SIZE];
+                    members[0] = i as u8;
+                    groups.push(Group {
+                        flow: f.clone(),
+                        members,
+                        n: 1,
+                        bytes: len,
+                        tcp_flags,
+                    });
                 }
             }
         }
@@ -539,31 +548,31 @@ impl Pmd {
                 txq: self.id,
                 rng: self.rng,
             };
-            let mut spare = Pkt::default();
             for g in &groups {
                 g.flow.stats.add(g.n as u64, g.bytes, g.tcp_flags, now);
                 let actions = g.flow.actions.load();
                 for &i in &g.members[..g.n] {
                     let i = usize::from(i);
-                    let md = md_of(i);
-                    std::mem::swap(&mut spare.0, &mut batch.packets_mut()[i]);
-                    sink.orig = odp::extract::extract(spare.data(), &md);
-                    let mut m = md;
-                    odp::execute::execute(&mut spare, &mut m, &actions, &mut sink, 0);
-                    std::mem::swap(&mut spare.0, &mut batch.packets_mut()[i]);
+                    std::mem::swap(&mut self.spare.0, &mut batch.packets_mut()[i]);
+                    // The extracted flow doubles as the packet's metadata:
+                    // set actions on metadata edit this scratch copy.
+                    let md = &mut self.flows[i];
+                    odp::execute::execute(&mut self.spare, md, &actions, &mut sink, 0);
+                    std::mem::swap(&mut self.spare.0, &mut batch.packets_mut()[i]);
                 }
             }
             for &i in &misses[..n_misses] {
                 let i = usize::from(i);
-                let data = batch.packets()[i].data();
-                sink.orig = odp::extract::extract(data, &md_of(i));
-                shared.miss(&mut sink, data);
+                sink.orig = self.flows[i];
+                shared.miss(&mut sink, batch.packets()[i].data());
             }
             sink.flush();
             self.rng = sink.rng;
             *recirc = std::mem::take(&mut sink.recirc);
         }
         self.tx = tx;
+        groups.clear();
+        self.groups = groups;
         shared.count(n_hit, n_missed, n_mask_hit, n_cache_hit);
     }
 
