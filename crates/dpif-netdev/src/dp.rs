@@ -348,6 +348,7 @@ impl Datapath {
         if self.shared.port(PortNo(flow.in_port)).is_none() {
             return Err(Errno::EINVAL);
         }
+        check_supported(&put.actions)?;
         odp::execute::validate(&put.actions, &flow, &mask_flow).map_err(|e| {
             log::debug!(
                 "{}: flow actions may not be safe on all matching packets: {e}",
@@ -375,6 +376,7 @@ impl Datapath {
                 return Err(Errno::EEXIST);
             }
             // Validate the new actions against the existing match.
+            check_supported(&put.actions)?;
             odp::execute::validate(&put.actions, &existing.flow, &existing.mask_flow)
                 .map_err(|_| Errno::EINVAL)?;
             let old = if put.flags.zero_stats {
@@ -462,12 +464,26 @@ impl Datapath {
         if !have_in_port || x.packet.len() < 14 {
             return Err(Errno::EINVAL);
         }
+        check_supported(&x.actions)?;
         // Actions run on any packet: check them against the packet's own flow.
         let flow = odp::extract::extract(&x.packet, &md);
         let exact = odp::convert::exact_mask_for_packet(&flow);
         odp::execute::validate(&x.actions, &flow, &exact).map_err(|_| Errno::EINVAL)?;
         crate::pmd::execute_one(&self.shared, &x.packet, md, &x.actions);
         Ok(())
+    }
+}
+
+/// `EOPNOTSUPP` for actions this datapath does not implement yet
+/// (conntrack, meters, NSH, tunnels...), rather than dropping the packets
+/// they would apply to.
+fn check_supported(actions: &[odp::action::Action]) -> Result<(), Errno> {
+    match odp::execute::first_unsupported(actions) {
+        Some(a) => {
+            log::debug!("unsupported action {a}");
+            Err(Errno::EOPNOTSUPP)
+        }
+        None => Ok(()),
     }
 }
 

@@ -287,6 +287,19 @@ pub fn execute<B: PacketBuf, S: Sink<B>>(
                 }
             }
             Action::Drop(_) => return,
+            Action::CtClear => {
+                md.ct_state = 0;
+                md.ct_zone = 0;
+                md.ct_mark = 0;
+                md.ct_label = 0;
+                md.ct_nw_proto = 0;
+                md.ct_nw_src = 0;
+                md.ct_nw_dst = 0;
+                md.ct_ipv6_src = 0;
+                md.ct_ipv6_dst = 0;
+                md.ct_tp_src = 0;
+                md.ct_tp_dst = 0;
+            }
             Action::Meter(id) => {
                 if !sink.meter(*id, packet) {
                     return;
@@ -798,6 +811,66 @@ fn set_nd<B: PacketBuf>(packet: &mut B, k: &crate::key::NdKey, m: Option<&KeyAtt
     }
 }
 
+/// The first action (searching nested lists too) that [`execute`] does not
+/// implement itself and so leaves to [`Sink::other`] or [`Sink::meter`]:
+/// connection tracking, meters, NSH push/pop, tunnel push/pop, `lb_output`,
+/// `psample`, and sets of
+/// fields it does not edit (tunnel, NSH, conntrack tuples...). A datapath
+/// without those features rejects such actions (`EOPNOTSUPP`) rather than
+/// drop packets silently.
+pub fn first_unsupported(actions: &[Action]) -> Option<&Action> {
+    for a in actions {
+        let nested = match a {
+            Action::Ct(_)
+            | Action::PushNsh(_)
+            | Action::PopNsh
+            | Action::TunnelPush(_)
+            | Action::TunnelPop(_)
+            | Action::LbOutput(_)
+            | Action::Psample { .. }
+            | Action::Meter(_)
+            | Action::Unknown { .. } => return Some(a),
+            Action::Set(k) | Action::SetMasked { key: k, .. } => {
+                let supported = matches!(
+                    k,
+                    KeyAttr::Priority(_)
+                        | KeyAttr::SkbMark(_)
+                        | KeyAttr::Ethernet(_)
+                        | KeyAttr::Ipv4(_)
+                        | KeyAttr::Ipv6(_)
+                        | KeyAttr::Tcp(_)
+                        | KeyAttr::Udp(_)
+                        | KeyAttr::Sctp(_)
+                        | KeyAttr::Icmp(_)
+                        | KeyAttr::Icmpv6(_)
+                        | KeyAttr::Arp(_)
+                        | KeyAttr::Nd(_)
+                        | KeyAttr::Mpls(_)
+                        | KeyAttr::DpHash(_)
+                        | KeyAttr::RecircId(_)
+                        | KeyAttr::CtMark(_)
+                        | KeyAttr::CtLabels(_)
+                );
+                if !supported {
+                    return Some(a);
+                }
+                continue;
+            }
+            Action::Sample { actions, .. } | Action::Clone(actions) | Action::DecTtl(actions) => {
+                first_unsupported(actions)
+            }
+            Action::CheckPktLen { gt, le, .. } => {
+                first_unsupported(gt).or_else(|| first_unsupported(le))
+            }
+            _ => None,
+        };
+        if nested.is_some() {
+            return nested;
+        }
+    }
+    None
+}
+
 /// Why an action list cannot be installed with a match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidateError(pub String);
@@ -1238,6 +1311,24 @@ mod tests {
                 ],
             );
         }
+    }
+
+    #[test]
+    fn unsupported_actions_are_found_in_nested_lists() {
+        assert_eq!(
+            first_unsupported(&[Action::Output(PortNo(1)), Action::CtClear]),
+            None
+        );
+        let ct = Action::Ct(Default::default());
+        let nested = [Action::Clone(vec![Action::Output(PortNo(1)), ct.clone()])];
+        assert_eq!(first_unsupported(&nested), Some(&ct));
+        let set_tun = Action::Set(KeyAttr::Tunnel(vec![]));
+        let cpl = [Action::CheckPktLen {
+            pkt_len: 9,
+            gt: vec![],
+            le: vec![set_tun.clone()],
+        }];
+        assert_eq!(first_unsupported(&cpl), Some(&set_tun));
     }
 
     #[test]

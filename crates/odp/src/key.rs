@@ -11,6 +11,11 @@
 //!
 //! The order of attributes is kept as given, so that text → netlink → text
 //! and netlink → model → netlink are exact round trips.
+//!
+//! Identifiers have newtypes where they are used as identifiers ([`PortNo`]
+//! in actions and at the dpif, [`Ufid`], [`RecircId`]). Attribute payloads
+//! here stay raw integers on purpose: the same variant carries a mask,
+//! whose value (say `in_port(0xffffffff)`) is a bit pattern, not a port.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
