@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs the dpif-netlink tests against the real openvswitch kernel module,
+# inside a throwaway VM (shared/tools/kvm-ovs/run-in-guest), in one boot.
+#
+#   scripts/kernel-tests.sh [TEST-FILTER...]
+#
+# Environment: KVM_OVS (path to run-in-guest; default ../shared/tools/kvm-ovs/run-in-guest
+# beside the project), KVM_OVS_SETUP=1 to run its --setup first (installs qemu and
+# fetches the guest kernel; needed once per machine).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUN="${KVM_OVS:-$PWD/../shared/tools/kvm-ovs/run-in-guest}"
+if [ ! -x "$RUN" ]; then
+    echo "kernel-tests: $RUN not found" >&2
+    exit 1
+fi
+if [ "${KVM_OVS_SETUP:-0}" = 1 ]; then
+    "$RUN" --setup
+fi
+
+# Build the test binaries on the host; the guest sees the same filesystem.
+mapfile -t bins < <(cargo test -p dpif-netlink --no-run --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+if [ "${#bins[@]}" -eq 0 ]; then
+    cargo test -p dpif-netlink --no-run   # show the build error
+    exit 1
+fi
+
+# One guest runs every binary in turn; the first failure fails the run.
+script='set -e; for b in "$@"; do echo "== $b"; "$b" --test-threads=2 ${FILTER}; done'
+start=$(date +%s)
+status=0
+"$RUN" -q -e "FILTER=${*:-}" -- sh -c "$script" sh "${bins[@]}" || status=$?
+echo "kernel-tests: guest run took $(( $(date +%s) - start )) s"
+exit $status
