@@ -1,0 +1,24 @@
+//! The userspace datapath's lookup structures.
+//!
+//! - [`flowkey`]: [`flowkey::FlowKey`], a [`odp::flow::Flow`] packed into
+//!   64-bit words once per packet; both lookup stages work on it.
+//! - [`emc`]: the exact-match cache, a small fixed array in front of the
+//!   classifier.
+//! - [`classifier`]: the megaflow classifier (one hash table per distinct
+//!   mask, visited busiest first).
+//!
+//! # Thread model
+//!
+//! Each poll thread owns its own [`classifier::Classifier`] and
+//! [`emc::Emc`]: lookups take no lock and allocate nothing, and neither type
+//! is `Sync` (the classifier keeps hit counters in `Cell`s). Both are `Send`
+//! when their values are, so they can be built on one thread and moved to
+//! the poll thread. The control plane never touches them directly: it sends
+//! flow insertions and removals to the poll thread, which applies them
+//! between packet batches.
+
+#![forbid(unsafe_code)]
+
+pub mod classifier;
+pub mod emc;
+pub mod flowkey;

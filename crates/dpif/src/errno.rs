@@ -1,0 +1,140 @@
+//! [`Errno`]: the error of every dpif operation, a positive errno value.
+
+use std::fmt;
+use std::num::NonZeroI32;
+
+/// A positive errno value (Linux numbering), the error of every dpif call.
+///
+/// `Display` gives the C library's message (`strerror`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Errno(NonZeroI32);
+
+macro_rules! errnos {
+    ($($name:ident = $v:expr, $doc:expr;)*) => {
+        impl Errno {
+            $(
+                #[doc = $doc]
+                pub const $name: Errno = Errno(match NonZeroI32::new($v) {
+                    Some(v) => v,
+                    None => panic!("errno 0"),
+                });
+            )*
+
+            /// The symbolic name (`"ENOENT"`), if this is a well-known errno.
+            pub fn name(self) -> Option<&'static str> {
+                match self.0.get() {
+                    $($v => Some(stringify!($name)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+errnos! {
+    EPERM = 1, "Operation not permitted (missing privileges).";
+    ENOENT = 2, "No such flow, datapath or file.";
+    EIO = 5, "Input/output error (an OS error without an errno).";
+    E2BIG = 7, "Argument list too long.";
+    EAGAIN = 11, "Nothing available now; try again.";
+    ENOMEM = 12, "Out of memory.";
+    EACCES = 13, "Permission denied.";
+    EBUSY = 16, "Resource busy (e.g. a port number in use).";
+    EEXIST = 17, "Already exists (a flow, datapath or port).";
+    ENODEV = 19, "No such port or device.";
+    EINVAL = 22, "Invalid argument (malformed key, mask or actions...).";
+    EFBIG = 27, "Too large (e.g. too many ports or flows).";
+    ENOSPC = 28, "No space left (a table is full).";
+    EPIPE = 32, "Peer went away.";
+    ERANGE = 34, "Out of range.";
+    EPROTO = 71, "Protocol error (a provider broke its contract).";
+    EOVERFLOW = 75, "Value too large for its type.";
+    EMSGSIZE = 90, "Message too long.";
+    EOPNOTSUPP = 95, "Operation not supported by this provider.";
+    EAFNOSUPPORT = 97, "Unknown datapath type.";
+    ENOBUFS = 105, "Buffers overflowed (e.g. port change notifications lost).";
+    ETIMEDOUT = 110, "Timed out.";
+}
+
+impl Errno {
+    /// The errno `v`, if positive.
+    pub fn new(v: i32) -> Option<Errno> {
+        if v > 0 {
+            NonZeroI32::new(v).map(Errno)
+        } else {
+            None
+        }
+    }
+
+    /// The numeric value.
+    pub fn get(self) -> i32 {
+        self.0.get()
+    }
+}
+
+impl fmt::Debug for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "Errno({})", self.0),
+        }
+    }
+}
+
+impl fmt::Display for Errno {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = std::io::Error::from_raw_os_error(self.get());
+        // io::Error's Display appends " (os error N)"; keep strerror only.
+        let s = e.to_string();
+        match s.rfind(" (os error") {
+            Some(i) => f.write_str(&s[..i]),
+            None => f.write_str(&s),
+        }
+    }
+}
+
+impl std::error::Error for Errno {}
+
+impl From<std::io::Error> for Errno {
+    fn from(e: std::io::Error) -> Errno {
+        e.raw_os_error().and_then(Errno::new).unwrap_or(Errno::EIO)
+    }
+}
+
+impl From<odp::DecodeError> for Errno {
+    fn from(_: odp::DecodeError) -> Errno {
+        Errno::EINVAL
+    }
+}
+
+impl From<odp::ParseError> for Errno {
+    fn from(_: odp::ParseError) -> Errno {
+        Errno::EINVAL
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_strerror() {
+        assert_eq!(Errno::ENOENT.to_string(), "No such file or directory");
+        assert_eq!(format!("{:?}", Errno::EEXIST), "EEXIST");
+    }
+
+    #[test]
+    fn io_errors_keep_their_errno() {
+        let e = std::io::Error::from_raw_os_error(19);
+        assert_eq!(Errno::from(e), Errno::ENODEV);
+        let e = std::io::Error::other("no errno");
+        assert_eq!(Errno::from(e), Errno::EIO);
+    }
+
+    #[test]
+    fn only_positive_values_are_errnos() {
+        assert_eq!(Errno::new(0), None);
+        assert_eq!(Errno::new(-2), None);
+        assert_eq!(Errno::new(2), Some(Errno::ENOENT));
+    }
+}
