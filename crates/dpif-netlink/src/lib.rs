@@ -12,6 +12,8 @@
 //!   family (`struct ovs_header` + attributes), built and parsed; replies
 //!   from newer kernels parse (unknown attributes are skipped).
 //! - [`Kernel`]: the families and a socket pool, one method per operation.
+//! - [`system`]: the `system` dpif provider ([`SystemClass`]), with the
+//!   notes on where the kernel and the dpif contract meet.
 //! - [`Error`]: a positive errno and the kernel's extended-ack message.
 
 #![deny(unsafe_code)]
@@ -24,9 +26,11 @@ pub mod flow;
 pub mod kernel;
 pub mod packet;
 pub mod socket;
+pub mod system;
 pub mod vport;
 
 pub use error::{Error, Result};
 pub use family::{Families, Family};
 pub use kernel::{DpId, FlowDumpStream, FlowOp, Kernel};
 pub use socket::{Msg, MsgBuilder, Request, Socket};
+pub use system::{SystemClass, SystemDp};
