@@ -25,10 +25,14 @@
 //! - **Flows read back** have the attributes the kernel adds with an all-zero
 //!   mask (`recirc_id`, `dp_hash`, `skb_mark`, `ct_*`...) removed from key and
 //!   mask, so they read as they were written.
-//! - **Upcalls** use per-vport upcall PIDs: each port lists every handler's
-//!   socket and the kernel picks one by the packet's flow hash, so the
-//!   upcalls of one flow stay on one handler. `userspace` actions written
-//!   with `pid=0` are sent to handler 0's socket (and read back as `pid=0`).
+//! - **Upcalls** use per-vport upcall PIDs: each port lists the handlers'
+//!   sockets and the kernel picks one by the packet's flow hash, so the
+//!   upcalls of one flow stay on one handler. Kernels take at most one PID
+//!   per possible CPU on a port, so with more handlers than CPUs each port
+//!   gets a window of them, shifted by port number. `userspace` actions
+//!   written with `pid=0` are sent to handler 0's socket (and read back as
+//!   `pid=0`). Explicit `drop` actions are left out (kernels before 6.4
+//!   reject them; the list drops anyway).
 //!   With a listen mask that has no `miss`, ports get upcall PID 0 and the
 //!   kernel counts misses as lost; action upcalls are dropped at `recv` when
 //!   the mask has no `action`. `sample` is accepted but never happens.
@@ -160,6 +164,7 @@ pub struct SystemDp {
     mask: Mutex<ListenMask>,
     port_notify: Mutex<Socket>,
     destroyed: AtomicBool,
+    max_pids_per_port: usize,
 }
 
 impl SystemDp {
@@ -184,6 +189,7 @@ impl SystemDp {
             mask: Mutex::new(ListenMask::NONE),
             port_notify: Mutex::new(notify),
             destroyed: AtomicBool::new(false),
+            max_pids_per_port: possible_cpus(),
         })
     }
 
@@ -194,28 +200,37 @@ impl SystemDp {
         Ok(())
     }
 
-    /// The upcall PIDs ports get under the current mask.
-    fn port_pids(&self) -> Vec<u32> {
+    /// The upcall PIDs port `port_no` gets under the current mask. Kernels
+    /// accept at most one PID per possible CPU on a port; with more handlers
+    /// than that, each port gets a window of them, shifted by port number so
+    /// that every handler serves some ports.
+    fn port_pids(&self, port_no: u32) -> Vec<u32> {
         let mask = *self.mask.lock().unwrap_or_else(|e| e.into_inner());
-        if mask.miss {
-            self.handler_pids
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-        } else {
-            vec![0]
+        if !mask.miss {
+            return vec![0];
         }
+        let all = self
+            .handler_pids
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let cap = self.max_pids_per_port;
+        if all.len() <= cap {
+            return all;
+        }
+        let start = (port_no as usize).wrapping_mul(cap) % all.len();
+        (0..cap).map(|i| all[(start + i) % all.len()]).collect()
     }
 
     /// Gives every port the upcall PIDs of the current mask and handlers.
     fn refresh_port_pids(&self) -> Result<(), Errno> {
-        let pids = self.port_pids();
         for p in self.kernel.vport_dump(self.dp_ifindex).map_err(errno)? {
+            let pids = self.port_pids(p.port_no);
             if p.upcall_pids != pids {
                 let r = VportRequest {
                     dp_ifindex: self.dp_ifindex,
                     port_no: Some(p.port_no),
-                    upcall_pids: Some(pids.clone()),
+                    upcall_pids: Some(pids),
                     ..VportRequest::default()
                 };
                 match self.kernel.vport_set(&r) {
@@ -269,13 +284,15 @@ impl SystemDp {
         })
     }
 
-    /// Encodes actions, sending `pid=0` userspace actions to handler 0.
+    /// Encodes actions, sending `pid=0` userspace actions to handler 0 and
+    /// leaving out explicit `drop` actions.
     fn encode_actions(&self, actions: &[Action]) -> Result<Vec<u8>, Errno> {
         let pid = self.handler0_pid();
         let mut fixed;
-        let actions = if needs_pid(actions) {
+        let actions = if needs_pid(actions) || has_drop(actions) {
             fixed = actions.to_vec();
             map_userspace_pids(&mut fixed, &|p| if p == 0 { pid } else { p });
+            remove_drops(&mut fixed);
             &fixed[..]
         } else {
             actions
@@ -355,6 +372,20 @@ impl SystemDp {
     }
 }
 
+/// The kernel's `nr_cpu_ids`: one more than the highest possible CPU.
+fn possible_cpus() -> usize {
+    let from_sysfs = std::fs::read_to_string("/sys/devices/system/cpu/possible")
+        .ok()
+        .and_then(|s| {
+            let last = s.trim().rsplit([',', '-']).next()?.to_string();
+            last.parse::<usize>().ok().map(|n| n + 1)
+        });
+    from_sysfs
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+        .max(1)
+}
+
 fn needs_pid(actions: &[Action]) -> bool {
     actions.iter().any(|a| match a {
         Action::Userspace(_) => true,
@@ -362,6 +393,32 @@ fn needs_pid(actions: &[Action]) -> bool {
         Action::CheckPktLen { gt, le, .. } => needs_pid(gt) || needs_pid(le),
         _ => false,
     })
+}
+
+fn has_drop(actions: &[Action]) -> bool {
+    actions.iter().any(|a| match a {
+        Action::Drop(_) => true,
+        Action::Sample { actions, .. } | Action::Clone(actions) => has_drop(actions),
+        Action::CheckPktLen { gt, le, .. } => has_drop(gt) || has_drop(le),
+        _ => false,
+    })
+}
+
+/// Removes explicit drop actions: the kernels we target (before 6.4) reject
+/// `OVS_ACTION_ATTR_DROP`, and an action list that ends without output
+/// drops the packet anyway. The drop reason is lost.
+fn remove_drops(actions: &mut Vec<Action>) {
+    actions.retain(|a| !matches!(a, Action::Drop(_)));
+    for a in actions {
+        match a {
+            Action::Sample { actions, .. } | Action::Clone(actions) => remove_drops(actions),
+            Action::CheckPktLen { gt, le, .. } => {
+                remove_drops(gt);
+                remove_drops(le);
+            }
+            _ => {}
+        }
+    }
 }
 
 fn map_userspace_pids(actions: &mut [Action], f: &dyn Fn(u32) -> u32) {
@@ -570,6 +627,10 @@ impl SystemDp {
     }
 
     fn plan_execute(&self, e: &Execute) -> Result<(Request, Reply), Errno> {
+        // The kernel would default to the local port; the contract wants it.
+        if !e.metadata.iter().any(|a| matches!(a, KeyAttr::InPort(_))) {
+            return Err(Errno::EINVAL);
+        }
         let meta: Vec<KeyAttr> = e
             .metadata
             .iter()
@@ -713,9 +774,20 @@ impl Provider for SystemDp {
             vport_type: Some(ty),
             name: Some(spec.name.clone()),
             options: matches!(ty, VportType::Vxlan | VportType::Geneve).then_some(opts),
-            upcall_pids: Some(self.port_pids()),
+            // Numbered by the kernel: pids fixed up right after.
+            upcall_pids: Some(self.port_pids(port_no.map_or(0, |p| p.0))),
         };
         let v = self.kernel.vport_new(&r).map_err(errno)?;
+        let pids = self.port_pids(v.port_no);
+        if v.upcall_pids != pids {
+            let set = VportRequest {
+                dp_ifindex: self.dp_ifindex,
+                port_no: Some(v.port_no),
+                upcall_pids: Some(pids),
+                ..VportRequest::default()
+            };
+            self.kernel.vport_set(&set).map_err(errno)?;
+        }
         Ok(PortNo(v.port_no))
     }
 

@@ -40,7 +40,11 @@ struct KernelBed {
 }
 
 fn sh(args: &[&str]) -> bool {
-    Command::new(args[0]).args(&args[1..]).status().map(|s| s.success()).unwrap_or(false)
+    Command::new(args[0])
+        .args(&args[1..])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 /// The bed, or `None` (after printing why) when the suite cannot run here.
@@ -69,7 +73,9 @@ fn bed() -> Option<Box<KernelBed>> {
         let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{f}/disable_ipv6"), "1");
     }
     let io_sock = Socket::new().unwrap();
-    let io = kernel.dp_new(IO, io_sock.pid(), OVS_DP_F_UNALIGNED).expect("helper datapath");
+    let io = kernel
+        .dp_new(IO, io_sock.pid(), OVS_DP_F_UNALIGNED)
+        .expect("helper datapath");
     Some(Box::new(KernelBed {
         class,
         kernel,
@@ -84,22 +90,36 @@ fn bed() -> Option<Box<KernelBed>> {
 
 impl KernelBed {
     fn peer_of(&self, port: PortNo) -> u32 {
-        *self.peers.lock().unwrap().get(&port.0).expect("not a test port")
+        *self
+            .peers
+            .lock()
+            .unwrap()
+            .get(&port.0)
+            .expect("not a test port")
     }
 
     /// Moves every pending helper upcall into `received`.
     fn drain(&self) {
         let mut s = self.io_sock.lock().unwrap();
         while let Ok(Some(m)) = s.recv_unsolicited() {
-            let Ok(u) = UpcallMsg::parse(&m) else { continue };
-            let Ok((key, _)) = odp::nl::key::decode_keys(&u.key, odp::nl::Mode::Tolerant) else { continue };
+            let Ok(u) = UpcallMsg::parse(&m) else {
+                continue;
+            };
+            let Ok((key, _)) = odp::nl::key::decode_keys(&u.key, odp::nl::Mode::Tolerant) else {
+                continue;
+            };
             let Some(in_port) = key.iter().find_map(|a| match a {
                 KeyAttr::InPort(p) => Some(*p),
                 _ => None,
             }) else {
                 continue;
             };
-            self.received.lock().unwrap().entry(in_port).or_default().push_back(u.packet);
+            self.received
+                .lock()
+                .unwrap()
+                .entry(in_port)
+                .or_default()
+                .push_back(u.packet);
         }
     }
 }
@@ -120,16 +140,27 @@ impl TestBed for KernelBed {
     }
 
     fn caps(&self) -> Capabilities {
-        Capabilities { drop_frags: false, sflow: false, checks_in_port: false, queues: false }
+        Capabilities {
+            drop_frags: false,
+            sflow: false,
+            checks_in_port: false,
+            queues: false,
+        }
     }
 
     fn add_test_port(&self, name: &str, port_no: Option<PortNo>) -> PortNo {
         let peer = format!("{name}-io");
-        assert!(sh(&["ip", "link", "add", name, "type", "veth", "peer", "name", &peer]), "veth {name}");
+        assert!(
+            sh(&["ip", "link", "add", name, "type", "veth", "peer", "name", &peer]),
+            "veth {name}"
+        );
         self.veths.lock().unwrap().push(name.to_string());
         assert!(sh(&["ip", "link", "set", name, "up"]));
         assert!(sh(&["ip", "link", "set", &peer, "up"]));
-        let p = self.dpif.port_add(&self.test_port_spec(name), port_no).expect("port_add");
+        let p = self
+            .dpif
+            .port_add(&self.test_port_spec(name), port_no)
+            .expect("port_add");
         let pid = self.io_sock.lock().unwrap().pid();
         let r = VportRequest {
             dp_ifindex: self.io_dp,
@@ -144,7 +175,11 @@ impl TestBed for KernelBed {
     }
 
     fn test_port_spec(&self, name: &str) -> PortSpec {
-        PortSpec { name: name.to_string(), port_type: "system".into(), options: vec![] }
+        PortSpec {
+            name: name.to_string(),
+            port_type: "system".into(),
+            options: vec![],
+        }
     }
 
     fn inject(&self, port: PortNo, packet: &[u8]) {
@@ -168,7 +203,12 @@ impl TestBed for KernelBed {
         let deadline = Instant::now() + timeout;
         loop {
             self.drain();
-            let n = self.received.lock().unwrap().get(&hp).map_or(0, |q| q.len());
+            let n = self
+                .received
+                .lock()
+                .unwrap()
+                .get(&hp)
+                .map_or(0, |q| q.len());
             let now = Instant::now();
             if n >= min || now >= deadline {
                 break;
@@ -177,7 +217,12 @@ impl TestBed for KernelBed {
             s.wait_readable(Some(deadline - now));
         }
         // Let stragglers arrive when more than `min` may come.
-        self.received.lock().unwrap().remove(&hp).map(Vec::from).unwrap_or_default()
+        self.received
+            .lock()
+            .unwrap()
+            .remove(&hp)
+            .map(Vec::from)
+            .unwrap_or_default()
     }
 
     fn reopen(&self) -> Dpif {

@@ -632,3 +632,31 @@ fn vport_notifications_reach_subscribers() {
     }
     assert!(seen.iter().any(|n| n == "oxt-n1"), "{seen:?}");
 }
+
+#[test]
+fn vport_set_changes_upcall_pids() {
+    let Some(k) = kernel() else { return };
+    let dp = Dp::new(&k, "oxt-dp6", 0);
+    let p = add_port(&k, dp.ifindex, "oxt-s1", VportType::Internal, vec![0]);
+    // Kernels take at most one PID per possible CPU (the guest has 2).
+    for pids in [vec![5], vec![11, 12], vec![0]] {
+        let r = VportRequest {
+            dp_ifindex: dp.ifindex,
+            port_no: Some(p),
+            upcall_pids: Some(pids.clone()),
+            ..VportRequest::default()
+        };
+        let v = k
+            .vport_set(&r)
+            .unwrap_or_else(|e| panic!("set {pids:?}: {e}"));
+        assert_eq!(v.upcall_pids, pids);
+    }
+    // The local port too.
+    let r = VportRequest {
+        dp_ifindex: dp.ifindex,
+        port_no: Some(0),
+        upcall_pids: Some(vec![1, 2]),
+        ..VportRequest::default()
+    };
+    assert_eq!(k.vport_set(&r).unwrap().upcall_pids, vec![1, 2]);
+}
