@@ -660,3 +660,29 @@ fn vport_set_changes_upcall_pids() {
     };
     assert_eq!(k.vport_set(&r).unwrap().upcall_pids, vec![1, 2]);
 }
+
+/// Run by `scripts/kernel-tests.sh` a second time without privileges
+/// (`OXVS_UNPRIVILEGED=1` under `setpriv`): reads work, changes are EPERM.
+#[test]
+fn unprivileged_requests_are_eperm() {
+    if std::env::var_os("OXVS_UNPRIVILEGED").is_none() {
+        println!("SKIP: run unprivileged by scripts/kernel-tests.sh");
+        return;
+    }
+    let k = match Kernel::open() {
+        Ok(k) => k,
+        Err(e) => {
+            println!("SKIP: {e}");
+            return;
+        }
+    };
+    assert!(k.dp_dump().is_ok(), "dumps need no privilege");
+    let e = k.dp_new("oxt-unpriv", 0, FEATURES).unwrap_err();
+    assert_eq!(e.errno(), EPERM, "{e}");
+    use dpif::DpifClass;
+    let class = dpif_netlink::SystemClass::new();
+    assert_eq!(
+        class.open("oxt-unpriv", true).err(),
+        Some(dpif::Errno::EPERM)
+    );
+}
