@@ -170,7 +170,8 @@ impl Kernel {
     }
 
     /// Changes a datapath's settings (`OVS_DP_CMD_SET`): `req` names it and
-    /// carries what to change.
+    /// carries what to change. The kernel sets the user features to those in
+    /// `req` (none when absent), so a SET must repeat them.
     ///
     /// # Errors
     /// `ENODEV` if there is no such datapath; `EOPNOTSUPP` for unknown

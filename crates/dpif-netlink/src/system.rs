@@ -25,7 +25,8 @@
 //! - **Flows read back** have the attributes the kernel adds with an all-zero
 //!   mask (`recirc_id`, `dp_hash`, `skb_mark`, `ct_*`...) removed from key and
 //!   mask, so they read as they were written.
-//! - **Upcalls** use per-vport upcall PIDs: each port lists the handlers'
+//! - **Upcalls** use per-vport upcall PIDs by default ([`UpcallDispatch`]
+//!   selects per-CPU dispatch instead): each port lists the handlers'
 //!   sockets and the kernel picks one by the packet's flow hash, so the
 //!   upcalls of one flow stay on one handler. Kernels take at most one PID
 //!   per possible CPU on a port, so with more handlers than CPUs each port
@@ -79,12 +80,44 @@ fn errno(e: Error) -> Errno {
 #[derive(Default)]
 pub struct SystemClass {
     kernel: OnceLock<Result<Arc<Kernel>, Error>>,
+    dispatch: UpcallDispatch,
+}
+
+/// How the kernel picks the handler socket of a miss upcall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpcallDispatch {
+    /// Each port lists handler sockets; the kernel picks one by flow hash
+    /// (`OVS_DP_F_VPORT_PIDS`). Upcalls of one flow stay on one handler,
+    /// as the dpif contract asks.
+    #[default]
+    PerVport,
+    /// The datapath lists one handler socket per CPU; the kernel picks the
+    /// one of the CPU that received the packet
+    /// (`OVS_DP_F_DISPATCH_UPCALL_PER_CPU`, Linux 5.14 and later). Spreads
+    /// by receiving CPU rather than by flow.
+    PerCpu,
 }
 
 impl SystemClass {
-    /// A new provider type.
+    /// A new provider type, with per-vport upcall dispatch.
     pub fn new() -> SystemClass {
         SystemClass::default()
+    }
+
+    /// A new provider type with the given upcall dispatch mode for the
+    /// datapaths it opens.
+    pub fn with_dispatch(dispatch: UpcallDispatch) -> SystemClass {
+        SystemClass {
+            dispatch,
+            ..SystemClass::default()
+        }
+    }
+
+    fn features(&self) -> u32 {
+        match self.dispatch {
+            UpcallDispatch::PerVport => USER_FEATURES,
+            UpcallDispatch::PerCpu => USER_FEATURES | OVS_DP_F_DISPATCH_UPCALL_PER_CPU,
+        }
     }
 
     /// The kernel connection.
@@ -132,25 +165,30 @@ impl DpifClass for SystemClass {
             return Err(Errno::EINVAL);
         }
         let k = self.kernel().map_err(errno)?;
+        let mut features = self.features();
         let info = if create {
-            k.dp_new(name, 0, USER_FEATURES).map_err(errno)?
+            k.dp_new(name, 0, features).map_err(errno)?
         } else {
             let info = k.dp_get(DpId::Name(name)).map_err(errno)?;
-            if info.user_features.unwrap_or(0) & USER_FEATURES != USER_FEATURES {
+            let have = info.user_features.unwrap_or(0);
+            // Keep what others set, but the dispatch mode is ours to choose.
+            let want = (have & !OVS_DP_F_DISPATCH_UPCALL_PER_CPU) | self.features();
+            features = want;
+            if have != want {
                 let set = DpRequest {
                     dp_ifindex: info.dp_ifindex,
-                    user_features: Some(USER_FEATURES | info.user_features.unwrap_or(0)),
+                    user_features: Some(want),
                     ..DpRequest::default()
                 };
                 k.dp_set(&set).map_err(errno)?;
             }
             info
         };
-        Ok(Arc::new(SystemDp::new(
-            k,
-            name.to_string(),
-            info.dp_ifindex,
-        )?))
+        // Upcall PIDs are left alone until this handle listens
+        // (`recv_set_mask`): another handle may be receiving.
+        let mut dp = SystemDp::new(k, name.to_string(), info.dp_ifindex, self.dispatch)?;
+        dp.user_features = features;
+        Ok(Arc::new(dp))
     }
 }
 
@@ -165,10 +203,19 @@ pub struct SystemDp {
     port_notify: Mutex<Socket>,
     destroyed: AtomicBool,
     max_pids_per_port: usize,
+    dispatch: UpcallDispatch,
+    /// Sent with every `OVS_DP_CMD_SET`: the kernel resets features a SET
+    /// does not carry.
+    user_features: u32,
 }
 
 impl SystemDp {
-    fn new(kernel: Arc<Kernel>, name: String, dp_ifindex: i32) -> Result<SystemDp, Errno> {
+    fn new(
+        kernel: Arc<Kernel>,
+        name: String,
+        dp_ifindex: i32,
+        dispatch: UpcallDispatch,
+    ) -> Result<SystemDp, Errno> {
         let notify = Socket::new().map_err(errno)?;
         notify.set_rcvbuf(SOCK_RCVBUF);
         let group = kernel
@@ -190,6 +237,8 @@ impl SystemDp {
             port_notify: Mutex::new(notify),
             destroyed: AtomicBool::new(false),
             max_pids_per_port: possible_cpus(),
+            dispatch,
+            user_features: USER_FEATURES,
         })
     }
 
@@ -224,6 +273,9 @@ impl SystemDp {
 
     /// Gives every port the upcall PIDs of the current mask and handlers.
     fn refresh_port_pids(&self) -> Result<(), Errno> {
+        if self.dispatch == UpcallDispatch::PerCpu {
+            self.refresh_cpu_pids()?;
+        }
         for p in self.kernel.vport_dump(self.dp_ifindex).map_err(errno)? {
             let pids = self.port_pids(p.port_no);
             if p.upcall_pids != pids {
@@ -241,6 +293,34 @@ impl SystemDp {
             }
         }
         Ok(())
+    }
+
+    /// Per-CPU dispatch: CPU `c` gets handler `c % n` (or PID 0, no
+    /// upcalls, when the mask has no `miss`).
+    fn refresh_cpu_pids(&self) -> Result<(), Errno> {
+        let mask = *self.mask.lock().unwrap_or_else(|e| e.into_inner());
+        let handlers = self
+            .handler_pids
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let ncpu = self.max_pids_per_port;
+        let pids: Vec<u32> = (0..ncpu)
+            .map(|c| {
+                if mask.miss && !handlers.is_empty() {
+                    handlers[c % handlers.len()]
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let r = DpRequest {
+            dp_ifindex: self.dp_ifindex,
+            per_cpu_pids: Some(pids),
+            user_features: Some(self.user_features),
+            ..DpRequest::default()
+        };
+        self.kernel.dp_set(&r).map(drop).map_err(errno)
     }
 
     fn handler0_pid(&self) -> u32 {
