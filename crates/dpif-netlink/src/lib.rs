@@ -33,4 +33,4 @@ pub use error::{Error, Result};
 pub use family::{Families, Family};
 pub use kernel::{DpId, FlowDumpStream, FlowOp, Kernel};
 pub use socket::{Msg, MsgBuilder, Request, Socket};
-pub use system::{SystemClass, SystemDp, UpcallDispatch};
+pub use system::{register, SystemClass, SystemDp, UpcallDispatch};

@@ -132,6 +132,14 @@ impl SystemClass {
     }
 }
 
+/// Registers the `system` provider type (per-vport upcall dispatch).
+///
+/// # Errors
+/// `EEXIST` if a `system` type is registered already.
+pub fn register(registry: &dpif::Registry) -> Result<(), Errno> {
+    registry.register(Arc::new(SystemClass::new()))
+}
+
 /// Valid datapath names are valid device names.
 fn valid_dp_name(name: &str) -> bool {
     !name.is_empty()
@@ -1146,5 +1154,74 @@ impl FlowDumpThread for Cursor<'_, '_> {
             }
         }
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registers_as_system_without_touching_the_kernel() {
+        let r = dpif::Registry::new();
+        register(&r).unwrap();
+        assert_eq!(r.types(), vec!["system"]);
+        assert_eq!(register(&r).err(), Some(Errno::EEXIST));
+    }
+
+    #[test]
+    fn bad_datapath_names_are_einval() {
+        let c = SystemClass::new();
+        for n in ["", "a/b", "has space", "sixteen-chars-xx", ".."] {
+            assert_eq!(c.open(n, false).err(), Some(Errno::EINVAL), "{n:?}");
+        }
+    }
+
+    #[test]
+    fn drops_are_removed_and_pids_mapped_in_nested_lists() {
+        let mut a = vec![
+            Action::Clone(vec![
+                Action::Userspace(odp::action::Userspace {
+                    pid: 0,
+                    userdata: None,
+                    egress_tun_port: None,
+                    actions: false,
+                }),
+                Action::Drop(0),
+            ]),
+            Action::Drop(0),
+        ];
+        assert!(has_drop(&a) && needs_pid(&a));
+        remove_drops(&mut a);
+        map_userspace_pids(&mut a, &|p| p + 7);
+        match &a[..] {
+            [Action::Clone(inner)] => match &inner[..] {
+                [Action::Userspace(u)] => assert_eq!(u.pid, 7),
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn wildcarded_attributes_are_stripped() {
+        let mut key = vec![
+            KeyAttr::RecircId(0),
+            KeyAttr::InPort(1),
+            KeyAttr::SkbMark(0),
+        ];
+        let mut mask = vec![
+            KeyAttr::RecircId(0),
+            KeyAttr::InPort(u32::MAX),
+            KeyAttr::SkbMark(0),
+        ];
+        strip_wildcarded(&mut key, &mut mask);
+        assert_eq!(key, vec![KeyAttr::InPort(1)]);
+        assert_eq!(mask, vec![KeyAttr::InPort(u32::MAX)]);
+    }
+
+    #[test]
+    fn possible_cpus_is_positive() {
+        assert!(possible_cpus() >= 1);
     }
 }
