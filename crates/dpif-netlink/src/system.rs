@@ -414,14 +414,19 @@ impl SystemDp {
             ..DpifFlow::default()
         };
         if let Some(k) = &f.key {
-            flow.key = odp::nl::key::decode_keys(k, Mode::Tolerant)
+            // Drop the wildcarded attributes before decoding: cheaper than
+            // decoding them and stripping after.
+            let (k, m) = match &f.mask {
+                Some(m) => without_wildcarded(k, m),
+                None => (k.clone(), Vec::new()),
+            };
+            flow.key = odp::nl::key::decode_keys(&k, Mode::Tolerant)
                 .map_err(|_| Errno::EPROTO)?
                 .0;
-            if let Some(m) = &f.mask {
-                flow.mask = odp::nl::key::decode_mask(m, &flow.key, Mode::Tolerant)
+            if f.mask.is_some() {
+                flow.mask = odp::nl::key::decode_mask(&m, &flow.key, Mode::Tolerant)
                     .map_err(|_| Errno::EPROTO)?;
             }
-            strip_wildcarded(&mut flow.key, &mut flow.mask);
             if f.ufid.is_none() {
                 flow.ufid = dpif::ufid::from_key(&flow.key);
             }
@@ -525,28 +530,27 @@ fn map_userspace_pids(actions: &mut [Action], f: &dyn Fn(u32) -> u32) {
     }
 }
 
-fn is_zero_mask(a: &KeyAttr) -> bool {
-    let mut b = Vec::new();
-    odp::nl::key::emit_payload(a, &mut b);
-    b.iter().all(|&x| x == 0)
-}
-
-/// Removes the attributes whose mask is all zeros (the kernel reports every
-/// metadata field, wildcarded or not).
-fn strip_wildcarded(key: &mut Vec<KeyAttr>, mask: &mut Vec<KeyAttr>) {
-    if mask.is_empty() {
-        return;
+/// Encoded key and mask without the attributes whose mask payload is all
+/// zeros (the kernel reports every metadata field, wildcarded or not).
+fn without_wildcarded(key: &[u8], mask: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut zero = [false; 64];
+    let mut m = nl::Writer::with_buffer(Vec::with_capacity(mask.len()));
+    for a in nl::AttrIter::new(mask).map_while(|a| a.ok()) {
+        if a.payload.iter().all(|&b| b == 0) {
+            if let Some(z) = zero.get_mut(usize::from(a.ty)) {
+                *z = true;
+                continue;
+            }
+        }
+        m.put(a.ty, a.payload);
     }
-    let zero: Vec<u16> = mask
-        .iter()
-        .filter(|m| is_zero_mask(m))
-        .map(|m| m.ty())
-        .collect();
-    if zero.is_empty() {
-        return;
+    let mut k = nl::Writer::with_buffer(Vec::with_capacity(key.len()));
+    for a in nl::AttrIter::new(key).map_while(|a| a.ok()) {
+        if !zero.get(usize::from(a.ty)).copied().unwrap_or(false) {
+            k.put(a.ty, a.payload);
+        }
     }
-    key.retain(|k| !zero.contains(&k.ty()));
-    mask.retain(|m| !zero.contains(&m.ty()));
+    (k.into_bytes(), m.into_bytes())
 }
 
 fn encode_keys(attrs: &[KeyAttr]) -> Result<Vec<u8>, Errno> {
@@ -1205,19 +1209,19 @@ mod tests {
 
     #[test]
     fn wildcarded_attributes_are_stripped() {
-        let mut key = vec![
+        let key = encode_keys(&[
             KeyAttr::RecircId(0),
             KeyAttr::InPort(1),
             KeyAttr::SkbMark(0),
-        ];
-        let mut mask = vec![
+        ]);
+        let mask = encode_keys(&[
             KeyAttr::RecircId(0),
             KeyAttr::InPort(u32::MAX),
             KeyAttr::SkbMark(0),
-        ];
-        strip_wildcarded(&mut key, &mut mask);
-        assert_eq!(key, vec![KeyAttr::InPort(1)]);
-        assert_eq!(mask, vec![KeyAttr::InPort(u32::MAX)]);
+        ]);
+        let (k, m) = without_wildcarded(&key.unwrap(), &mask.unwrap());
+        assert_eq!(k, encode_keys(&[KeyAttr::InPort(1)]).unwrap());
+        assert_eq!(m, encode_keys(&[KeyAttr::InPort(u32::MAX)]).unwrap());
     }
 
     #[test]
