@@ -1,1 +1,3 @@
-//! Integration tests of oxvs-dpctl.
+//! Integration tests of `oxvs-dpctl`.
+
+mod conformance; // Open vSwitch's odp.at corpus through the parse-* verbs, line for line

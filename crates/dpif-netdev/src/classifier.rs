@@ -3,12 +3,15 @@
 //!
 //! # Structure
 //!
-//! Entries are grouped by mask: one [`Subtable`] per distinct mask. A
+//! Entries are grouped by mask: one `Subtable` per distinct mask. A
 //! subtable knows which words of a [`FlowKey`] its mask touches (usually a
-//! handful of the 71) and keeps, for each entry, only those words of the
-//! masked key, in one flat array. A hash table maps the hash of those words
-//! to the entry's index. Looking a packet up in a subtable therefore costs:
-//! hash `n` masked words, probe one table, compare `n` words.
+//! handful of the 71: an IPv4 5-tuple megaflow touches 4) and stores, per
+//! entry, only those words of the masked key, next to the value. Its table
+//! type is specialized for that word count, so masking, hashing and
+//! comparing are straight-line code over a fixed-size array. Looking a
+//! packet up in a subtable costs: gather and mask `n` words, hash them,
+//! check a 16-bit summary of the home bucket (most misses stop here), read
+//! one 64-byte bucket of tags, compare `n` words of the candidate entry.
 //!
 //! A lookup visits the subtables in rank order and returns the first match.
 //! Megaflows installed by the datapath do not overlap, so "first" only
@@ -25,14 +28,17 @@
 //! hit counters are [`Cell`]s, which makes the classifier `!Sync` (it is
 //! owned by one poll thread; see the crate docs) but still `Send`.
 //! [`Classifier::lookup_batch`] walks one subtable at a time over all
-//! still-unmatched packets of a batch, which keeps the subtable's
-//! description hot and lets the CPU overlap the hash-table probes of
-//! different packets.
+//! still-unmatched packets of a batch, in two passes: the first hashes
+//! every packet and reads its bucket, so the cache misses of different
+//! packets overlap; the second compares.
+//!
+//! Insertion and removal (control path) cost a scan of the subtables'
+//! 64-bit mask hashes plus one table operation; a table doubles its index
+//! when three quarters full and never allocates on lookup.
 
 use std::cell::Cell;
 use std::cmp::Reverse;
 
-use hashbrown::HashTable;
 use odp::flow::Flow;
 
 use crate::flowkey::{hash_finish, hash_word, FlowKey, HASH_SEED, N_WORDS};
@@ -53,36 +59,384 @@ pub struct LookupStats {
     pub masks_visited: u64,
 }
 
-/// All entries sharing one mask.
-struct Subtable<T> {
-    /// Index in [`FlowKey::words`] of each word the mask touches, ascending.
-    idx: Box<[u8]>,
-    /// The mask's value of each of those words (never zero).
-    mask: Box<[u64]>,
-    /// Hash of `idx` and `mask`, to find a subtable by mask quickly.
-    mask_hash: u64,
-    /// Hash of an entry's masked words → its index in the arrays below.
-    table: HashTable<u32>,
-    /// Per entry: its masked words (`idx.len()` of them), back to back.
-    keys: Vec<u64>,
-    /// Per entry: the hash of its masked words (to rehash and reindex).
-    hashes: Vec<u64>,
-    /// Per entry: the value.
-    values: Vec<T>,
-    /// Packets matched since the last re-ranking.
-    hits: Cell<u64>,
+/// Slots per [`Bucket`].
+const SLOTS: usize = 7;
+
+/// One cache line of a [`Table`]'s index: up to [`SLOTS`] entries, each as
+/// a 32-bit tag (high hash bits, never 0; 0 marks a free slot) and the
+/// entry's position in [`Table::entries`].
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Bucket {
+    tags: [u32; SLOTS],
+    /// Entries stored past this bucket although their home is here or
+    /// before (linear probing); lookups go on to the next bucket only when
+    /// it is nonzero. Kept exact on removal, so no tombstones are needed.
+    overflow: u32,
+    idx: [u32; SLOTS],
 }
 
-/// Does entry `e` (its words in `keys`) match the packet words `w`?
+impl Bucket {
+    /// Bit `s` set where slot `s` holds `tag` (branch-free).
+    #[inline(always)]
+    fn matches(&self, tag: u32) -> u32 {
+        let mut m = 0;
+        for (s, &t) in self.tags.iter().enumerate() {
+            m |= u32::from(t == tag) << s;
+        }
+        m
+    }
+}
+
+/// An entry's bit in its home bucket's summary (hash bits 28..32, which
+/// neither the tag nor, below 2^28 buckets, the bucket index uses).
 #[inline(always)]
-fn entry_matches(keys: &[u64], idx: &[u8], mask: &[u64], e: usize, w: &[u64; N_WORDS]) -> bool {
-    let n = idx.len();
-    let Some(k) = keys.get(e * n..e * n + n) else {
-        return false;
+fn sig_bit(h: u64) -> u16 {
+    1 << ((h >> 28) & 15)
+}
+
+#[inline(always)]
+fn tag_of(h: u64) -> u32 {
+    (h >> 32) as u32 | 1
+}
+
+/// The entries of one mask whose masked key has `K` words (the mask's word
+/// count, or more with zero padding).
+///
+/// A hash table of our own: an index of cache-line [`Bucket`]s (linear
+/// probing between buckets) over a dense array of (masked key, value).
+/// Written here rather than using a general-purpose map so that a batch
+/// lookup can first hash every packet and touch its bucket, letting the
+/// CPU overlap the cache misses of all packets, and only then compare.
+struct Table<T, const K: usize> {
+    /// Words the mask touches (`n <= K`).
+    n: usize,
+    /// Index in [`FlowKey::words`] of each word the mask touches; 0 past `n`.
+    idx: [u8; K],
+    /// The mask's value of each of those words; 0 past `n`.
+    mask: [u64; K],
+    /// The index; its length is a power of two.
+    buckets: Vec<Bucket>,
+    /// Per bucket, a 16-bit summary of the entries whose home it is (bit
+    /// [`sig_bit`] of each entry's hash). A lookup whose bit is clear is a
+    /// miss without reading the bucket: with a large table, most subtables
+    /// a packet visits miss, and this small array stays in cache where the
+    /// buckets would not.
+    summary: Vec<u16>,
+    /// (masked key words, value) per entry.
+    entries: Vec<([u64; K], T)>,
+}
+
+#[inline(always)]
+fn hash_key<const K: usize>(key: &[u64; K]) -> u64 {
+    let mut h = HASH_SEED;
+    for &x in key {
+        h = hash_word(h, x);
+    }
+    hash_finish(h)
+}
+
+/// Branch-free comparison (`==` on arrays would call `memcmp`).
+#[inline(always)]
+fn same_key<const K: usize>(a: &[u64; K], b: &[u64; K]) -> bool {
+    a.iter().zip(b).fold(0, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl<T, const K: usize> Table<T, K> {
+    fn new(idx: &[u8], mask: &[u64]) -> Table<T, K> {
+        Table {
+            n: idx.len().min(K),
+            idx: std::array::from_fn(|t| idx.get(t).copied().unwrap_or(0)),
+            mask: std::array::from_fn(|t| mask.get(t).copied().unwrap_or(0)),
+            buckets: vec![Bucket::default()],
+            summary: vec![0],
+            entries: Vec::new(),
+        }
+    }
+
+    /// The words of `w` under the mask.
+    #[inline(always)]
+    fn masked(&self, w: &[u64; N_WORDS]) -> [u64; K] {
+        // Clamping lets the compiler drop the bounds checks.
+        std::array::from_fn(|t| w[usize::from(self.idx[t]).min(N_WORDS - 1)] & self.mask[t])
+    }
+
+    #[inline(always)]
+    fn home(&self, h: u64) -> usize {
+        h as usize & (self.buckets.len() - 1)
+    }
+
+    #[inline(always)]
+    fn next(&self, b: usize) -> usize {
+        (b + 1) & (self.buckets.len() - 1)
+    }
+
+    /// The bucket and slot holding the entry with `key` (hash `h`).
+    #[inline(always)]
+    fn locate(&self, key: &[u64; K], h: u64) -> Option<(usize, usize)> {
+        let tag = tag_of(h);
+        let mut b = self.home(h);
+        if self.summary[b] & sig_bit(h) == 0 {
+            return None;
+        }
+        // Bounded: probing never passes more buckets than there are.
+        for _ in 0..self.buckets.len() {
+            let bucket = &self.buckets[b];
+            let mut m = bucket.matches(tag);
+            while m != 0 {
+                let s = m.trailing_zeros() as usize;
+                m &= m - 1;
+                let e = bucket.idx[s] as usize;
+                if self.entries.get(e).is_some_and(|(k, _)| same_key(k, key)) {
+                    return Some((b, s));
+                }
+            }
+            if bucket.overflow == 0 {
+                return None;
+            }
+            b = self.next(b);
+        }
+        None
+    }
+
+    #[inline(always)]
+    fn find(&self, key: &[u64; K]) -> Option<&T> {
+        let (b, s) = self.locate(key, hash_key(key))?;
+        self.entries
+            .get(self.buckets[b].idx[s] as usize)
+            .map(|(_, v)| v)
+    }
+
+    /// Puts entry `e` (hash `h`) in the first free slot from its home on.
+    fn place(&mut self, e: usize, h: u64) {
+        let mut b = self.home(h);
+        self.summary[b] |= sig_bit(h);
+        for _ in 0..self.buckets.len() {
+            let bucket = &mut self.buckets[b];
+            if let Some(s) = bucket.tags.iter().position(|&t| t == 0) {
+                bucket.tags[s] = tag_of(h);
+                bucket.idx[s] = e as u32;
+                return;
+            }
+            bucket.overflow += 1;
+            b = self.next(b);
+        }
+        debug_assert!(false, "table full");
+    }
+
+    /// Doubles the index when it is 3/4 full.
+    fn reserve_one(&mut self) {
+        if (self.entries.len() + 1) * 4 <= self.buckets.len() * SLOTS * 3 {
+            return;
+        }
+        self.buckets = vec![Bucket::default(); self.buckets.len() * 2];
+        self.summary = vec![0; self.buckets.len()];
+        for e in 0..self.entries.len() {
+            let h = hash_key(&self.entries[e].0);
+            self.place(e, h);
+        }
+    }
+
+    fn insert(&mut self, w: &[u64; N_WORDS], value: T) -> Result<(), T> {
+        let key = self.masked(w);
+        if self.find(&key).is_some() {
+            return Err(value);
+        }
+        self.reserve_one();
+        let e = self.entries.len();
+        self.entries.push((key, value));
+        self.place(e, hash_key(&key));
+        Ok(())
+    }
+
+    /// Frees slot `s` of bucket `b`, which holds an entry whose hash is
+    /// `h`, and undoes the overflow counts its insertion added.
+    fn unplace(&mut self, b: usize, s: usize, h: u64) {
+        self.buckets[b].tags[s] = 0;
+        let home = self.home(h);
+        let mut p = home;
+        while p != b {
+            self.buckets[p].overflow -= 1;
+            p = self.next(p);
+        }
+        // Recompute the home's summary from the entries still homed there:
+        // they sit in the home bucket or past it, up to the first bucket
+        // that nothing overflowed.
+        let mut sum = 0;
+        let mut p = home;
+        for _ in 0..self.buckets.len() {
+            let bucket = &self.buckets[p];
+            for (&t, &e) in bucket.tags.iter().zip(&bucket.idx) {
+                if t != 0 {
+                    if let Some((k, _)) = self.entries.get(e as usize) {
+                        let hk = hash_key(k);
+                        if self.home(hk) == home {
+                            sum |= sig_bit(hk);
+                        }
+                    }
+                }
+            }
+            if bucket.overflow == 0 {
+                break;
+            }
+            p = self.next(p);
+        }
+        self.summary[home] = sum;
+    }
+
+    fn remove(&mut self, w: &[u64; N_WORDS]) -> Option<T> {
+        let key = self.masked(w);
+        let h = hash_key(&key);
+        let (b, s) = self.locate(&key, h)?;
+        let e = self.buckets[b].idx[s] as usize;
+        self.unplace(b, s, h);
+        let last = self.entries.len() - 1;
+        if e != last {
+            // The last entry moves to `e`: repoint its slot.
+            let lk = self.entries[last].0;
+            if let Some((lb, ls)) = self.locate(&lk, hash_key(&lk)) {
+                self.buckets[lb].idx[ls] = e as u32;
+            }
+        }
+        Some(self.entries.swap_remove(e).1)
+    }
+
+    /// Looks up the packets of `keys` whose bit is set in `pending`,
+    /// writing each match to `out`; returns the bits of the packets found.
+    ///
+    /// First hashes every packet, drops those its summary rules out, and
+    /// reads the home bucket of the others (the reads of different packets
+    /// proceed in parallel); then compares.
+    #[inline(always)]
+    fn probe<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
+        if pending & pending.wrapping_sub(1) == 0 {
+            // A single packet: nothing to overlap.
+            let j = pending.trailing_zeros() as usize;
+            let (Some(key), Some(o)) = (keys.get(j), out.get_mut(j)) else {
+                return 0;
+            };
+            *o = self.find(&self.masked(key.words()));
+            return u64::from(o.is_some()) << j;
+        }
+        let mut hashes = [0u64; CHUNK];
+        let mut touch = 0u32;
+        let mut candidates = 0u64;
+        let mut bits = pending;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize % CHUNK;
+            bits &= bits - 1;
+            let Some(key) = keys.get(j) else { break };
+            let h = hash_key(&self.masked(key.words()));
+            let b = self.home(h);
+            if self.summary[b] & sig_bit(h) != 0 {
+                touch ^= self.buckets[b].tags[0];
+                candidates |= 1u64 << j;
+                hashes[j] = h;
+            }
+        }
+        std::hint::black_box(touch);
+        let mut found = 0;
+        let mut bits = candidates;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize % CHUNK;
+            bits &= bits - 1;
+            let Some(key) = keys.get(j) else { break };
+            // Masking again is cheaper than keeping every masked key.
+            if let Some((b, s)) = self.locate(&self.masked(key.words()), hashes[j]) {
+                let e = self.buckets[b].idx[s] as usize;
+                if let (Some((_, v)), Some(o)) = (self.entries.get(e), out.get_mut(j)) {
+                    *o = Some(v);
+                    found |= 1u64 << j;
+                }
+            }
+        }
+        found
+    }
+
+    /// Every entry as (masked key, value).
+    fn entries(&self) -> impl Iterator<Item = (FlowKey, &T)> + '_ {
+        self.entries.iter().map(|(k, v)| {
+            let mut w = [0; N_WORDS];
+            for t in 0..self.n {
+                w[usize::from(self.idx[t]).min(N_WORDS - 1)] = k[t];
+            }
+            (FlowKey::from_words(w), v)
+        })
+    }
+}
+
+/// A [`Table`] sized for its mask: exact word counts up to 8 (the common
+/// megaflow masks), padded sizes beyond (boxed, to keep this enum small).
+enum Store<T> {
+    K0(Table<T, 0>),
+    K1(Table<T, 1>),
+    K2(Table<T, 2>),
+    K3(Table<T, 3>),
+    K4(Table<T, 4>),
+    K5(Table<T, 5>),
+    K6(Table<T, 6>),
+    K7(Table<T, 7>),
+    K8(Table<T, 8>),
+    K12(Box<Table<T, 12>>),
+    K16(Box<Table<T, 16>>),
+    K32(Box<Table<T, 32>>),
+    KAll(Box<Table<T, N_WORDS>>),
+}
+
+/// Runs `$body` with `$t` bound to the [`Table`] inside a [`Store`].
+macro_rules! with_table {
+    ($store:expr, $t:ident => $body:expr) => {
+        match $store {
+            Store::K0($t) => $body,
+            Store::K1($t) => $body,
+            Store::K2($t) => $body,
+            Store::K3($t) => $body,
+            Store::K4($t) => $body,
+            Store::K5($t) => $body,
+            Store::K6($t) => $body,
+            Store::K7($t) => $body,
+            Store::K8($t) => $body,
+            Store::K12($t) => $body,
+            Store::K16($t) => $body,
+            Store::K32($t) => $body,
+            Store::KAll($t) => $body,
+        }
     };
-    k.iter()
-        .zip(idx.iter().zip(mask.iter()))
-        .all(|(&k, (&i, &m))| k == w[usize::from(i)] & m)
+}
+
+impl<T> Store<T> {
+    fn new(idx: &[u8], mask: &[u64]) -> Store<T> {
+        match idx.len() {
+            0 => Store::K0(Table::new(idx, mask)),
+            1 => Store::K1(Table::new(idx, mask)),
+            2 => Store::K2(Table::new(idx, mask)),
+            3 => Store::K3(Table::new(idx, mask)),
+            4 => Store::K4(Table::new(idx, mask)),
+            5 => Store::K5(Table::new(idx, mask)),
+            6 => Store::K6(Table::new(idx, mask)),
+            7 => Store::K7(Table::new(idx, mask)),
+            8 => Store::K8(Table::new(idx, mask)),
+            9..=12 => Store::K12(Box::new(Table::new(idx, mask))),
+            13..=16 => Store::K16(Box::new(Table::new(idx, mask))),
+            17..=32 => Store::K32(Box::new(Table::new(idx, mask))),
+            _ => Store::KAll(Box::new(Table::new(idx, mask))),
+        }
+    }
+}
+
+/// All entries sharing one mask.
+struct Subtable<T> {
+    /// The entries, in a table specialized for the mask's word count.
+    store: Store<T>,
+    /// Packets matched since the last re-ranking.
+    hits: Cell<u64>,
+    /// Hash of the mask, to find a subtable by mask quickly.
+    mask_hash: u64,
+    /// Number of entries.
+    len: usize,
+    /// The mask (for finding the subtable and listing it; boxed, as it is
+    /// cold and large).
+    mask: Box<FlowKey>,
 }
 
 impl<T> Subtable<T> {
@@ -95,108 +449,49 @@ impl<T> Subtable<T> {
             .map(|(i, &m)| (i as u8, m))
             .unzip();
         Subtable {
-            mask_hash: mask_hash(mask),
-            idx: idx.into(),
-            mask: words.into(),
-            table: HashTable::new(),
-            keys: Vec::new(),
-            hashes: Vec::new(),
-            values: Vec::new(),
+            store: Store::new(&idx, &words),
             hits: Cell::new(0),
+            mask_hash: mask_hash(mask),
+            len: 0,
+            mask: Box::new(mask.clone()),
         }
-    }
-
-    fn len(&self) -> usize {
-        self.values.len()
     }
 
     /// Whether this subtable's mask is `mask` (whose hash is `h`).
     fn has_mask(&self, mask: &FlowKey, h: u64) -> bool {
-        if self.mask_hash != h {
-            return false;
-        }
-        let mut mine = self.idx.iter().zip(self.mask.iter());
-        for (i, &m) in mask.words().iter().enumerate().filter(|(_, &m)| m != 0) {
-            match mine.next() {
-                Some((&j, &n)) if usize::from(j) == i && n == m => {}
-                _ => return false,
-            }
-        }
-        mine.next().is_none()
+        self.mask_hash == h && *self.mask == *mask
     }
 
-    /// The hash of the packet words `w` under this subtable's mask.
-    #[inline(always)]
-    fn hash(&self, w: &[u64; N_WORDS]) -> u64 {
-        let mut h = HASH_SEED;
-        for (&i, &m) in self.idx.iter().zip(self.mask.iter()) {
-            h = hash_word(h, w[usize::from(i)] & m);
-        }
-        hash_finish(h)
+    fn find(&self, w: &[u64; N_WORDS]) -> Option<&T> {
+        with_table!(&self.store, t => t.find(&t.masked(w)))
     }
 
-    /// The index of the entry matching the packet words `w` (hash `h`).
-    #[inline(always)]
-    fn find(&self, h: u64, w: &[u64; N_WORDS]) -> Option<usize> {
-        let (keys, idx, mask) = (&self.keys[..], &self.idx[..], &self.mask[..]);
-        self.table
-            .find(h, |&e| entry_matches(keys, idx, mask, e as usize, w))
-            .map(|&e| e as usize)
+    fn insert(&mut self, w: &[u64; N_WORDS], value: T) -> Result<(), T> {
+        with_table!(&mut self.store, t => t.insert(w, value))?;
+        self.len += 1;
+        Ok(())
     }
 
-    /// Adds an entry (the caller checked that none matches `w`).
-    fn push(&mut self, h: u64, w: &[u64; N_WORDS], value: T) {
-        let e = self.values.len() as u32;
-        for (&i, &m) in self.idx.iter().zip(self.mask.iter()) {
-            self.keys.push(w[usize::from(i)] & m);
-        }
-        self.hashes.push(h);
-        self.values.push(value);
-        let hashes = &self.hashes;
-        self.table.insert_unique(h, e, |&x| hashes[x as usize]);
+    fn remove(&mut self, w: &[u64; N_WORDS]) -> Option<T> {
+        let v = with_table!(&mut self.store, t => t.remove(w))?;
+        self.len -= 1;
+        Some(v)
     }
 
-    /// Removes the entry matching `w` (hash `h`), if any.
-    fn remove(&mut self, h: u64, w: &[u64; N_WORDS]) -> Option<T> {
-        let (keys, idx, mask) = (&self.keys[..], &self.idx[..], &self.mask[..]);
-        let found = self
-            .table
-            .find_entry(h, |&e| entry_matches(keys, idx, mask, e as usize, w))
-            .ok()?;
-        let (e, _) = found.remove();
-        let e = e as usize;
-        let last = self.values.len() - 1;
-        if e != last {
-            // The last entry moves into the hole: repoint its table slot.
-            let lh = self.hashes[last];
-            if let Some(slot) = self.table.find_mut(lh, |&x| x as usize == last) {
-                *slot = e as u32;
-            }
-            let n = self.idx.len();
-            self.keys.copy_within(last * n..last * n + n, e * n);
-        }
-        self.keys.truncate(last * self.idx.len());
-        self.hashes.swap_remove(e);
-        Some(self.values.swap_remove(e))
+    #[inline]
+    fn probe<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
+        with_table!(&self.store, t => t.probe(keys, pending, out))
     }
 
-    /// The mask as a [`FlowKey`].
-    fn mask_key(&self) -> FlowKey {
-        let mut w = [0; N_WORDS];
-        for (&i, &m) in self.idx.iter().zip(self.mask.iter()) {
-            w[usize::from(i)] = m;
-        }
-        FlowKey::from_words(w)
+    /// Sum of the overflow counts of the index (0 when no entry sits
+    /// past its home bucket).
+    #[cfg(test)]
+    fn overflow_sum(&self) -> u64 {
+        with_table!(&self.store, t => t.buckets.iter().map(|b| u64::from(b.overflow)).sum())
     }
 
-    /// Entry `e`'s masked key as a [`FlowKey`].
-    fn entry_key(&self, e: usize) -> FlowKey {
-        let n = self.idx.len();
-        let mut w = [0; N_WORDS];
-        for (&i, &k) in self.idx.iter().zip(&self.keys[e * n..e * n + n]) {
-            w[usize::from(i)] = k;
-        }
-        FlowKey::from_words(w)
+    fn entries(&self) -> Box<dyn Iterator<Item = (FlowKey, &T)> + '_> {
+        with_table!(&self.store, t => Box::new(t.entries()))
     }
 }
 
@@ -273,13 +568,7 @@ impl<T> Classifier<T> {
                 self.subtables.len() - 1
             }
         };
-        let st = &mut self.subtables[pos];
-        let w = key.words();
-        let h = st.hash(w);
-        if st.find(h, w).is_some() {
-            return Err(value);
-        }
-        st.push(h, w, value);
+        self.subtables[pos].insert(key.words(), value)?;
         self.len += 1;
         Ok(())
     }
@@ -294,10 +583,9 @@ impl<T> Classifier<T> {
         let mh = mask_hash(mask);
         let pos = self.subtables.iter().position(|s| s.has_mask(mask, mh))?;
         let st = &mut self.subtables[pos];
-        let w = key.words();
-        let value = st.remove(st.hash(w), w)?;
+        let value = st.remove(key.words())?;
         self.len -= 1;
-        if st.len() == 0 {
+        if st.len == 0 {
             self.subtables.remove(pos);
         }
         Some(value)
@@ -307,8 +595,7 @@ impl<T> Classifier<T> {
     pub fn get(&self, key: &FlowKey, mask: &FlowKey) -> Option<&T> {
         let mh = mask_hash(mask);
         let st = self.subtables.iter().find(|s| s.has_mask(mask, mh))?;
-        let w = key.words();
-        st.find(st.hash(w), w).map(|e| &st.values[e])
+        st.find(key.words())
     }
 
     /// The first entry (in rank order) that `flow` matches.
@@ -321,14 +608,12 @@ impl<T> Classifier<T> {
     /// miss).
     #[inline]
     pub fn lookup_key(&self, key: &FlowKey) -> (Option<&T>, usize) {
-        let w = key.words();
-        for (pos, st) in self.subtables.iter().enumerate() {
-            if let Some(e) = st.find(st.hash(w), w) {
-                st.hits.set(st.hits.get() + 1);
-                return (Some(&st.values[e]), pos + 1);
-            }
+        let mut out = [None];
+        let stats = self.lookup_chunk(&[key], &mut out);
+        match out[0] {
+            Some(v) => (Some(v), stats.masks_visited as usize),
+            None => (None, self.subtables.len()),
         }
-        (None, self.subtables.len())
     }
 
     /// Looks up each of `flows`, writing the result for `flows[i]` to
@@ -344,7 +629,9 @@ impl<T> Classifier<T> {
             }
             let refs: [&FlowKey; CHUNK] = std::array::from_fn(|i| &packed[i]);
             let n = flows.len().min(out.len());
-            self.lookup_chunk(&refs[..n], &mut out[..n], &mut stats);
+            let s = self.lookup_chunk(&refs[..n], &mut out[..n]);
+            stats.hits += s.hits;
+            stats.masks_visited += s.masks_visited;
         }
         stats
     }
@@ -360,50 +647,34 @@ impl<T> Classifier<T> {
         let mut stats = LookupStats::default();
         for (keys, out) in keys.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
             let n = keys.len().min(out.len());
-            self.lookup_chunk(&keys[..n], &mut out[..n], &mut stats);
+            let s = self.lookup_chunk(&keys[..n], &mut out[..n]);
+            stats.hits += s.hits;
+            stats.masks_visited += s.masks_visited;
         }
         stats
     }
 
     /// One chunk of at most [`CHUNK`] packets, `keys.len() == out.len()`.
     #[inline]
-    fn lookup_chunk<'a>(
-        &'a self,
-        keys: &[&FlowKey],
-        out: &mut [Option<&'a T>],
-        stats: &mut LookupStats,
-    ) {
+    fn lookup_chunk<'a>(&'a self, keys: &[&FlowKey], out: &mut [Option<&'a T>]) -> LookupStats {
         debug_assert!(keys.len() <= CHUNK && keys.len() == out.len());
+        let mut stats = LookupStats::default();
         out.fill(None);
-        let mut remaining: u64 = (1u64 << keys.len()) - 1;
-        let mut hashes = [0u64; CHUNK];
+        let mut pending: u64 = (1u64 << keys.len().min(CHUNK)) - 1;
         for (pos, st) in self.subtables.iter().enumerate() {
-            if remaining == 0 {
+            if pending == 0 {
                 break;
             }
-            let mut bits = remaining;
-            while bits != 0 {
-                let j = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                hashes[j] = st.hash(keys[j].words());
-            }
-            let mut bits = remaining;
-            let mut hits = 0;
-            while bits != 0 {
-                let j = bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if let Some(e) = st.find(hashes[j], keys[j].words()) {
-                    out[j] = Some(&st.values[e]);
-                    remaining &= !(1u64 << j);
-                    hits += 1;
-                }
-            }
-            if hits != 0 {
+            let found = st.probe(keys, pending, out);
+            if found != 0 {
+                pending &= !found;
+                let hits = u64::from(found.count_ones());
                 st.hits.set(st.hits.get() + hits);
                 stats.hits += hits;
                 stats.masks_visited += hits * (pos as u64 + 1);
             }
         }
+        stats
     }
 
     /// Re-ranks the subtables by the packets each matched since the last
@@ -427,18 +698,14 @@ impl<T> Classifier<T> {
     pub fn masks(&self) -> impl Iterator<Item = (FlowKey, usize, u64)> + '_ {
         self.subtables
             .iter()
-            .map(|s| (s.mask_key(), s.len(), s.hits.get()))
+            .map(|s| ((*s.mask).clone(), s.len, s.hits.get()))
     }
 
     /// Every entry as (masked key, mask, value), subtable by subtable.
     pub fn iter(&self) -> impl Iterator<Item = (FlowKey, FlowKey, &T)> + '_ {
-        self.subtables.iter().flat_map(|s| {
-            let mask = s.mask_key();
-            s.values
-                .iter()
-                .enumerate()
-                .map(move |(e, v)| (s.entry_key(e), mask.clone(), v))
-        })
+        self.subtables
+            .iter()
+            .flat_map(|s| s.entries().map(move |(k, v)| (k, (*s.mask).clone(), v)))
     }
 
     /// Removes every entry.
@@ -602,5 +869,96 @@ mod tests {
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].0.to_flow(), flow(1, 0x0a00_0000, 0));
         assert_eq!(all[0].1.to_flow(), mask(!0, 0xffff_ff00, 0));
+    }
+
+    #[test]
+    fn every_mask_size() {
+        // Masks touching the first `c` words, for every `c`: each lands in
+        // a differently sized table.
+        let mut c = Classifier::new();
+        let mut rng = 0x1234_5678_u64;
+        let mut keys = Vec::new();
+        for count in 0..=N_WORDS {
+            let mut m = [0u64; N_WORDS];
+            for (i, w) in m.iter_mut().enumerate().take(count) {
+                *w = !0u64 >> (i % 7);
+            }
+            // Distinct in_port per mask keeps the entries disjoint, except
+            // for the catch-all (count 0), inserted last below.
+            let mask = FlowKey::from_words(m);
+            let mut k = [0u64; N_WORDS];
+            for w in k.iter_mut() {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                *w = rng;
+            }
+            k[0] = count as u64 | 0xffff_ffff_0000_0000;
+            let key = FlowKey::from_words(k);
+            keys.push((key, mask));
+        }
+        for (n, (k, m)) in keys.iter().enumerate().rev() {
+            assert_eq!(c.insert_key(k, m, n), Ok(()));
+            assert_eq!(c.insert_key(k, m, n), Err(n));
+        }
+        assert_eq!(c.n_masks(), N_WORDS + 1);
+        for (n, (k, m)) in keys.iter().enumerate() {
+            let want = if n == 0 { Some(&0) } else { Some(&n) };
+            assert_eq!(c.lookup_key(k).0, want, "{n}");
+            assert_eq!(c.get(k, m), Some(&n));
+            // Any bit flip under the mask misses this entry.
+            if n > 0 {
+                let mut w = *k.words();
+                w[n - 1] ^= m.words()[n - 1] & m.words()[n - 1].wrapping_neg();
+                assert_ne!(c.get(&FlowKey::from_words(w), m), Some(&n), "{n}");
+            }
+        }
+        assert_eq!(c.iter().count(), N_WORDS + 1);
+        for (n, (k, m)) in keys.iter().enumerate() {
+            assert_eq!(c.remove_key(k, m), Some(n));
+        }
+        assert!(c.is_empty() && c.n_masks() == 0);
+    }
+
+    #[test]
+    fn large_table_grow_and_random_removal() {
+        let mut c = Classifier::new();
+        let m = mask(!0, !0, !0);
+        let n = 20_000u32;
+        let key = |i: u32| flow(i % 7, i.wrapping_mul(2_654_435_761), (i % 1000) as u16);
+        for i in 0..n {
+            assert_eq!(c.insert(&key(i), &m, i), Ok(()));
+        }
+        // Remove a pseudo-random half.
+        let gone = |i: u32| i.wrapping_mul(0x9e37_79b9).rotate_left(7) & 1 == 0;
+        for i in (0..n).rev().filter(|&i| gone(i)) {
+            assert_eq!(c.remove(&key(i), &m), Some(i));
+        }
+        for i in 0..n {
+            let want = (!gone(i)).then_some(i);
+            assert_eq!(c.lookup(&key(i)).copied(), want, "{i}");
+        }
+        // Reinsert the removed ones with new values; all are found again.
+        for i in (0..n).filter(|&i| gone(i)) {
+            assert_eq!(c.insert(&key(i), &m, i + n), Ok(()));
+        }
+        assert_eq!(c.len(), n as usize);
+        assert!(c.subtables[0].overflow_sum() > 0, "test exercises overflow");
+        let flows: Vec<Flow> = (0..n).map(key).collect();
+        let mut out = vec![None; flows.len()];
+        assert_eq!(c.lookup_batch(&flows, &mut out).hits, u64::from(n));
+        for (i, o) in out.iter().enumerate() {
+            let i = i as u32;
+            assert_eq!(o.copied(), Some(if gone(i) { i + n } else { i }));
+        }
+        // Removing everything leaves exact (zero) overflow counts.
+        let keep_one = key(n);
+        c.insert(&keep_one, &m, 0).unwrap();
+        for i in 0..n {
+            assert!(c.remove(&key(i), &m).is_some());
+        }
+        assert_eq!(c.len(), 1);
+        assert_eq!(c.subtables[0].overflow_sum(), 0);
+        assert_eq!(c.lookup(&keep_one), Some(&0));
     }
 }

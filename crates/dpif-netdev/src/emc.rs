@@ -61,10 +61,21 @@ impl<T: EmcValue + ?Sized> EmcValue for Arc<T> {
 /// Which words of a key are nonzero.
 type WordMap = [u64; 2];
 
+/// Words 0..HOT hold the fields most packets have; the others are zero
+/// for plain (non-tunnel, non-conntrack) traffic.
+const HOT: usize = 16;
+
 fn word_map(key: &FlowKey) -> WordMap {
+    let w = key.words();
     let mut map = [0u64; 2];
-    for (i, &w) in key.words().iter().enumerate() {
-        map[i / 64] |= u64::from(w != 0) << (i % 64);
+    for (i, &x) in w[..HOT].iter().enumerate() {
+        map[0] |= u64::from(x != 0) << i;
+    }
+    // One cheap OR over the rest usually shows they are all zero.
+    if w[HOT..].iter().fold(0, |acc, &x| acc | x) != 0 {
+        for (i, &x) in w.iter().enumerate().skip(HOT) {
+            map[i / 64] |= u64::from(x != 0) << (i % 64);
+        }
     }
     map
 }

@@ -15,9 +15,11 @@
 //! The datapath packs each packet's flow once ([`FlowKey::new`]) and hands
 //! the same key to the exact-match cache and, on a miss, to the classifier.
 //!
-//! The word layout groups fields that megaflow masks usually touch together
-//! (metadata, Ethernet, IP, ports) into the first words, and puts the rarely
-//! used ones (tunnel, Geneve options) last.
+//! The word layout puts the fields that megaflow masks usually match into
+//! few words: a typical IPv4 5-tuple megaflow (in_port, recirc_id, dl_type,
+//! nw_frag, nw_proto, addresses, ports) touches words 0 to 3 only; Ethernet,
+//! VLAN, IPv6 and metadata follow; rarely used fields (conntrack tuple, ND,
+//! ARP, NSH, tunnel, Geneve options) come last.
 
 use odp::flow::{Flow, FlowNsh, FlowTnl, TunMetadata, VlanHdr};
 
@@ -26,18 +28,19 @@ pub const N_WORDS: usize = 71;
 
 /// Word holding `in_port` (low half) and `recirc_id` (high half).
 pub const W_IN_PORT_RECIRC: usize = 0;
-/// Word holding `dl_dst` (low 48 bits) and `dl_type`.
-pub const W_DL_DST_TYPE: usize = 6;
-/// Word holding `dl_src` (low 48 bits) and the outer VLAN TCI.
-pub const W_DL_SRC_TCI: usize = 7;
-/// Word holding the third MPLS label, `nw_proto`, `nw_ttl` and `tcp_flags`.
-pub const W_PROTO: usize = 10;
+/// Word holding `dl_type`, `nw_frag`, `nw_proto`, `nw_tos`, `nw_ttl` and
+/// `tcp_flags`.
+pub const W_PROTO: usize = 1;
 /// Word holding `nw_src` (low half) and `nw_dst` (high half).
-pub const W_NW_ADDRS: usize = 11;
-/// First of the four words holding `ipv6_src` then `ipv6_dst`.
-pub const W_IPV6_ADDRS: usize = 12;
+pub const W_NW_ADDRS: usize = 2;
 /// Word holding `tp_src`, `tp_dst`, `ct_tp_src`, `ct_tp_dst`.
-pub const W_PORTS: usize = 16;
+pub const W_PORTS: usize = 3;
+/// Word holding `dl_dst` (low 48 bits) and the outer VLAN TCI.
+pub const W_DL_DST: usize = 4;
+/// Word holding `dl_src` (low 48 bits) and the outer VLAN TPID.
+pub const W_DL_SRC: usize = 5;
+/// First of the four words holding `ipv6_src` then `ipv6_dst`.
+pub const W_IPV6_ADDRS: usize = 7;
 /// First word of the Geneve option bytes.
 const W_TUN_OPTS: usize = 39;
 
@@ -138,30 +141,30 @@ impl FlowKey {
     #[inline]
     pub fn emc_hash(&self) -> u32 {
         let w = &self.words;
-        let mut h = HASH_SEED;
-        for i in [
-            W_IN_PORT_RECIRC,
-            W_DL_DST_TYPE,
-            W_DL_SRC_TCI,
-            W_PROTO,
-            W_NW_ADDRS,
-            W_IPV6_ADDRS,
-            W_IPV6_ADDRS + 1,
-            W_IPV6_ADDRS + 2,
-            W_IPV6_ADDRS + 3,
-            W_PORTS,
-        ] {
-            h = hash_word(h, w[i]);
-        }
-        hash_finish(h) as u32
+        // Three independent lanes, so the multiplies overlap instead of
+        // forming one long dependency chain.
+        let a = w[W_IN_PORT_RECIRC]
+            ^ w[W_DL_DST].rotate_left(21)
+            ^ w[W_IPV6_ADDRS]
+            ^ w[W_IPV6_ADDRS + 2].rotate_left(7);
+        let b = w[W_PROTO]
+            ^ w[W_DL_SRC].rotate_left(13)
+            ^ w[W_IPV6_ADDRS + 1]
+            ^ w[W_IPV6_ADDRS + 3].rotate_left(29);
+        let c = w[W_NW_ADDRS] ^ w[W_PORTS].rotate_left(32);
+        let h = hash_finish(a ^ HASH_SEED)
+            ^ hash_finish(b ^ 0x1319_8a2e_0370_7344)
+            ^ hash_finish(c ^ 0xa409_3822_299f_31d0);
+        (h ^ (h >> 32)) as u32
     }
 
     /// Writes every field of `flow` into its place. Each struct is
     /// destructured without `..`, so a field added to [`Flow`] fails to
     /// compile here until it is given a place.
     fn pack(&mut self, flow: &Flow) {
-        let Flow {
-            tunnel,
+        // Matching through the reference copies only the small fields.
+        let &Flow {
+            ref tunnel,
             skb_priority,
             pkt_mark,
             dp_hash,
@@ -201,7 +204,7 @@ impl FlowKey {
             ct_tp_src,
             ct_tp_dst,
             igmp_group_ip4,
-        } = *flow;
+        } = flow;
         let [VlanHdr {
             tpid: tpid0,
             tci: tci0,
@@ -219,36 +222,35 @@ impl FlowKey {
         } = nsh;
         let w = &mut self.words;
         w[0] = w32(in_port, recirc_id);
-        w[1] = w32(dp_hash, skb_priority);
-        w[2] = w32(pkt_mark, ct_mark);
-        w[3] = u64::from(ct_state)
-            | u64::from(ct_nw_proto) << 8
-            | u64::from(ct_zone) << 16
-            | u64::from(packet_type) << 32;
-        w[4] = lo(ct_label);
-        w[5] = hi(ct_label);
-        w[6] = mac(dl_dst) | u64::from(dl_type) << 48;
-        w[7] = mac(dl_src) | u64::from(tci0) << 48;
-        w[8] = u64::from(tpid0)
-            | u64::from(tpid1) << 16
-            | u64::from(tci1) << 32
-            | u64::from(nw_frag) << 48
-            | u64::from(nw_tos) << 56;
-        w[9] = w32(mpls_lse[0], mpls_lse[1]);
-        w[10] = u64::from(mpls_lse[2])
-            | u64::from(nw_proto) << 32
+        w[1] = u64::from(dl_type)
+            | u64::from(nw_frag) << 16
+            | u64::from(nw_proto) << 24
+            | u64::from(nw_tos) << 32
             | u64::from(nw_ttl) << 40
             | u64::from(tcp_flags) << 48;
-        w[11] = w32(nw_src, nw_dst);
-        w[12] = lo(ipv6_src);
-        w[13] = hi(ipv6_src);
-        w[14] = lo(ipv6_dst);
-        w[15] = hi(ipv6_dst);
-        w[16] = u64::from(tp_src)
+        w[2] = w32(nw_src, nw_dst);
+        w[3] = u64::from(tp_src)
             | u64::from(tp_dst) << 16
             | u64::from(ct_tp_src) << 32
             | u64::from(ct_tp_dst) << 48;
-        w[17] = w32(ipv6_label, igmp_group_ip4);
+        w[4] = mac(dl_dst) | u64::from(tci0) << 48;
+        w[5] = mac(dl_src) | u64::from(tpid0) << 48;
+        w[6] = u64::from(tpid1)
+            | u64::from(tci1) << 16
+            | u64::from(ct_state) << 32
+            | u64::from(ct_nw_proto) << 40
+            | u64::from(ct_zone) << 48;
+        w[7] = lo(ipv6_src);
+        w[8] = hi(ipv6_src);
+        w[9] = lo(ipv6_dst);
+        w[10] = hi(ipv6_dst);
+        w[11] = w32(dp_hash, skb_priority);
+        w[12] = w32(pkt_mark, ct_mark);
+        w[13] = w32(packet_type, ipv6_label);
+        w[14] = w32(mpls_lse[0], mpls_lse[1]);
+        w[15] = w32(mpls_lse[2], igmp_group_ip4);
+        w[16] = lo(ct_label);
+        w[17] = hi(ct_label);
         w[18] = w32(ct_nw_src, ct_nw_dst);
         w[19] = lo(ct_ipv6_src);
         w[20] = hi(ct_ipv6_src);
@@ -265,11 +267,11 @@ impl FlowKey {
             | u64::from(path_hdr) << 32;
         w[28] = w32(context[0], context[1]);
         w[29] = w32(context[2], context[3]);
-        self.pack_tunnel(&tunnel);
+        self.pack_tunnel(tunnel);
     }
 
     fn pack_tunnel(&mut self, tunnel: &FlowTnl) {
-        let FlowTnl {
+        let &FlowTnl {
             ip_dst,
             ipv6_dst,
             ip_src,
@@ -288,8 +290,8 @@ impl FlowKey {
             erspan_hwid,
             gtpu_flags,
             gtpu_msgtype,
-            metadata: TunMetadata { len, opts },
-        } = *tunnel;
+            metadata: TunMetadata { len, ref opts },
+        } = tunnel;
         let w = &mut self.words;
         w[30] = w32(ip_dst, ip_src);
         w[31] = lo(ipv6_dst);
@@ -312,11 +314,15 @@ impl FlowKey {
             | u64::from(gtpu_msgtype) << 24
             | u64::from(len) << 32;
         // 252 option bytes: 31 full words and 4 bytes in the last one.
-        for (dst, chunk) in w[W_TUN_OPTS..].iter_mut().zip(opts.chunks(8)) {
+        let (full, tail) = opts.split_at(248);
+        for (dst, chunk) in w[W_TUN_OPTS..].iter_mut().zip(full.chunks_exact(8)) {
             let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
+            b.copy_from_slice(chunk);
             *dst = u64::from_le_bytes(b);
         }
+        let mut b = [0u8; 4];
+        b.copy_from_slice(tail);
+        w[N_WORDS - 1] = u64::from(u32::from_le_bytes(b));
     }
 
     /// Unpacks the key into the [`Flow`] it was packed from.
@@ -357,44 +363,44 @@ impl FlowKey {
             },
             in_port: b32(0, 0),
             recirc_id: b32(0, 32),
-            dp_hash: b32(1, 0),
-            skb_priority: b32(1, 32),
-            pkt_mark: b32(2, 0),
-            ct_mark: b32(2, 32),
-            ct_state: b8(3, 0),
-            ct_nw_proto: b8(3, 8),
-            ct_zone: b16(3, 16),
-            packet_type: b32(3, 32),
-            ct_label: join(w[4], w[5]),
-            dl_dst: unmac(w[6]),
-            dl_type: b16(6, 48),
-            dl_src: unmac(w[7]),
+            dl_type: b16(1, 0),
+            nw_frag: b8(1, 16),
+            nw_proto: b8(1, 24),
+            nw_tos: b8(1, 32),
+            nw_ttl: b8(1, 40),
+            tcp_flags: b16(1, 48),
+            nw_src: b32(2, 0),
+            nw_dst: b32(2, 32),
+            tp_src: b16(3, 0),
+            tp_dst: b16(3, 16),
+            ct_tp_src: b16(3, 32),
+            ct_tp_dst: b16(3, 48),
+            dl_dst: unmac(w[4]),
+            dl_src: unmac(w[5]),
             vlans: [
                 VlanHdr {
-                    tpid: b16(8, 0),
-                    tci: b16(7, 48),
+                    tpid: b16(5, 48),
+                    tci: b16(4, 48),
                 },
                 VlanHdr {
-                    tpid: b16(8, 16),
-                    tci: b16(8, 32),
+                    tpid: b16(6, 0),
+                    tci: b16(6, 16),
                 },
             ],
-            nw_frag: b8(8, 48),
-            nw_tos: b8(8, 56),
-            mpls_lse: [b32(9, 0), b32(9, 32), b32(10, 0)],
-            nw_proto: b8(10, 32),
-            nw_ttl: b8(10, 40),
-            tcp_flags: b16(10, 48),
-            nw_src: b32(11, 0),
-            nw_dst: b32(11, 32),
-            ipv6_src: join(w[12], w[13]),
-            ipv6_dst: join(w[14], w[15]),
-            tp_src: b16(16, 0),
-            tp_dst: b16(16, 16),
-            ct_tp_src: b16(16, 32),
-            ct_tp_dst: b16(16, 48),
-            ipv6_label: b32(17, 0),
-            igmp_group_ip4: b32(17, 32),
+            ct_state: b8(6, 32),
+            ct_nw_proto: b8(6, 40),
+            ct_zone: b16(6, 48),
+            ipv6_src: join(w[7], w[8]),
+            ipv6_dst: join(w[9], w[10]),
+            dp_hash: b32(11, 0),
+            skb_priority: b32(11, 32),
+            pkt_mark: b32(12, 0),
+            ct_mark: b32(12, 32),
+            packet_type: b32(13, 0),
+            ipv6_label: b32(13, 32),
+            mpls_lse: [b32(14, 0), b32(14, 32), b32(15, 0)],
+            igmp_group_ip4: b32(15, 32),
+            ct_label: join(w[16], w[17]),
             ct_nw_src: b32(18, 0),
             ct_nw_dst: b32(18, 32),
             ct_ipv6_src: join(w[19], w[20]),
@@ -424,7 +430,7 @@ pub(crate) fn hash_word(h: u64, w: u64) -> u64 {
 }
 
 /// Final mixing, so that both the low bits (bucket index) and the high
-/// bits (hashbrown's tag) depend on every input bit.
+/// bits (the bucket tag) depend on every input bit.
 #[inline(always)]
 pub(crate) fn hash_finish(h: u64) -> u64 {
     let p = u128::from(h) * 0xa076_1d64_78bd_642f_u128;

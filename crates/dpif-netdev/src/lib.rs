@@ -20,5 +20,40 @@
 #![forbid(unsafe_code)]
 
 pub mod classifier;
+pub mod dp;
 pub mod emc;
+pub mod flow;
 pub mod flowkey;
+pub mod pmd;
+pub mod port;
+pub mod upcall;
+
+pub use dp::{Datapath, NetdevClass};
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    struct Flow {
+        alive: AtomicBool,
+    }
+
+    impl crate::emc::EmcValue for Flow {
+        fn is_alive(&self) -> bool {
+            self.alive.load(Ordering::Relaxed)
+        }
+    }
+
+    /// The thread model relies on both structures moving between threads.
+    #[test]
+    fn lookup_structures_are_send() {
+        fn is_send<T: Send>() {}
+        is_send::<crate::classifier::Classifier<Arc<Flow>>>();
+        is_send::<crate::emc::Emc<Arc<Flow>>>();
+        let f = Flow {
+            alive: AtomicBool::new(true),
+        };
+        assert!(crate::emc::EmcValue::is_alive(&f));
+    }
+}

@@ -17,6 +17,11 @@ use crate::TestBed;
 
 const WAIT: Duration = Duration::from_secs(5);
 
+/// IPv4 and UDP layers with every field wildcarded: appended to an L2 match
+/// to make a megaflow that matches any IPv4/UDP packet. (A key must carry
+/// every layer its EtherType implies, even when the mask ignores it.)
+const WILD_L3: &str = "ipv4(proto=17/0),udp(src=0/0,dst=0/0)";
+
 fn parse_key(text: &str) -> (Vec<KeyAttr>, Vec<KeyAttr>) {
     odp::text::key::parse_match(text).unwrap_or_else(|e| panic!("bad key {text:?}: {e}"))
 }
@@ -342,14 +347,40 @@ pub fn malformed_puts_are_einval_and_change_nothing(bed: &dyn TestBed) {
     assert_eq!(dpif.flow_put(bad).err(), Some(Errno::EINVAL));
     // Actions not safe on every packet of the match: setting the IPv4 TTL
     // on a flow that does not match eth_type.
-    let l2_only = format!(
-        "in_port({}),eth(src=02:00:00:00:00:0a,dst=02:00:00:00:00:0b)",
+    // Actions not safe on every packet of the match: setting an IPv4
+    // field on an IPv6 flow.
+    let ipv6 = format!(
+        "in_port({}),eth(src=02:00:00:00:00:0a,dst=02:00:00:00:00:0b),eth_type(0x86dd),\
+         ipv6(src=::1,dst=::2,label=0,proto=17,tclass=0,hlimit=64,frag=no),udp(src=1,dst=9)",
         p1.0
     );
-    assert_eq!(
-        put(dpif, &l2_only, "set(ipv4(ttl=9))", PutFlags::CREATE).err(),
-        Some(Errno::EINVAL)
-    );
+    put(dpif, &ipv6, &out, PutFlags::CREATE).expect("the IPv6 flow itself is valid");
+    dpif.flow_del(FlowDel {
+        key: parse_key(&ipv6).0,
+        ufid: None,
+        want_stats: false,
+    })
+    .unwrap();
+    let set_ttl = Action::SetMasked {
+        key: KeyAttr::Ipv4(odp::key::Ipv4Key {
+            ttl: 9,
+            ..Default::default()
+        }),
+        mask: KeyAttr::Ipv4(odp::key::Ipv4Key {
+            ttl: 0xff,
+            ..Default::default()
+        }),
+    };
+    let (key, mask) = parse_key(&ipv6);
+    let unsafe_put = FlowPut {
+        flags: PutFlags::CREATE,
+        key,
+        mask: Some(mask),
+        ufid: None,
+        actions: vec![set_ttl],
+        want_stats: false,
+    };
+    assert_eq!(dpif.flow_put(unsafe_put).err(), Some(Errno::EINVAL));
     if bed.caps().checks_in_port {
         assert_eq!(
             put(dpif, &a_to_b_key(4000, 1), &out, PutFlags::CREATE).err(),
@@ -365,12 +396,14 @@ pub fn same_mask_and_masked_key_is_eexist(bed: &dyn TestBed) {
     let dpif = bed.dpif();
     let (p1, p2) = two_ports(bed);
     let k1 = format!(
-        "in_port({}),eth(src=02:00:00:00:00:0a/ff:ff:ff:00:00:00,dst=02:00:00:00:00:0b)",
-        p1.0
+        "in_port({}),eth(src=02:00:00:00:00:0a/ff:ff:ff:00:00:00,dst=02:00:00:00:00:0b),eth_type(0x0800),{}",
+        p1.0,
+        WILD_L3
     );
     let k2 = format!(
-        "in_port({}),eth(src=02:00:00:ff:ff:ff/ff:ff:ff:00:00:00,dst=02:00:00:00:00:0b)",
-        p1.0
+        "in_port({}),eth(src=02:00:00:ff:ff:ff/ff:ff:ff:00:00:00,dst=02:00:00:00:00:0b),eth_type(0x0800),{}",
+        p1.0,
+        WILD_L3
     );
     put(dpif, &k1, &p2.0.to_string(), PutFlags::CREATE).unwrap();
     assert_eq!(
@@ -556,8 +589,9 @@ pub fn forwarding_counts_hits_and_flow_stats(bed: &dyn TestBed) {
     let before = dpif.get_stats().unwrap();
     // A megaflow on the source MAC only.
     let key = format!(
-        "in_port({}),eth(src=02:00:00:00:00:0a,dst=00:00:00:00:00:00/00:00:00:00:00:00)",
-        p1.0
+        "in_port({}),eth(src=02:00:00:00:00:0a,dst=00:00:00:00:00:00/00:00:00:00:00:00),eth_type(0x0800),{}",
+        p1.0,
+        WILD_L3
     );
     put(dpif, &key, &p2.0.to_string(), PutFlags::CREATE).unwrap();
     for s in 1..=10 {
@@ -668,8 +702,9 @@ pub fn handlers_spread_and_bound_queues(bed: &dyn TestBed) {
     assert_eq!(dpif.recv(4).err(), Some(Errno::EINVAL));
     // One forwarded flow, to check forwarding continues while queues fill.
     let fwd = format!(
-        "in_port({}),eth(src=02:00:00:00:00:0b,dst=00:00:00:00:00:00/00:00:00:00:00:00)",
-        p1.0
+        "in_port({}),eth(src=02:00:00:00:00:0b,dst=00:00:00:00:00:00/00:00:00:00:00:00),eth_type(0x0800),{}",
+        p1.0,
+        WILD_L3
     );
     put(dpif, &fwd, &p2.0.to_string(), PutFlags::CREATE).unwrap();
     let n = 5000u32;
@@ -723,7 +758,12 @@ pub fn userspace_action_gives_action_upcall(bed: &dyn TestBed) {
     let x = Execute {
         packet: a_to_b(9),
         metadata: vec![KeyAttr::InPort(p1.0)],
-        actions: parse_actions("userspace(pid=0,userdata(01020304))"),
+        actions: vec![Action::Userspace(odp::action::Userspace {
+            pid: 0,
+            userdata: Some(vec![1, 2, 3, 4]),
+            egress_tun_port: None,
+            actions: false,
+        })],
         mtu: 0,
         probe: false,
     };
@@ -789,8 +829,9 @@ pub fn drop_frags_setting(bed: &dyn TestBed) {
     assert!(!dpif.get_drop_frags().unwrap());
     let (p1, p2) = two_ports(bed);
     let key = format!(
-        "in_port({}),eth(src=02:00:00:00:00:0a,dst=00:00:00:00:00:00/00:00:00:00:00:00)",
-        p1.0
+        "in_port({}),eth(src=02:00:00:00:00:0a,dst=00:00:00:00:00:00/00:00:00:00:00:00),eth_type(0x0800),{}",
+        p1.0,
+        WILD_L3
     );
     put(dpif, &key, &p2.0.to_string(), PutFlags::CREATE).unwrap();
     let mut frag = a_to_b(1);

@@ -22,8 +22,10 @@
 //! 0x600 ([`FLOW_DL_TYPE_NONE`]) means "not Ethernet II"; for ARP, `nw_proto`
 //! holds the opcode; for ICMP, `tp_src`/`tp_dst` hold type and code; for ND,
 //! `arp_sha`/`arp_tha` hold the link-layer options, `igmp_group_ip4` the
-//! reserved word and `tcp_flags` the option type. A mask of geneve options
-//! has `len == 0xff` ("match the length exactly").
+//! reserved word and `tcp_flags` the option type. Geneve options are kept
+//! raw in `tunnel.metadata` (with [`FLOW_TNL_F_UDPIF`] set, so that an empty
+//! options attribute survives); a mask of them has `len == 0xff` ("match the
+//! length exactly").
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -40,6 +42,9 @@ pub const FLOW_DL_TYPE_NONE: u16 = 0x5ff;
 pub const ETH_TYPE_MIN: u16 = 0x600;
 /// `Flow::nw_frag` bits that a mask can cover.
 pub const FLOW_NW_FRAG_MASK: u8 = FLOW_NW_FRAG_ANY | FLOW_NW_FRAG_LATER;
+/// `FlowTnl::flags`: the Geneve options are kept raw, as the datapath gave
+/// them (set when a key has a Geneve options attribute, even an empty one).
+pub const FLOW_TNL_F_UDPIF: u16 = 1 << 4;
 /// `Flow::packet_type` of an Ethernet frame.
 pub const PT_ETH: u32 = 0;
 /// Packet type namespace whose types are Ethertypes.
@@ -361,9 +366,14 @@ fn encode(flow: &Flow, mask: Option<&Flow>, parms: &KeyParms) -> Vec<KeyAttr> {
             if is_mask {
                 n = n.min(parms.max_mpls_depth);
             }
-            out.push(KeyAttr::Mpls(
-                data.mpls_lse[..n].iter().map(|&l| MplsLse(l)).collect(),
-            ));
+            // OVS emits an empty MPLS attribute for a stack of zero labels,
+            // which no decoder (OVS's included) accepts back; we leave it
+            // out, so that every key we emit decodes.
+            if n > 0 {
+                out.push(KeyAttr::Mpls(
+                    data.mpls_lse[..n].iter().map(|&l| MplsLse(l)).collect(),
+                ));
+            }
         }
         ETH_TYPE_NSH => out.push(KeyAttr::Nsh(nsh_to_attrs(&data.nsh, is_mask))),
         _ => {}
@@ -496,16 +506,16 @@ fn tunnel_to_attrs(tun: &FlowTnl, key: &FlowTnl, is_mask: bool) -> Vec<TunnelAtt
             (u32::from(tun.gbp_flags) << 16) | u32::from(tun.gbp_id),
         )));
     }
-    // Geneve options: the key's length decides how many bytes (of the key or
-    // of the mask) are sent.
+    // Geneve options, kept raw: the key's length decides how many bytes (of
+    // the key or of the mask) are sent.
     let len = usize::from(key.metadata.len).min(key.metadata.opts.len());
-    if len > 0 {
-        let bytes = if is_mask {
-            tun.metadata.opts[..len].to_vec()
+    if len > 0 || key.flags & FLOW_TNL_F_UDPIF != 0 {
+        let src = if is_mask {
+            &tun.metadata
         } else {
-            key.metadata.opts[..len].to_vec()
+            &key.metadata
         };
-        v.push(TunnelAttr::GeneveOpts(bytes));
+        v.push(TunnelAttr::GeneveOpts(src.opts[..len].to_vec()));
     }
     if tun.erspan_ver == 1 || tun.erspan_ver == 2 {
         v.push(TunnelAttr::ErspanOpts(erspan_to_attr(tun)));
@@ -569,8 +579,7 @@ pub fn key_to_mask(mask: &[KeyAttr], flow: &Flow) -> Result<(Flow, Fitness), Par
 
 /// Formats attributes for an error message.
 fn format_attrs(key: &[KeyAttr], out: &mut String) {
-    // Until the text codec lands, a debug rendering stands in.
-    out.push_str(&format!("{key:?}"));
+    crate::text::key::format_key(key, out);
 }
 
 /// OVS's name of a key attribute type, as used in its messages.
@@ -1242,6 +1251,7 @@ fn tunnel_from_attrs(list: &[TunnelAttr], is_mask: bool, tun: &mut FlowTnl) -> S
                     ));
                 }
                 tun.metadata.opts[..opts.len()].copy_from_slice(opts);
+                tun.flags |= FLOW_TNL_F_UDPIF;
                 // A mask matches the options' length exactly.
                 tun.metadata.len = if is_mask { 0xff } else { opts.len() as u8 };
             }
@@ -1280,7 +1290,11 @@ pub fn exact_mask_for_packet(flow: &Flow) -> Flow {
             mt.ipv6_src = u128::MAX;
         }
         mt.tun_id = u64::MAX;
-        mt.flags = FLOW_TNL_F_DONT_FRAGMENT | FLOW_TNL_F_CSUM | FLOW_TNL_F_KEY | FLOW_TNL_F_OAM;
+        mt.flags = FLOW_TNL_F_DONT_FRAGMENT
+            | FLOW_TNL_F_CSUM
+            | FLOW_TNL_F_KEY
+            | FLOW_TNL_F_OAM
+            | FLOW_TNL_F_UDPIF;
         mt.ip_tos = u8::MAX;
         mt.ip_ttl = u8::MAX;
         mt.tp_src = u16::MAX;

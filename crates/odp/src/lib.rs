@@ -19,6 +19,7 @@ pub mod action;
 pub mod compose;
 pub mod convert;
 pub mod error;
+pub mod execute;
 pub mod extract;
 pub mod flow;
 pub mod fuzzing;

@@ -2,14 +2,16 @@
 //! each row of `filters.tsv` runs a filter over an input file, and must give
 //! exactly the lines of its `filter-NN.out`.
 //!
-//! Each case line's key and mask are the buffers OVS built for it (the
-//! `key=` and `mask=` of the input's `.hex` line); a matching line is
-//! printed as the input line itself, which is what parse-wc-keys prints for
-//! these inputs (their `.in` and `wc-keys` forms coincide).
+//! Each case line is parsed as parse-wc-keys does ([`parse_match`]), and a
+//! matching line is printed with [`format_match`]. A second test takes the
+//! key and mask from the buffers OVS built instead (the `key=` and `mask=`
+//! of the input's `.hex` line), so that the filter is checked apart from
+//! the text parser.
 
 use odp::key::KeyAttr;
 use odp::nl::{key, Mode};
 use odp::text::filter::Filter;
+use odp::text::key::{format_match, parse_match};
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/conformance/");
 
@@ -39,6 +41,36 @@ fn key_and_mask(hex_line: &str) -> (Vec<KeyAttr>, Vec<KeyAttr>) {
 
 /// What `test-odp parse-filter filter=<spec>` prints for `input`.
 fn parse_filter(spec: &str, input: &str) -> Vec<String> {
+    let filter = Filter::parse(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
+    let mut out = Vec::new();
+    for line in read(input).lines() {
+        if line.starts_with('#') {
+            out.push(line.to_string());
+            continue;
+        }
+        let case = line.split('#').next().unwrap_or("");
+        if case.trim_matches([' ', '\t']).is_empty() {
+            out.push(String::new());
+            continue;
+        }
+        match parse_match(case) {
+            Err(e) => out.push(format!("odp_flow_from_string: error ({})", e.msg)),
+            Ok((key, mask)) => {
+                if filter.matches(&key, &mask) {
+                    let mut s = String::new();
+                    format_match(&key, Some(&mask), false, &mut s);
+                    out.push(s);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The same, from OVS's key and mask buffers; a matching line is printed as
+/// the input line itself (for these inputs, parse-wc-keys prints them
+/// unchanged).
+fn parse_filter_bytes(spec: &str, input: &str) -> Vec<String> {
     let filter = Filter::parse(spec).unwrap_or_else(|e| panic!("{spec}: {e}"));
     let text = read(input);
     let hex = read(&input.replace(".in", ".hex"));
@@ -72,6 +104,11 @@ fn filters_tsv() {
         };
         let want: Vec<String> = read(output).lines().map(str::to_string).collect();
         assert_eq!(parse_filter(spec, input), want, "filter={spec} on {input}");
+        assert_eq!(
+            parse_filter_bytes(spec, input),
+            want,
+            "filter={spec} on {input}, from OVS's buffers"
+        );
         n += 1;
     }
     assert_eq!(n, 10);

@@ -159,3 +159,27 @@ fn flow_extract_seeds() {
     }
     assert!(n > 1000, "only {n} inputs");
 }
+
+/// Inputs that once broke a fuzz target, kept as regression tests:
+/// `tests/data/regress/<target>-<what>.*`.
+#[test]
+fn regressions() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/regress");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let data = std::fs::read(&path).unwrap();
+        let target = name.split('-').next().unwrap();
+        match target {
+            "text_key" => odp::fuzzing::text_key(&data),
+            "text_actions" => odp::fuzzing::text_actions(&data),
+            "nl_key" => odp::fuzzing::nl_key(&data),
+            "nl_actions" => odp::fuzzing::nl_actions(&data),
+            "flow_extract" => odp::fuzzing::flow_extract(&data),
+            other => panic!("regression file {name} names no fuzz target ({other})"),
+        }
+        n += 1;
+    }
+    assert!(n >= 1);
+}

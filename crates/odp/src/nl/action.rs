@@ -385,8 +385,8 @@ fn decode_list(bytes: &[u8], mode: Mode, depth: usize) -> Result<Vec<Action>, De
     for a in attrs(bytes)? {
         match decode_one(a, mode, depth) {
             Ok(act) => out.push(act),
-            Err(e) if mode == Mode::Tolerant && a.ty != 0 => {
-                let _ = e;
+            // Tolerant: keep what we cannot make sense of, raw.
+            Err(_) if mode == Mode::Tolerant => {
                 out.push(Action::Unknown {
                     ty: a.ty,
                     payload: a.payload.to_vec(),

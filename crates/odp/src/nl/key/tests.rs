@@ -447,6 +447,12 @@ fn mask_without_key_attribute_is_rejected() {
     // An all-zero mask attribute is ignored, as the kernel ignores it.
     let zero = a(OVS_KEY_ATTR_SKB_MARK, &[0; 4]);
     assert!(decode_mask(&zero, &key, Mode::Strict).is_ok());
+    // Tunnel, in_port and EtherType masks are always allowed (the kernel's
+    // match_validate): an exact "no tunnel" match has a tunnel mask.
+    let mut tun = a(OVS_TUNNEL_KEY_ATTR_IPV4_DST, &[0xff; 4]);
+    tun.extend(a(OVS_TUNNEL_KEY_ATTR_TTL, &[0xff]));
+    let tunnel_mask = a(OVS_KEY_ATTR_TUNNEL, &tun);
+    assert!(decode_mask(&tunnel_mask, &key, Mode::Strict).is_ok());
     // Tolerant mode does not apply mask rules.
     assert!(decode_mask(&mask, &key, Mode::Tolerant).is_ok());
 }

@@ -326,7 +326,14 @@ pub(super) fn mask(mask: &[KeyAttr], key: &[KeyAttr]) -> Result<(), DecodeError>
                 continue;
             }
             let ty = a.ty();
-            if !klevel.iter().any(|k| k.ty() == ty) {
+            // The kernel's match_validate always allows masks of the tunnel,
+            // in_port and EtherType, present in the key or not (an exact
+            // "no tunnel" match, for instance).
+            let always_allowed = matches!(
+                ty,
+                OVS_KEY_ATTR_TUNNEL | OVS_KEY_ATTR_IN_PORT | OVS_KEY_ATTR_ETHERTYPE
+            );
+            if !always_allowed && !klevel.iter().any(|k| k.ty() == ty) {
                 return Err(at_depth(err(DecodeErrorKind::MaskNotAllowed, ty), depth));
             }
             seen.push((depth, ty));

@@ -4,10 +4,15 @@
 //! [`format_actions`] prints what OVS's `format_odp_actions` prints.
 //! [`parse_actions`] accepts what OVS's `odp_actions_from_string` accepts,
 //! building the same netlink bytes once emitted with
-//! [`crate::nl::action::emit_actions`]. It also accepts, as an extension,
-//! the printed forms OVS cannot read back (`push_mpls`, `pop_mpls`, `hash`,
-//! `push_eth`, `pop_eth`, `dec_ttl`, and the ERSPAN and GTP-U layers of
-//! `tnl_push`), so that every printed action list parses again.
+//! [`crate::nl::action::emit_actions`]. As an extension it also accepts the
+//! printed forms OVS cannot read back, so that every printed action list
+//! parses again: `push_mpls`, `pop_mpls`, `hash`, `push_eth`, `pop_eth`,
+//! `dec_ttl`, `recirc(0x...)`, `drop` as an empty nested list, slow-path
+//! reasons separated by `,`, Geneve options without data, and the ERSPAN
+//! and GTP-U layers of `tnl_push`.
+//!
+//! Where OVS's parser leaves bytes uninitialized (the SRv6 header's next
+//! header, flags and tag in `tnl_push`), we put zeros.
 //!
 //! ```
 //! use odp::text::action::{format_actions, parse_actions};
@@ -42,27 +47,17 @@ mod keyglue {
     use crate::error::ParseError;
     use crate::key::KeyAttr;
 
-    // Stand-ins until `text::key` lands.
-    pub(super) fn parse_attr(_s: &str) -> Result<(KeyAttr, KeyAttr, usize), ParseError> {
-        Err(ParseError::new("key attributes are not supported yet"))
+    pub(super) fn parse_attr(s: &str) -> Result<(KeyAttr, KeyAttr, usize), ParseError> {
+        crate::text::key::parse_attr(s)
     }
 
     pub(super) fn format_attr(
         key: &KeyAttr,
-        _mask: Option<&KeyAttr>,
-        _verbose: bool,
+        mask: Option<&KeyAttr>,
+        verbose: bool,
         out: &mut String,
     ) {
-        if let KeyAttr::Unknown { ty, payload } = key {
-            out.push_str(&format!("key{ty}("));
-            for (i, b) in payload.iter().enumerate() {
-                if i > 0 {
-                    out.push(' ');
-                }
-                out.push_str(&format!("{b:02x}"));
-            }
-            out.push(')');
-        }
+        crate::text::key::format_attr(key, mask, verbose, out)
     }
 }
 
@@ -169,6 +164,15 @@ pub fn format_actions(actions: &[Action], out: &mut String) {
             out.push(',');
         }
         format_action(a, out);
+    }
+}
+
+/// One action in OVS's text format, as [`format_actions`] prints it.
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::new();
+        format_action(self, &mut s);
+        f.write_str(&s)
     }
 }
 
@@ -864,7 +868,7 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
         } else {
             prob as u32
         };
-        let actions = parse_list(c, depth)?;
+        let actions = parse_branch(c, depth)?;
         expect(c.lit("))"))?;
         return Ok(Action::Sample {
             probability,
@@ -872,8 +876,8 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
         });
     }
     if c.lit("clone(") {
-        let actions = parse_list(c, depth)?;
-        c.advance(1);
+        let actions = parse_branch(c, depth)?;
+        expect(c.lit(")"))?;
         return Ok(Action::Clone(actions));
     }
     if c.starts_with("push_nsh(") {
@@ -925,7 +929,9 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
     Err(err())
 }
 
-/// `gt(...)` / `le(...)` contents: `drop` (any case) or an action list.
+/// A nested list's contents: `drop` (any case) or an action list. OVS
+/// accepts `drop` only in `check_pkt_len`; we accept it wherever it prints
+/// an empty list that way (`clone`, `sample`, `dec_ttl`).
 fn parse_branch(c: &mut Cur<'_>, depth: usize) -> Result<Vec<Action>, ParseError> {
     if c.rest().len() >= 4 && c.rest()[..4].eq_ignore_ascii_case(b"drop") {
         c.advance(4);
@@ -995,7 +1001,7 @@ fn parse_extensions(c: &mut Cur<'_>, depth: usize) -> Option<Result<Action, Pars
         return Some(Ok(Action::PopEth));
     }
     if c.lit("dec_ttl(le_1(") {
-        return Some(parse_list(c, depth).and_then(|acts| {
+        return Some(parse_branch(c, depth).and_then(|acts| {
             expect(c.lit("))"))?;
             Ok(Action::DecTtl(acts))
         }));
@@ -1055,23 +1061,25 @@ fn parse_set(c: &mut Cur<'_>) -> Result<Action, ParseError> {
     }
 }
 
+/// Slow-path reasons: names or numbers separated by `|`. OVS prints them
+/// separated by `,`, with unknown bits as a number; we accept those forms
+/// too, so that what is printed parses again (OVS accepts only `|` and the
+/// known bits).
 fn parse_slow_path_flags(c: &mut Cur<'_>) -> Option<u32> {
     let mut result = 0u32;
     while c.peek() != b')' {
         if let Some(v) = c.attempt(|c| c.int_i()) {
-            if v & !0x7f != 0 {
-                return None;
-            }
             result |= v as u32;
-            c.lit("|");
-            continue;
+        } else {
+            let (bit, name) = SLOW_PATH_REASONS.iter().find(|(_, name)| {
+                c.starts_with(name) && matches!(c.peek_at(name.len()), b'|' | b',' | b')')
+            })?;
+            result |= bit;
+            c.advance(name.len());
         }
-        let (bit, name) = SLOW_PATH_REASONS.iter().find(|(_, name)| {
-            c.starts_with(name) && matches!(c.peek_at(name.len()), b'|' | b')')
-        })?;
-        result |= bit;
-        c.advance(name.len());
-        c.lit("|");
+        if !c.lit("|") {
+            c.lit(",");
+        }
     }
     Some(result)
 }

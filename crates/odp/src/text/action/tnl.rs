@@ -283,8 +283,14 @@ fn scan_geneve(c: &mut Cur<'_>) -> Option<Vec<u8>> {
             data_len = l;
         }
         c.lit(",");
-        let (data, used) = int_string(c.rest(), data_len)?;
-        c.advance(used);
+        // OVS prints an option without data as `{...,len=0}`; read that back
+        // (OVS itself wants a number there).
+        let mut data = Vec::new();
+        if data_len > 0 || c.peek() != b'}' {
+            let (d, used) = int_string(c.rest(), data_len)?;
+            c.advance(used);
+            data = d;
+        }
         if !c.lit("}") {
             return None;
         }

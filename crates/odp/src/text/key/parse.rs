@@ -319,6 +319,11 @@ fn ct_tuple6(s: &[u8]) -> Option<Parsed> {
         field!(t, b"proto=", u8f, k.proto, m.proto);
         field!(t, b"tp_src=", u16f, k.src_port, m.src_port);
         field!(t, b"tp_dst=", u16f, k.dst_port, m.dst_port);
+        // OVS prints this attribute's ports as `src_port`/`dst_port` but
+        // parses only `tp_src`/`tp_dst`; we also accept what it prints, so
+        // that dump-flows output can be fed back.
+        field!(t, b"src_port=", u16f, k.src_port, m.src_port);
+        field!(t, b"dst_port=", u16f, k.dst_port, m.dst_port);
         Some(0)
     })?;
     Some((KeyAttr::CtOrigTupleIpv6(k), KeyAttr::CtOrigTupleIpv6(m), n))

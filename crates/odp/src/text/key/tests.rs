@@ -389,3 +389,112 @@ fn mangled_input_never_panics() {
         }
     }
 }
+
+/// Random sequences of the format's own tokens must never panic, and the
+/// nesting limit must hold however `encap(` is spread.
+#[test]
+fn token_soup_never_panics() {
+    const TOKENS: &[&str] = &[
+        "encap(",
+        "tunnel(",
+        "geneve(",
+        "{",
+        "}",
+        "class=",
+        "type=",
+        "len=4",
+        "len=",
+        ",",
+        ")",
+        "(",
+        "vxlan(gbp(",
+        "id=",
+        "flags=",
+        "flags(",
+        "erspan(",
+        "ver=1",
+        "ver=2",
+        "idx=",
+        "dir=",
+        "hwid=",
+        "gtpu(",
+        "msgtype=",
+        "mpls(",
+        "label=",
+        "tc=",
+        "ttl=",
+        "bos=",
+        "nsh(",
+        "spi=",
+        "si=",
+        "c1=",
+        "vlan(",
+        "vid=",
+        "pcp=",
+        "cfi=",
+        "ct_state(",
+        "+trk",
+        "-new",
+        "|",
+        "tcp_flags(",
+        "syn",
+        "ct_label(",
+        "0x",
+        "0x1",
+        "/",
+        "/0x",
+        "ipv6(",
+        "src=",
+        "::1",
+        "1.2.3.4",
+        "00:01:02:03:04:05",
+        "label=",
+        "frag=",
+        "no",
+        "ufid:",
+        "-",
+        "0",
+        "1",
+        "255",
+        "65536",
+        "4294967296",
+        " ",
+        "eth(",
+        "in_port(",
+        "packet_type(",
+        "ns=",
+        "nd_ext(",
+        "ct_tuple6(",
+        "tp_src=",
+        "arp(",
+        "op=",
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let rounds: usize = std::env::var("KEYTEXT_SOUP_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    for _ in 0..rounds {
+        let n = next() % 40;
+        let s: String = (0..n)
+            .map(|_| TOKENS[(next() % TOKENS.len() as u64) as usize])
+            .collect();
+        if let Ok((k, m)) = parse_match(&s) {
+            assert_eq!(k.len(), m.len());
+            let mut out = String::new();
+            format_match(&k, Some(&m), false, &mut out);
+            format_match(&k, None, true, &mut out);
+        }
+    }
+    let deep = format!("{}{}", "encap(".repeat(31), ")".repeat(31));
+    assert!(parse_match(&deep).is_ok());
+    let deeper = format!("{}{}", "encap(".repeat(32), ")".repeat(32));
+    assert!(parse_match(&deeper).is_err());
+    assert!(parse_match(&"encap(".repeat(100_000)).is_err());
+}

@@ -1,0 +1,867 @@
+//! The userspace datapath's control plane: ports, the flow table, upcall
+//! queues and statistics, behind the [`dpif::Provider`] contract.
+//!
+//! # Locking
+//!
+//! - `ports` (a `RwLock`) and `flows` (a `Mutex`) are held only by control
+//!   calls (port add/del, flow put/del/get/dump...), never by poll threads
+//!   while forwarding.
+//! - Poll threads own their lookup tables; the control plane sends them
+//!   [`Update`]s. A flow is looked up by packets only through those tables,
+//!   so flow-table reads on the fast path never block on writers.
+//! - Counters are atomics updated once per batch.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use dpif::{
+    DpStats, DpifFlow, DpifPort, Errno, Execute, FlowDel, FlowDump, FlowDumpThread, FlowGet,
+    FlowPut, FlowStats, ListenMask, Op, OpReply, PortSpec, PortStats, Provider, Timeout,
+    UpcallKind,
+};
+use odp::flow::Flow;
+use odp::key::{KeyAttr, PortNo, Ufid};
+use odp::nl::Mode;
+
+use crate::flow::DpFlow;
+use crate::flowkey::FlowKey;
+use crate::pmd::{DpSink, PmdHandle, Update};
+use crate::port::{netdev_kind, Port};
+use crate::upcall::{UpcallQueues, DEFAULT_QUEUE_LEN};
+
+/// One more than the largest port number.
+pub const MAX_PORTS: u32 = 65536;
+/// Most flows a datapath holds.
+pub const MAX_FLOWS: usize = 4_000_000;
+/// Most port changes remembered for `port_poll` before it reports ENOBUFS.
+const MAX_PORT_CHANGES: usize = 256;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The flow table as the control plane sees it.
+#[derive(Default)]
+struct FlowTable {
+    by_ufid: HashMap<Ufid, Arc<DpFlow>>,
+    /// (mask, masked key) → UFID, to reject duplicate megaflows.
+    by_match: HashMap<(FlowKey, FlowKey), Ufid>,
+}
+
+/// Port changes for `port_poll`.
+#[derive(Default)]
+struct PortChanges {
+    names: VecDeque<String>,
+    overflow: bool,
+}
+
+/// State shared by the control plane and the poll threads.
+pub struct Shared {
+    /// The datapath's name.
+    pub name: String,
+    ports: RwLock<BTreeMap<u32, Arc<Port>>>,
+    flows: Mutex<FlowTable>,
+    /// Upcall queues.
+    pub upcalls: UpcallQueues,
+    listen: AtomicU8,
+    /// Drop IP fragments.
+    pub drop_frags: AtomicBool,
+    /// Sampling probability (of `u32::MAX`).
+    pub sflow_probability: AtomicU32,
+    /// Spin instead of blocking when idle.
+    pub busy_poll: AtomicBool,
+    n_hit: AtomicU64,
+    n_missed: AtomicU64,
+    n_mask_hit: AtomicU64,
+    n_cache_hit: AtomicU64,
+    changes: Mutex<PortChanges>,
+    changed: Condvar,
+    destroyed: AtomicBool,
+}
+
+impl Shared {
+    /// The current listen mask.
+    pub fn listen(&self) -> ListenMask {
+        let m = self.listen.load(Ordering::Relaxed);
+        ListenMask {
+            miss: m & 1 != 0,
+            action: m & 2 != 0,
+            sample: m & 4 != 0,
+        }
+    }
+
+    /// The port numbered `no`.
+    pub fn port(&self, no: PortNo) -> Option<Arc<Port>> {
+        self.ports
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&no.0)
+            .cloned()
+    }
+
+    /// Adds per-batch counts.
+    pub fn count(&self, hit: u64, missed: u64, mask_hit: u64, cache_hit: u64) {
+        if hit != 0 {
+            self.n_hit.fetch_add(hit, Ordering::Relaxed);
+        }
+        if missed != 0 {
+            self.n_missed.fetch_add(missed, Ordering::Relaxed);
+        }
+        if mask_hit != 0 {
+            self.n_mask_hit.fetch_add(mask_hit, Ordering::Relaxed);
+        }
+        if cache_hit != 0 {
+            self.n_cache_hit.fetch_add(cache_hit, Ordering::Relaxed);
+        }
+    }
+
+    /// Handles a packet that matched no flow: a miss upcall, or lost.
+    pub fn miss(&self, sink: &mut DpSink<'_>, packet: &[u8]) {
+        if self.listen().miss {
+            sink_upcall(sink, UpcallKind::Miss, packet);
+        } else {
+            self.upcalls.count_lost(1);
+        }
+    }
+
+    /// Looks `flow` up in the control plane's table (slow: scans masks).
+    /// Used for packets the control plane itself executes.
+    pub fn lookup_control(&self, flow: &Flow) -> Option<Arc<DpFlow>> {
+        let key = FlowKey::new(flow);
+        let flows = lock(&self.flows);
+        flows
+            .by_ufid
+            .values()
+            .find(|f| key.and(&f.packed_mask) == f.packed_key)
+            .cloned()
+    }
+
+    fn note_change(&self, name: &str) {
+        let mut c = lock(&self.changes);
+        if c.names.len() >= MAX_PORT_CHANGES {
+            c.overflow = true;
+        } else {
+            c.names.push_back(name.to_string());
+        }
+        drop(c);
+        self.changed.notify_all();
+    }
+}
+
+fn sink_upcall(sink: &mut DpSink<'_>, kind: UpcallKind, packet: &[u8]) {
+    let key = odp::convert::flow_to_key(&sink.orig, &odp::convert::KeyParms::all());
+    let ufid = dpif::ufid::from_key(&key);
+    let hash = (ufid.0 as u32) ^ ((ufid.0 >> 64) as u32);
+    let up = dpif::Upcall {
+        kind,
+        packet: packet.to_vec(),
+        key,
+        ufid,
+        userdata: None,
+        out_tun_key: None,
+        actions: None,
+        mru: None,
+        hash: None,
+    };
+    sink.shared.upcalls.push(hash, up);
+}
+
+/// A userspace datapath.
+pub struct Datapath {
+    shared: Arc<Shared>,
+    pmds: Mutex<Vec<PmdHandle>>,
+}
+
+impl Datapath {
+    /// Creates a datapath named `name` with `n_pmds` poll threads and its
+    /// local port.
+    ///
+    /// # Errors
+    /// `EINVAL` for an empty name; `ENOMEM`-like errnos if threads cannot start.
+    pub fn create(name: &str, n_pmds: usize) -> Result<Arc<Datapath>, Errno> {
+        if name.is_empty() || name.len() > 15 || name.contains(['/', '@', ' ']) {
+            return Err(Errno::EINVAL);
+        }
+        let shared = Arc::new(Shared {
+            name: name.to_string(),
+            ports: RwLock::new(BTreeMap::new()),
+            flows: Mutex::new(FlowTable::default()),
+            upcalls: UpcallQueues::new(DEFAULT_QUEUE_LEN),
+            listen: AtomicU8::new(0),
+            drop_frags: AtomicBool::new(false),
+            sflow_probability: AtomicU32::new(0),
+            busy_poll: AtomicBool::new(false),
+            n_hit: AtomicU64::new(0),
+            n_missed: AtomicU64::new(0),
+            n_mask_hit: AtomicU64::new(0),
+            n_cache_hit: AtomicU64::new(0),
+            changes: Mutex::new(PortChanges::default()),
+            changed: Condvar::new(),
+            destroyed: AtomicBool::new(false),
+        });
+        let mut pmds = Vec::new();
+        for id in 0..n_pmds.max(1) {
+            pmds.push(PmdHandle::start(id, shared.clone()).map_err(Errno::from)?);
+        }
+        let dp = Arc::new(Datapath {
+            shared,
+            pmds: Mutex::new(pmds),
+        });
+        let local = PortSpec {
+            name: name.to_string(),
+            port_type: "internal".into(),
+            options: vec![],
+        };
+        dp.add_port(&local, Some(PortNo(0)))?;
+        Ok(dp)
+    }
+
+    /// The netdev of port `no`, for tests and tools that drive in-memory ports.
+    pub fn port_netdev(&self, no: PortNo) -> Option<Arc<dyn netdev::Netdev>> {
+        self.shared.port(no).map(|p| p.netdev.clone())
+    }
+
+    /// Makes idle poll threads spin instead of blocking.
+    pub fn set_busy_poll(&self, busy: bool) {
+        self.shared.busy_poll.store(busy, Ordering::Relaxed);
+    }
+
+    fn alive(&self) -> Result<(), Errno> {
+        if self.shared.destroyed.load(Ordering::Acquire) {
+            Err(Errno::ENODEV)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn broadcast(&self, make: impl Fn() -> Update) {
+        for p in lock(&self.pmds).iter() {
+            p.send(make());
+        }
+    }
+
+    fn add_port(&self, spec: &PortSpec, want: Option<PortNo>) -> Result<PortNo, Errno> {
+        self.alive()?;
+        let port_type = if spec.port_type.is_empty() {
+            "system"
+        } else {
+            spec.port_type.as_str()
+        };
+        let kind = match netdev_kind(port_type) {
+            Some(k) => k,
+            // Known port types of other datapaths that this one cannot open yet.
+            None if matches!(
+                port_type,
+                "system" | "tap" | "afxdp" | "vxlan" | "geneve" | "gre"
+            ) =>
+            {
+                return Err(Errno::EOPNOTSUPP)
+            }
+            None => return Err(Errno::EINVAL),
+        };
+        if spec.name.is_empty() {
+            return Err(Errno::EINVAL);
+        }
+        let mut ports = self
+            .shared
+            .ports
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if ports.values().any(|p| p.name == spec.name) {
+            return Err(Errno::EEXIST);
+        }
+        let no = match want {
+            Some(n) if n.0 >= MAX_PORTS => return Err(Errno::EINVAL),
+            Some(n) if ports.contains_key(&n.0) => return Err(Errno::EBUSY),
+            Some(n) => n,
+            None => PortNo(
+                (1..MAX_PORTS)
+                    .find(|n| !ports.contains_key(n))
+                    .ok_or(Errno::EFBIG)?,
+            ),
+        };
+        let netdev = netdev::open(kind, &spec.name, &spec.options).map_err(|e| {
+            log::warn!("{}: cannot open {}: {e}", self.shared.name, spec.name);
+            match e.kind() {
+                std::io::ErrorKind::NotFound => Errno::ENODEV,
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => Errno::EINVAL,
+                std::io::ErrorKind::Unsupported => Errno::EOPNOTSUPP,
+                std::io::ErrorKind::PermissionDenied => Errno::EPERM,
+                _ => Errno::from(e),
+            }
+        })?;
+        let port = Arc::new(Port {
+            no,
+            name: spec.name.clone(),
+            port_type: port_type.to_string(),
+            netdev,
+        });
+        ports.insert(no.0, port.clone());
+        drop(ports);
+        // Receive queues: all on one poll thread per port, spread by number.
+        let pmds = lock(&self.pmds);
+        if !pmds.is_empty() {
+            pmds[no.0 as usize % pmds.len()].send(Update::AddPort(port));
+        }
+        drop(pmds);
+        self.shared.note_change(&spec.name);
+        Ok(no)
+    }
+
+    /// Builds a flow entry from a put, checking everything the contract
+    /// requires (EINVAL on any failure).
+    fn make_flow(&self, put: &FlowPut, ufid: Ufid) -> Result<Arc<DpFlow>, Errno> {
+        // Apply the kernel's rules to key and mask by passing them through
+        // the strict netlink decoder.
+        let mut w = nl::Writer::new();
+        odp::nl::key::emit_keys(&put.key, &mut w);
+        let (key, _) = odp::nl::key::decode_keys(w.as_bytes(), Mode::Strict).map_err(|e| {
+            log::debug!("{}: bad flow key: {e}", self.shared.name);
+            Errno::EINVAL
+        })?;
+        let (flow, fitness) = odp::convert::key_to_flow(&key).map_err(|_| Errno::EINVAL)?;
+        if fitness != odp::Fitness::Perfect {
+            return Err(Errno::EINVAL);
+        }
+        let (mask_attrs, mask_flow) = match &put.mask {
+            Some(mask) => {
+                let mut mw = nl::Writer::new();
+                odp::nl::key::emit_keys(mask, &mut mw);
+                let mask = odp::nl::key::decode_mask(mw.as_bytes(), &key, Mode::Strict)
+                    .map_err(|_| Errno::EINVAL)?;
+                let (m, _) = odp::convert::key_to_mask(&mask, &flow).map_err(|_| Errno::EINVAL)?;
+                (mask, m)
+            }
+            None => {
+                let m = odp::convert::exact_mask_for_packet(&flow);
+                (
+                    odp::convert::flow_to_mask(&m, &flow, &odp::convert::KeyParms::all()),
+                    m,
+                )
+            }
+        };
+        if !key.iter().any(|a| matches!(a, KeyAttr::InPort(_))) || mask_flow.in_port != u32::MAX {
+            return Err(Errno::EINVAL);
+        }
+        if self.shared.port(PortNo(flow.in_port)).is_none() {
+            return Err(Errno::EINVAL);
+        }
+        odp::execute::validate(&put.actions, &flow, &mask_flow).map_err(|e| {
+            log::debug!(
+                "{}: flow actions may not be safe on all matching packets: {e}",
+                self.shared.name
+            );
+            Errno::EINVAL
+        })?;
+        let masked = mask_flows(&flow, &mask_flow);
+        Ok(DpFlow::new(
+            ufid,
+            put.key.clone(),
+            mask_attrs,
+            masked,
+            mask_flow,
+            put.actions.clone(),
+        ))
+    }
+
+    fn flow_put(&self, put: &FlowPut) -> Result<Option<FlowStats>, Errno> {
+        self.alive()?;
+        let ufid = put.ufid.unwrap_or_else(|| dpif::ufid::from_key(&put.key));
+        let table = lock(&self.shared.flows);
+        if let Some(existing) = table.by_ufid.get(&ufid).cloned() {
+            if !put.flags.modify {
+                return Err(Errno::EEXIST);
+            }
+            // Validate the new actions against the existing match.
+            odp::execute::validate(&put.actions, &existing.flow, &existing.mask_flow)
+                .map_err(|_| Errno::EINVAL)?;
+            let old = if put.flags.zero_stats {
+                existing.stats.take()
+            } else {
+                existing.stats.get()
+            };
+            existing.actions.store(Arc::new(put.actions.clone()));
+            return Ok(put.want_stats.then_some(old));
+        }
+        if !put.flags.create {
+            return Err(Errno::ENOENT);
+        }
+        drop(table);
+        let flow = self.make_flow(put, ufid)?;
+        let mut table = lock(&self.shared.flows);
+        let m = (flow.packed_mask.clone(), flow.packed_key.clone());
+        if table.by_match.contains_key(&m) || table.by_ufid.contains_key(&ufid) {
+            return Err(Errno::EEXIST);
+        }
+        if table.by_ufid.len() >= MAX_FLOWS {
+            return Err(Errno::EFBIG);
+        }
+        table.by_match.insert(m, ufid);
+        table.by_ufid.insert(ufid, flow.clone());
+        drop(table);
+        self.broadcast(|| Update::AddFlow(flow.clone()));
+        Ok(None)
+    }
+
+    fn find(&self, key: &[KeyAttr], ufid: Option<Ufid>) -> Result<Arc<DpFlow>, Errno> {
+        let ufid = match ufid {
+            Some(u) => u,
+            None => {
+                if key.is_empty() {
+                    return Err(Errno::EINVAL);
+                }
+                dpif::ufid::from_key(key)
+            }
+        };
+        lock(&self.shared.flows)
+            .by_ufid
+            .get(&ufid)
+            .cloned()
+            .ok_or(Errno::ENOENT)
+    }
+
+    fn flow_del(&self, del: &FlowDel) -> Result<Option<FlowStats>, Errno> {
+        self.alive()?;
+        let f = self.find(&del.key, del.ufid)?;
+        let mut table = lock(&self.shared.flows);
+        table.by_ufid.remove(&f.ufid);
+        table
+            .by_match
+            .remove(&(f.packed_mask.clone(), f.packed_key.clone()));
+        drop(table);
+        f.kill();
+        self.broadcast(|| Update::DelFlow(f.clone()));
+        Ok(del.want_stats.then(|| f.stats.get()))
+    }
+
+    fn flow_get(&self, get: &FlowGet) -> Result<DpifFlow, Errno> {
+        self.alive()?;
+        let f = self.find(&get.key, get.ufid)?;
+        Ok(to_dpif_flow(&f, false))
+    }
+
+    fn execute(&self, x: &Execute) -> Result<(), Errno> {
+        self.alive()?;
+        let mut md = Flow::default();
+        let mut have_in_port = false;
+        for a in &x.metadata {
+            match a {
+                KeyAttr::InPort(p) => {
+                    md.in_port = *p;
+                    have_in_port = true;
+                }
+                KeyAttr::Priority(v) => md.skb_priority = *v,
+                KeyAttr::SkbMark(v) => md.pkt_mark = *v,
+                KeyAttr::RecircId(v) => md.recirc_id = *v,
+                KeyAttr::DpHash(v) => md.dp_hash = *v,
+                _ => {}
+            }
+        }
+        if !have_in_port || x.packet.len() < 14 {
+            return Err(Errno::EINVAL);
+        }
+        // Actions run on any packet: check them against the packet's own flow.
+        let flow = odp::extract::extract(&x.packet, &md);
+        let exact = odp::convert::exact_mask_for_packet(&flow);
+        odp::execute::validate(&x.actions, &flow, &exact).map_err(|_| Errno::EINVAL)?;
+        crate::pmd::execute_one(&self.shared, &x.packet, md, &x.actions);
+        Ok(())
+    }
+}
+
+/// `flow & mask`, field by field (through the packed form, which commutes
+/// with AND).
+fn mask_flows(flow: &Flow, mask: &Flow) -> Flow {
+    FlowKey::new(flow).and(&FlowKey::new(mask)).to_flow()
+}
+
+fn to_dpif_flow(f: &DpFlow, terse: bool) -> DpifFlow {
+    if terse {
+        return DpifFlow {
+            ufid: f.ufid,
+            stats: f.stats.get(),
+            ..Default::default()
+        };
+    }
+    DpifFlow {
+        key: f.key.clone(),
+        mask: f.mask.clone(),
+        actions: (**f.actions.load()).clone(),
+        ufid: f.ufid,
+        stats: f.stats.get(),
+    }
+}
+
+struct Dump {
+    flows: Vec<Arc<DpFlow>>,
+    next: AtomicU64,
+    terse: bool,
+}
+
+struct DumpCursor<'a> {
+    dump: &'a Dump,
+}
+
+impl FlowDump for Dump {
+    fn cursor(&self) -> Box<dyn FlowDumpThread + '_> {
+        Box::new(DumpCursor { dump: self })
+    }
+}
+
+impl FlowDumpThread for DumpCursor<'_> {
+    fn next(&mut self, out: &mut Vec<DpifFlow>, max: usize) -> Result<usize, Errno> {
+        let mut n = 0;
+        while n < max {
+            let i = self.dump.next.fetch_add(1, Ordering::Relaxed) as usize;
+            let Some(f) = self.dump.flows.get(i) else {
+                break;
+            };
+            // Flows deleted since the dump started are skipped.
+            if f.is_alive() {
+                out.push(to_dpif_flow(f, self.dump.terse));
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Provider for Datapath {
+    fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    fn type_name(&self) -> &'static str {
+        "netdev"
+    }
+
+    fn destroy(&self) -> Result<(), Errno> {
+        if self.shared.destroyed.swap(true, Ordering::AcqRel) {
+            return Err(Errno::ENODEV);
+        }
+        let mut pmds = lock(&self.pmds);
+        for p in pmds.iter_mut() {
+            p.stop();
+        }
+        pmds.clear();
+        drop(pmds);
+        let mut table = lock(&self.shared.flows);
+        for f in table.by_ufid.values() {
+            f.kill();
+        }
+        table.by_ufid.clear();
+        table.by_match.clear();
+        drop(table);
+        self.shared
+            .ports
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        self.shared.upcalls.purge();
+        registry()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.shared.name);
+        Ok(())
+    }
+
+    fn get_stats(&self) -> Result<DpStats, Errno> {
+        self.alive()?;
+        let s = &self.shared;
+        let flows = lock(&s.flows);
+        let n_flows = flows.by_ufid.len() as u64;
+        let n_masks = {
+            let mut masks: Vec<&FlowKey> = flows.by_ufid.values().map(|f| &f.packed_mask).collect();
+            masks.sort_by(|a, b| a.words().cmp(b.words()));
+            masks.dedup();
+            masks.len() as u32
+        };
+        drop(flows);
+        Ok(DpStats {
+            n_hit: s.n_hit.load(Ordering::Relaxed),
+            n_missed: s.n_missed.load(Ordering::Relaxed),
+            n_lost: s.upcalls.lost(),
+            n_flows,
+            n_mask_hit: s.n_mask_hit.load(Ordering::Relaxed),
+            n_masks,
+            n_cache_hit: s.n_cache_hit.load(Ordering::Relaxed),
+        })
+    }
+
+    fn get_drop_frags(&self) -> Result<bool, Errno> {
+        self.alive()?;
+        Ok(self.shared.drop_frags.load(Ordering::Relaxed))
+    }
+
+    fn set_drop_frags(&self, drop_frags: bool) -> Result<(), Errno> {
+        self.alive()?;
+        self.shared.drop_frags.store(drop_frags, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn port_add(&self, spec: &PortSpec, port_no: Option<PortNo>) -> Result<PortNo, Errno> {
+        self.add_port(spec, port_no)
+    }
+
+    fn port_del(&self, port_no: PortNo) -> Result<(), Errno> {
+        self.alive()?;
+        if port_no.0 == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let port = self
+            .shared
+            .ports
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&port_no.0)
+            .ok_or(Errno::ENODEV)?;
+        self.broadcast(|| Update::DelPort(port_no));
+        self.shared.note_change(&port.name);
+        Ok(())
+    }
+
+    fn port_query_by_number(&self, port_no: PortNo) -> Result<DpifPort, Errno> {
+        self.alive()?;
+        let p = self.shared.port(port_no).ok_or(Errno::ENODEV)?;
+        Ok(DpifPort {
+            name: p.name.clone(),
+            port_type: p.port_type.clone(),
+            port_no: p.no,
+        })
+    }
+
+    fn port_query_by_name(&self, name: &str) -> Result<DpifPort, Errno> {
+        self.alive()?;
+        let ports = self
+            .shared
+            .ports
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let p = ports
+            .values()
+            .find(|p| p.name == name)
+            .ok_or(Errno::ENODEV)?;
+        Ok(DpifPort {
+            name: p.name.clone(),
+            port_type: p.port_type.clone(),
+            port_no: p.no,
+        })
+    }
+
+    fn port_stats(&self, port_no: PortNo) -> Result<PortStats, Errno> {
+        self.alive()?;
+        let p = self.shared.port(port_no).ok_or(Errno::ENODEV)?;
+        let s = p.netdev.stats();
+        Ok(PortStats {
+            rx_packets: s.rx_packets,
+            rx_bytes: s.rx_bytes,
+            rx_errors: s.rx_errors,
+            rx_dropped: s.rx_dropped,
+            tx_packets: s.tx_packets,
+            tx_bytes: s.tx_bytes,
+            tx_errors: s.tx_errors,
+            tx_dropped: s.tx_dropped,
+        })
+    }
+
+    fn get_max_ports(&self) -> u32 {
+        MAX_PORTS
+    }
+
+    fn port_dump(&self) -> Result<Vec<DpifPort>, Errno> {
+        self.alive()?;
+        let ports = self
+            .shared
+            .ports
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        Ok(ports
+            .values()
+            .map(|p| DpifPort {
+                name: p.name.clone(),
+                port_type: p.port_type.clone(),
+                port_no: p.no,
+            })
+            .collect())
+    }
+
+    fn port_poll(&self) -> Result<Option<String>, Errno> {
+        self.alive()?;
+        let mut c = lock(&self.shared.changes);
+        if c.overflow {
+            c.overflow = false;
+            c.names.clear();
+            return Err(Errno::ENOBUFS);
+        }
+        Ok(c.names.pop_front())
+    }
+
+    fn port_poll_wait(&self, timeout: Timeout) -> bool {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut c = lock(&self.shared.changes);
+        loop {
+            if c.overflow || !c.names.is_empty() {
+                return true;
+            }
+            let step = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(l) if !l.is_zero() => l,
+                    _ => return false,
+                },
+                None => Duration::from_secs(3600),
+            };
+            c = self
+                .shared
+                .changed
+                .wait_timeout(c, step)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    fn flow_flush(&self) -> Result<(), Errno> {
+        self.alive()?;
+        let mut table = lock(&self.shared.flows);
+        for f in table.by_ufid.values() {
+            f.kill();
+        }
+        table.by_ufid.clear();
+        table.by_match.clear();
+        drop(table);
+        self.broadcast(|| Update::Flush);
+        Ok(())
+    }
+
+    fn flow_dump(&self, terse: bool) -> Result<Box<dyn FlowDump + '_>, Errno> {
+        self.alive()?;
+        let flows: Vec<Arc<DpFlow>> = lock(&self.shared.flows).by_ufid.values().cloned().collect();
+        Ok(Box::new(Dump {
+            flows,
+            next: AtomicU64::new(0),
+            terse,
+        }))
+    }
+
+    fn operate(&self, ops: &[Op]) -> Vec<Result<OpReply, Errno>> {
+        ops.iter()
+            .map(|op| match op {
+                Op::Put(p) => self.flow_put(p).map(OpReply::Put),
+                Op::Del(d) => self.flow_del(d).map(OpReply::Del),
+                Op::Get(g) => self.flow_get(g).map(|f| OpReply::Get(Box::new(f))),
+                Op::Execute(x) => self.execute(x).map(|()| OpReply::Execute),
+            })
+            .collect()
+    }
+
+    fn recv_set_mask(&self, mask: ListenMask) -> Result<(), Errno> {
+        self.alive()?;
+        let m = u8::from(mask.miss) | (u8::from(mask.action) << 1) | (u8::from(mask.sample) << 2);
+        self.shared.listen.store(m, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn recv_get_mask(&self) -> ListenMask {
+        self.shared.listen()
+    }
+
+    fn handlers_set(&self, n: u32) -> Result<(), Errno> {
+        self.alive()?;
+        if n == 0 || n > 1024 {
+            return Err(Errno::EINVAL);
+        }
+        self.shared.upcalls.set_handlers(n as usize);
+        Ok(())
+    }
+
+    fn recv(&self, handler_id: u32) -> Result<Option<dpif::Upcall>, Errno> {
+        self.alive()?;
+        self.shared.upcalls.pop(handler_id)
+    }
+
+    fn recv_wait(&self, handler_id: u32, timeout: Timeout) -> bool {
+        self.shared.upcalls.wait(handler_id, timeout)
+    }
+
+    fn recv_purge(&self) {
+        self.shared.upcalls.purge()
+    }
+
+    fn get_sflow_probability(&self) -> Result<u32, Errno> {
+        self.alive()?;
+        Ok(self.shared.sflow_probability.load(Ordering::Relaxed))
+    }
+
+    fn set_sflow_probability(&self, probability: u32) -> Result<(), Errno> {
+        self.alive()?;
+        self.shared
+            .sflow_probability
+            .store(probability, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn queue_to_priority(&self, queue_id: u32) -> Result<u32, Errno> {
+        // As OVS's netdev datapath: queue N is priority N + 1 (0 = none).
+        queue_id.checked_add(1).ok_or(Errno::EINVAL)
+    }
+}
+
+impl Drop for Datapath {
+    fn drop(&mut self) {
+        for p in lock(&self.pmds).iter_mut() {
+            p.stop();
+        }
+    }
+}
+
+/// The process's userspace datapaths, by name.
+fn registry() -> &'static Mutex<HashMap<String, Arc<Datapath>>> {
+    static DPS: std::sync::OnceLock<Mutex<HashMap<String, Arc<Datapath>>>> =
+        std::sync::OnceLock::new();
+    DPS.get_or_init(Default::default)
+}
+
+/// The `netdev` provider type: userspace datapaths living in this process.
+#[derive(Debug, Default)]
+pub struct NetdevClass {
+    /// Poll threads per new datapath (at least 1).
+    pub n_pmds: usize,
+}
+
+impl NetdevClass {
+    /// Opens (or creates) the datapath `name`, returning the concrete type.
+    ///
+    /// # Errors
+    /// As [`dpif::DpifClass::open`].
+    pub fn open_dp(&self, name: &str, create: bool) -> Result<Arc<Datapath>, Errno> {
+        let mut dps = registry().lock().unwrap_or_else(PoisonError::into_inner);
+        match (dps.get(name), create) {
+            (Some(_), true) => Err(Errno::EEXIST),
+            (Some(dp), false) => Ok(dp.clone()),
+            (None, false) => Err(Errno::ENODEV),
+            (None, true) => {
+                let dp = Datapath::create(name, self.n_pmds.max(1))?;
+                dps.insert(name.to_string(), dp.clone());
+                Ok(dp)
+            }
+        }
+    }
+}
+
+impl dpif::DpifClass for NetdevClass {
+    fn type_name(&self) -> &'static str {
+        "netdev"
+    }
+
+    fn enumerate(&self) -> Result<Vec<String>, Errno> {
+        let dps = registry().lock().unwrap_or_else(PoisonError::into_inner);
+        let mut names: Vec<String> = dps.keys().cloned().collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn open(&self, name: &str, create: bool) -> Result<Arc<dyn Provider>, Errno> {
+        Ok(self.open_dp(name, create)?)
+    }
+}

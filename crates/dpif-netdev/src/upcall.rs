@@ -1,0 +1,144 @@
+//! Bounded per-handler upcall queues.
+//!
+//! Poll threads push upcalls; handler threads take them by handler id. A
+//! full queue never blocks or grows: the upcall is dropped and counted as
+//! lost. Upcalls of one flow go to one queue (chosen by flow hash), so they
+//! stay in order.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use dpif::Upcall;
+
+/// Default capacity of each handler queue.
+pub const DEFAULT_QUEUE_LEN: usize = 4096;
+
+#[derive(Debug, Default)]
+struct Handler {
+    queue: Mutex<VecDeque<Upcall>>,
+    ready: Condvar,
+}
+
+/// The handler queues of one datapath.
+#[derive(Debug)]
+pub struct UpcallQueues {
+    handlers: RwLock<Vec<Arc<Handler>>>,
+    capacity: usize,
+    lost: AtomicU64,
+}
+
+impl UpcallQueues {
+    /// One handler queue of `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        UpcallQueues {
+            handlers: RwLock::new(vec![Arc::default()]),
+            capacity,
+            lost: AtomicU64::new(0),
+        }
+    }
+
+    /// Upcalls dropped because their queue was full.
+    pub fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    /// Counts one upcall lost for another reason (nobody listening).
+    pub fn count_lost(&self, n: u64) {
+        self.lost.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Replaces the queues with `n` empty ones (queued upcalls are dropped).
+    pub fn set_handlers(&self, n: usize) {
+        let mut h = self
+            .handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        *h = (0..n).map(|_| Arc::default()).collect();
+    }
+
+    /// Number of handler queues.
+    pub fn n_handlers(&self) -> usize {
+        self.handlers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Queues `upcall` on the queue chosen by `hash`; returns false (and
+    /// counts it lost) if that queue is full.
+    pub fn push(&self, hash: u32, upcall: Upcall) -> bool {
+        let handler = {
+            let h = self.handlers.read().unwrap_or_else(PoisonError::into_inner);
+            if h.is_empty() {
+                self.count_lost(1);
+                return false;
+            }
+            h[hash as usize % h.len()].clone()
+        };
+        let mut q = handler.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if q.len() >= self.capacity {
+            drop(q);
+            self.count_lost(1);
+            return false;
+        }
+        q.push_back(upcall);
+        drop(q);
+        handler.ready.notify_one();
+        true
+    }
+
+    fn handler(&self, id: u32) -> Option<Arc<Handler>> {
+        let h = self.handlers.read().unwrap_or_else(PoisonError::into_inner);
+        h.get(id as usize).cloned()
+    }
+
+    /// Takes the oldest upcall of queue `id`.
+    ///
+    /// # Errors
+    /// `EINVAL` if there is no such queue.
+    pub fn pop(&self, id: u32) -> Result<Option<Upcall>, dpif::Errno> {
+        let h = self.handler(id).ok_or(dpif::Errno::EINVAL)?;
+        let mut q = h.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(q.pop_front())
+    }
+
+    /// Waits until queue `id` is non-empty or `timeout` passes.
+    pub fn wait(&self, id: u32, timeout: Option<Duration>) -> bool {
+        let Some(h) = self.handler(id) else {
+            return false;
+        };
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut q = h.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if !q.is_empty() {
+                return true;
+            }
+            let step = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return false,
+                },
+                None => Duration::from_secs(3600),
+            };
+            q = h
+                .ready
+                .wait_timeout(q, step)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Empties every queue.
+    pub fn purge(&self) {
+        let h = self.handlers.read().unwrap_or_else(PoisonError::into_inner);
+        for handler in h.iter() {
+            handler
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+        }
+    }
+}
