@@ -20,8 +20,9 @@ if [ "${KVM_OVS_SETUP:-0}" = 1 ]; then
 fi
 
 # Build the test binaries on the host; the guest sees the same filesystem.
+# Test harness binaries only (profile "test": true), not the examples.
 mapfile -t bins < <(cargo test -p dpif-netlink --no-run --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
+    grep '"test":true' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p')
 if [ "${#bins[@]}" -eq 0 ]; then
     cargo test -p dpif-netlink --no-run   # show the build error
     exit 1
