@@ -564,6 +564,21 @@ impl Socket {
         }
     }
 
+    /// Whether messages already received wait in this socket's own queue
+    /// (the kernel's queue is not looked at).
+    pub fn has_queued(&self) -> bool {
+        !self.rx.is_empty()
+    }
+
+    /// A duplicate of the socket's descriptor, to poll without holding the
+    /// socket (see [`poll_readable`]).
+    ///
+    /// # Errors
+    /// The errno of `dup`.
+    pub fn dup_fd(&self) -> Result<std::os::fd::OwnedFd> {
+        Ok(self.sock.as_fd().try_clone_to_owned()?)
+    }
+
     /// Whether a message is queued here or in the kernel.
     pub fn has_pending(&self) -> bool {
         !self.rx.is_empty() || self.wait_readable(Some(Duration::ZERO))

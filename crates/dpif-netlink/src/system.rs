@@ -61,8 +61,9 @@ use crate::error::Error;
 use crate::flow::{FlowInfo, FlowRequest};
 use crate::kernel::{DpId, FlowDumpStream, Kernel};
 use crate::packet::{ExecuteRequest, UpcallCmd, UpcallMsg};
-use crate::socket::{Msg, Request, Socket};
+use crate::socket::{poll_readable, Msg, Request, Socket};
 use crate::vport::{TunnelOptions, VportInfo, VportRequest, VportType};
+use std::os::fd::{AsFd, OwnedFd};
 
 /// The kernel's largest port number plus one (`DP_MAX_PORTS`).
 const MAX_PORTS: u32 = 65535;
@@ -209,6 +210,7 @@ pub struct SystemDp {
     handler_pids: RwLock<Vec<u32>>,
     mask: Mutex<ListenMask>,
     port_notify: Mutex<Socket>,
+    port_notify_fd: OwnedFd,
     destroyed: AtomicBool,
     max_pids_per_port: usize,
     dispatch: UpcallDispatch,
@@ -242,6 +244,7 @@ impl SystemDp {
             handlers: RwLock::new(vec![Mutex::new(h)]),
             handler_pids: RwLock::new(pids),
             mask: Mutex::new(ListenMask::NONE),
+            port_notify_fd: notify.dup_fd().map_err(errno)?,
             port_notify: Mutex::new(notify),
             destroyed: AtomicBool::new(false),
             max_pids_per_port: possible_cpus(),
@@ -945,8 +948,14 @@ impl Provider for SystemDp {
     }
 
     fn port_poll_wait(&self, timeout: Timeout) -> bool {
-        let s = self.port_notify.lock().unwrap_or_else(|e| e.into_inner());
-        s.wait_readable(timeout)
+        {
+            let s = self.port_notify.lock().unwrap_or_else(|e| e.into_inner());
+            if s.has_queued() {
+                return true;
+            }
+        }
+        // Poll a duplicate, so that port_poll is not blocked meanwhile.
+        poll_readable(&[self.port_notify_fd.as_fd()], timeout)
     }
 
     fn flow_flush(&self) -> Result<(), Errno> {
@@ -1094,12 +1103,23 @@ impl Provider for SystemDp {
     }
 
     fn recv_wait(&self, handler_id: u32, timeout: Timeout) -> bool {
-        let hs = self.handlers.read().unwrap_or_else(|e| e.into_inner());
-        let Some(h) = hs.get(handler_id as usize) else {
-            return false;
+        // Take a duplicate of the handler's descriptor and poll it without
+        // holding any lock: recv, purge and handlers_set are not blocked.
+        let fd = {
+            let hs = self.handlers.read().unwrap_or_else(|e| e.into_inner());
+            let Some(h) = hs.get(handler_id as usize) else {
+                return false;
+            };
+            let s = h.lock().unwrap_or_else(|e| e.into_inner());
+            if s.has_queued() {
+                return true;
+            }
+            match s.dup_fd() {
+                Ok(fd) => fd,
+                Err(_) => return s.wait_readable(timeout),
+            }
         };
-        let s = h.lock().unwrap_or_else(|e| e.into_inner());
-        s.wait_readable(timeout)
+        poll_readable(&[fd.as_fd()], timeout)
     }
 
     fn recv_purge(&self) {
