@@ -14,7 +14,7 @@ use dpif_netlink::flow::FlowRequest;
 use dpif_netlink::packet::{ExecuteRequest, UpcallCmd, UpcallMsg};
 use dpif_netlink::vport::{TunnelOptions, VportRequest, VportType};
 use dpif_netlink::{DpId, FlowOp, Kernel, Socket};
-use odp::key::{EthernetKey, Ipv4Key, KeyAttr, PortsKey};
+use odp::key::{EthernetKey, Ipv4Key, KeyAttr, PortNo, PortsKey};
 
 /// The kernel, or `None` (after printing why) when these tests cannot run.
 fn kernel() -> Option<Kernel> {
@@ -751,4 +751,149 @@ fn provider_per_cpu_dispatch_delivers_misses() {
     assert_eq!(up.ufid, dpif::ufid::from_key(&up.key));
     dp.destroy().unwrap();
     let _ = Command::new("ip").args(["link", "del", "oxt-pca"]).status();
+}
+
+/// Debian's `ovs-dpctl`, if there is one: `$OVS_DPCTL`, the `PATH`'s, or
+/// the copy `run-in-guest --self-test` unpacks.
+fn ovs_dpctl() -> Option<String> {
+    let cands = [
+        std::env::var("OVS_DPCTL").ok(),
+        Some("/usr/bin/ovs-dpctl".to_string()),
+        Some("/var/cache/kvm-ovs/ovs/usr/bin/ovs-dpctl".to_string()),
+    ];
+    cands
+        .into_iter()
+        .flatten()
+        .find(|p| std::path::Path::new(p).exists())
+}
+
+fn run_dpctl(d: &str, args: &[&str]) -> String {
+    let out = Command::new(d).args(args).output().expect("run ovs-dpctl");
+    assert!(
+        out.status.success(),
+        "ovs-dpctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn format_flow(f: &dpif::DpifFlow) -> String {
+    let mut s = String::new();
+    odp::text::key::format_match(&f.key, Some(&f.mask), false, &mut s);
+    s.push_str(", actions:");
+    odp::text::action::format_actions(&f.actions, &mut s);
+    s
+}
+
+/// Flows and ports written through the provider read the same in
+/// `ovs-dpctl`, and flows `ovs-dpctl` writes read the same through the
+/// provider, with the UFID OVS derives from the key.
+#[test]
+fn interop_with_ovs_dpctl() {
+    use dpif::{DpifClass, FlowPut, PortSpec, PutFlags};
+    let Some(k) = kernel() else { return };
+    let Some(d) = ovs_dpctl() else {
+        println!("SKIP: no ovs-dpctl");
+        return;
+    };
+    let _ = k.dp_del(DpId::Name("oxt-iop"));
+    let class = dpif_netlink::SystemClass::new();
+    let dp = dpif::Dpif::new(class.open("oxt-iop", true).unwrap());
+    let _guard = Dp {
+        k: &k,
+        ifindex: k.dp_get(DpId::Name("oxt-iop")).unwrap().dp_ifindex,
+    };
+    let spec = PortSpec {
+        name: "oxt-iopp".into(),
+        port_type: "internal".into(),
+        options: vec![],
+    };
+    let p = dp.port_add(&spec, None).unwrap();
+    let show = run_dpctl(&d, &["show", "system@oxt-iop"]);
+    assert!(show.contains("  port 0: oxt-iop (internal)\n"), "{show}");
+    assert!(
+        show.contains(&format!("  port {}: oxt-iopp (internal)\n", p.0)),
+        "{show}"
+    );
+
+    // Ours, read by ovs-dpctl.
+    let texts = [
+        format!(
+            "in_port({}),eth(src=02:00:00:00:00:01,dst=02:00:00:00:00:02),eth_type(0x0800),\
+             ipv4(src=10.0.0.1,dst=10.0.0.2,proto=6,tos=0,ttl=64,frag=no),tcp(src=1000,dst=80),tcp_flags(0)",
+            p.0
+        ),
+        // The kernel keeps keys masked: write one that is.
+        format!("in_port({}),eth(src=02:00:00:00:00:00/ff:ff:ff:00:00:00,dst=02:00:00:00:00:02)", p.0),
+    ];
+    for t in &texts {
+        let (key, mask) = odp::text::key::parse_match(t).unwrap();
+        let put = FlowPut {
+            flags: PutFlags::CREATE,
+            key,
+            mask: Some(mask),
+            ufid: None,
+            actions: vec![odp::action::Action::Output(PortNo(0))],
+            want_stats: false,
+        };
+        dp.flow_put(put).unwrap();
+    }
+    let dump = run_dpctl(&d, &["dump-flows", "system@oxt-iop"]);
+    let mut theirs: Vec<String> = dump
+        .lines()
+        .map(|l| l.replace(", packets:0, bytes:0, used:never", ""))
+        .collect();
+    let mut want: Vec<String> = texts.iter().map(|t| format!("{t}, actions:0")).collect();
+    theirs.sort();
+    want.sort();
+    assert_eq!(theirs, want);
+    // UFIDs: OVS prints its ovs_u128 as 32-bit words; ours is the same
+    // 16 bytes, so `ovs-dpctl -m` shows the UFID we gave each flow.
+    let verbose = run_dpctl(&d, &["dump-flows", "-m", "system@oxt-iop"]);
+    for t in &texts {
+        let u = dpif::Dpif::ufid_from_key(&odp::text::key::parse_match(t).unwrap().0).0;
+        let w = [
+            u as u32,
+            (u >> 32) as u32,
+            (u >> 64) as u32,
+            (u >> 96) as u32,
+        ];
+        let ufid = format!(
+            "ufid:{:08x}-{:04x}-{:04x}-{:04x}-{:04x}{:08x}, ",
+            w[0],
+            w[1] >> 16,
+            w[1] & 0xffff,
+            w[2] >> 16,
+            w[2] & 0xffff,
+            w[3]
+        );
+        assert!(
+            verbose.lines().any(|l| l.starts_with(&ufid)),
+            "{ufid} not in\n{verbose}"
+        );
+    }
+
+    // Theirs, read through the provider.
+    dp.flow_flush().unwrap();
+    let t = format!(
+        "in_port({}),eth(src=02:00:00:00:00:05,dst=02:00:00:00:00:06),eth_type(0x86dd),\
+         ipv6(src=2001:db8::1,dst=2001:db8::2,label=0,proto=17,tclass=0,hlimit=64,frag=no),udp(src=5,dst=6)",
+        p.0
+    );
+    run_dpctl(&d, &["add-flow", "system@oxt-iop", &t, "0"]);
+    let dump = dp.flow_dump(false).unwrap();
+    let mut c = dump.cursor();
+    let mut flows = Vec::new();
+    while c.next(&mut flows, 10).unwrap() > 0 {}
+    assert_eq!(flows.len(), 1);
+    assert_eq!(format_flow(&flows[0]), format!("{t}, actions:0"));
+    let (key, _) = odp::text::key::parse_match(&t).unwrap();
+    assert_eq!(
+        flows[0].ufid,
+        dpif::Dpif::ufid_from_key(&key),
+        "UFIDs agree with OVS"
+    );
+    drop(c);
+    drop(dump);
+    dp.destroy().unwrap();
 }
