@@ -897,3 +897,79 @@ fn interop_with_ovs_dpctl() {
     drop(dump);
     dp.destroy().unwrap();
 }
+
+/// Tunnel ports through the provider: types, options, bad options.
+#[test]
+fn provider_tunnel_ports() {
+    use dpif::{DpifClass, Errno, PortSpec};
+    let Some(k) = kernel() else { return };
+    let _ = k.dp_del(DpId::Name("oxt-tun"));
+    let class = dpif_netlink::SystemClass::new();
+    let dp = dpif::Dpif::new(class.open("oxt-tun", true).unwrap());
+    let _guard = Dp {
+        k: &k,
+        ifindex: k.dp_get(DpId::Name("oxt-tun")).unwrap().dp_ifindex,
+    };
+    let spec = |name: &str, ty: &str, opts: &[(&str, &str)]| PortSpec {
+        name: name.into(),
+        port_type: ty.into(),
+        options: opts
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+    };
+    let vx = dp
+        .port_add(
+            &spec("oxt-tvx", "vxlan", &[("dst_port", "4791"), ("exts", "gbp")]),
+            None,
+        )
+        .unwrap();
+    let gn = dp
+        .port_add(&spec("oxt-tgn", "geneve", &[("remote_ip", "flow")]), None)
+        .unwrap();
+    let gr = dp.port_add(&spec("oxt-tgr", "gre", &[]), None).unwrap();
+    for (p, ty) in [(vx, "vxlan"), (gn, "geneve"), (gr, "gre")] {
+        assert_eq!(dp.port_query_by_number(p).unwrap().port_type, ty);
+    }
+    let v = k
+        .vport_get(&VportRequest {
+            name: Some("oxt-tvx".into()),
+            ..VportRequest::default()
+        })
+        .unwrap();
+    assert_eq!(
+        v.options,
+        Some(TunnelOptions {
+            dst_port: Some(4791),
+            vxlan_gbp: true
+        })
+    );
+    let g = k
+        .vport_get(&VportRequest {
+            name: Some("oxt-tgn".into()),
+            ..VportRequest::default()
+        })
+        .unwrap();
+    assert_eq!(
+        g.options.and_then(|o| o.dst_port),
+        Some(6081),
+        "default geneve port"
+    );
+    for bad in [
+        spec("oxt-tb1", "vxlan", &[("dst_port", "x")]),
+        spec("oxt-tb2", "vxlan", &[("exts", "nosuch")]),
+        spec("oxt-tb3", "internal", &[("dst_port", "1")]),
+        spec("oxt-tb4", "dummy", &[]),
+    ] {
+        assert_eq!(
+            dp.port_add(&bad, None).err(),
+            Some(Errno::EINVAL),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        dp.port_add(&spec("oxt-tvx", "vxlan", &[]), None).err(),
+        Some(Errno::EEXIST)
+    );
+    dp.destroy().unwrap();
+}
