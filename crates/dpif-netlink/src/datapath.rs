@@ -151,3 +151,99 @@ impl DpInfo {
         Ok(d)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(attrs: nl::Writer) -> Msg {
+        Msg {
+            family: 32,
+            flags: 0,
+            seq: 0,
+            cmd: OVS_DP_CMD_GET,
+            version: 2,
+            payload: attrs.into_bytes(),
+        }
+    }
+
+    #[test]
+    fn parses_stats_and_skips_newer_attributes() {
+        let mut w = nl::Writer::with_buffer(7i32.to_ne_bytes().to_vec());
+        w.put_string(OVS_DP_ATTR_NAME, "dp0");
+        let stats: Vec<u8> = [1u64, 2, 3, 4]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        w.put(OVS_DP_ATTR_STATS, &stats);
+        let mut mf = Vec::new();
+        mf.extend_from_slice(&10u64.to_ne_bytes());
+        mf.extend_from_slice(&3u32.to_ne_bytes());
+        mf.extend_from_slice(&0u32.to_ne_bytes());
+        mf.extend_from_slice(&5u64.to_ne_bytes());
+        mf.extend_from_slice(&0u64.to_ne_bytes());
+        w.put(OVS_DP_ATTR_MEGAFLOW_STATS, &mf);
+        w.put_u32(OVS_DP_ATTR_USER_FEATURES, OVS_DP_F_UNALIGNED);
+        w.put(OVS_DP_ATTR_PER_CPU_PIDS, &[9, 0, 0, 0, 8, 0, 0, 0]);
+        w.put_u32(77, 1); // a newer kernel's attribute
+        let d = DpInfo::parse(&msg(w)).unwrap();
+        assert_eq!(d.dp_ifindex, 7);
+        assert_eq!(d.name, "dp0");
+        assert_eq!(
+            d.stats,
+            Some(DpStats {
+                n_hit: 1,
+                n_missed: 2,
+                n_lost: 3,
+                n_flows: 4
+            })
+        );
+        assert_eq!(
+            d.megaflow_stats,
+            Some(MegaflowStats {
+                n_mask_hit: 10,
+                n_masks: 3,
+                n_cache_hit: 5
+            })
+        );
+        assert_eq!(d.user_features, Some(OVS_DP_F_UNALIGNED));
+        assert_eq!(d.per_cpu_pids, vec![9, 8]);
+    }
+
+    #[test]
+    fn new_request_bytes() {
+        let f = Family {
+            name: "ovs_datapath".into(),
+            id: 32,
+            version: 2,
+            hdrsize: 4,
+            maxattr: 9,
+            mcast_groups: vec![],
+        };
+        let r = DpRequest {
+            name: Some("dp0".into()),
+            upcall_pid: Some(5),
+            user_features: Some(3),
+            ..DpRequest::default()
+        };
+        let b = r.to_request(&f, OVS_DP_CMD_NEW, NLM_F_ECHO).unwrap();
+        let b = b.as_bytes();
+        assert_eq!(
+            &b[16..24],
+            &[OVS_DP_CMD_NEW, OVS_DATAPATH_VERSION, 0, 0, 0, 0, 0, 0]
+        );
+        assert_eq!(
+            &b[24..],
+            &[8, 0, 1, 0, b'd', b'p', b'0', 0, 8, 0, 2, 0, 5, 0, 0, 0, 8, 0, 5, 0, 3, 0, 0, 0][..]
+        );
+    }
+
+    #[test]
+    fn reply_without_name_is_eproto() {
+        let w = nl::Writer::with_buffer(7i32.to_ne_bytes().to_vec());
+        assert_eq!(
+            DpInfo::parse(&msg(w)).unwrap_err().errno(),
+            crate::error::errno::EPROTO
+        );
+    }
+}

@@ -72,7 +72,12 @@ const USER_FEATURES: u32 = OVS_DP_F_UNALIGNED | OVS_DP_F_VPORT_PIDS;
 /// Receive buffer asked for handler and notification sockets.
 const SOCK_RCVBUF: usize = 4 << 20;
 
+/// The dpif errno of a kernel error. `Errno` carries no text, so the
+/// kernel's extended-ack message, when it sent one, goes to the debug log.
 fn errno(e: Error) -> Errno {
+    if e.msg().is_some() {
+        log::debug!("system: {e}");
+    }
     Errno::new(e.errno()).unwrap_or(Errno::EIO)
 }
 
