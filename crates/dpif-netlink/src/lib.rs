@@ -16,6 +16,20 @@
 //!   notes on where the kernel and the dpif contract meet.
 //! - [`Error`]: a positive errno and the kernel's extended-ack message.
 
+//!
+//! # Testing against the kernel
+//!
+//! The unit tests need no kernel. `tests/kernel.rs` (this crate's messages,
+//! errnos, upcalls, per-CPU dispatch, EPERM, interop with `ovs-dpctl`) and
+//! `tests/conformance.rs` (the `dpif-tests` suite, unchanged) need the
+//! openvswitch module and root; elsewhere each test prints `SKIP: <reason>`
+//! and passes. `scripts/kernel-tests.sh` runs them in a VM with the real
+//! module; `scripts/kernel-bench.sh` measures flow install / dump / delete
+//! rates beside `ovs-dpctl`'s.
+//!
+//! There is no `unsafe` here: sockets are `netlink-sys`'s, polling is
+//! `rustix`'s.
+
 #![deny(unsafe_code)]
 
 pub mod abi;
