@@ -60,6 +60,7 @@ impl TestBed for NetdevBed {
             sflow: true,
             checks_in_port: true,
             queues: true,
+            dumps_unique: true,
         }
     }
 

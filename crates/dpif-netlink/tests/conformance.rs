@@ -145,6 +145,7 @@ impl TestBed for KernelBed {
             sflow: false,
             checks_in_port: false,
             queues: false,
+            dumps_unique: false,
         }
     }
 

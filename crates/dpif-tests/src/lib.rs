@@ -35,6 +35,10 @@ pub struct Capabilities {
     pub checks_in_port: bool,
     /// `queue_to_priority` is implemented.
     pub queues: bool,
+    /// A dump returns each flow at most once even while other threads add
+    /// and delete flows (the kernel may repeat a flow when its hash table is
+    /// resized during a dump; every stable flow still appears).
+    pub dumps_unique: bool,
 }
 
 /// A datapath under test, with ports the test can drive.

@@ -517,7 +517,7 @@ pub fn dump_consistent_under_concurrent_put_del(bed: &dyn TestBed) {
                 while !stop.load(Ordering::Relaxed) {
                     let k = a_to_b_key(p1.0, 1000 + (i % 200));
                     let _ = put(&dpif, &k, &out, PutFlags::CREATE);
-                    let _ = del(&dpif, &a_to_b_key(p1.0, 1000 + ((i + 100) % 200)));
+                    let _ = del(&dpif, &a_to_b_key(p1.0, 1000 + (i % 200 + 100) % 200));
                     i = i.wrapping_add(1);
                 }
             })
@@ -526,7 +526,10 @@ pub fn dump_consistent_under_concurrent_put_del(bed: &dyn TestBed) {
             let flows = dump_all(dpif, false);
             let mut seen = HashSet::new();
             for f in &flows {
-                assert!(seen.insert(f.ufid), "flow {:?} dumped twice", f.ufid);
+                let first = seen.insert(f.ufid);
+                if bed.caps().dumps_unique {
+                    assert!(first, "flow {:?} dumped twice", f.ufid);
+                }
             }
             assert!(
                 stable.is_subset(&seen),

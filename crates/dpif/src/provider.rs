@@ -72,8 +72,10 @@ pub trait FlowDumpThread: Send {
 
 /// A flow dump in progress. Several threads may drain it at once, each
 /// through its own cursor: every flow present for the whole dump is returned
-/// exactly once by one of the cursors; a flow added or deleted during the
-/// dump may or may not be returned.
+/// by one of the cursors; a flow added or deleted during the dump may or may
+/// not be returned. A flow may be returned twice while other threads change
+/// the table (the kernel's table can be resized mid-dump); the userspace
+/// datapath returns each flow at most once.
 pub trait FlowDump: Send + Sync {
     /// A new cursor over this dump.
     fn cursor(&self) -> Box<dyn FlowDumpThread + '_>;
