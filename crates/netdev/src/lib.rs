@@ -10,6 +10,13 @@
 //! - [`Netdev`]: the provider contract.
 //! - [`dummy`]: an in-memory netdev for tests and benchmarks.
 //! - [`pcap`]: a netdev that receives from and transmits to pcap files.
+//! - [`afpacket`] (Linux): the `system` netdev, an existing interface
+//!   through an `AF_PACKET` memory-mapped ring.
+//! - [`tap`] (Linux): the `tap` and `internal` netdevs, a tap device.
+//! - [`offload`]: the `virtio_net_hdr` kept with offloaded packets
+//!   ([`Packet::vnet`]) and finishing offloads in software.
+//! - [`Poller`] (Linux): waiting for many kernel-backed queues and an
+//!   [`RxSignal`] at once.
 //! - [`open`]: builds a netdev from a kind name and options.
 //!
 //! Errors are [`std::io::Error`]s; this crate does not know the datapath
@@ -48,11 +55,15 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod afpacket;
 pub mod dummy;
+pub mod offload;
 pub mod packet;
 pub mod pcap;
 mod pcapfile;
 mod signal;
+mod sys;
+pub mod tap;
 
 use std::any::Any;
 use std::io;
@@ -62,6 +73,7 @@ use std::time::Duration;
 
 pub use packet::{Batch, Packet, BATCH_SIZE, DEFAULT_HEADROOM, DEFAULT_ROOM};
 pub use signal::RxSignal;
+pub use sys::poll::Poller;
 
 /// An Ethernet address.
 pub type MacAddr = [u8; 6];
@@ -303,12 +315,16 @@ pub trait Netdev: Send + Sync {
 }
 
 /// Builds a netdev of kind `kind` named `name`, with `options` applied.
-/// Kinds: `"dummy"` and `"pcap"`; any other is
-/// [`io::ErrorKind::Unsupported`].
+/// Kinds: `"dummy"`, `"pcap"`, and on Linux `"system"` (an existing
+/// interface, [`afpacket`]), `"tap"` and `"internal"` (a tap device,
+/// [`tap`]); any other is [`io::ErrorKind::Unsupported`].
 pub fn open(kind: &str, name: &str, options: &[(String, String)]) -> io::Result<Arc<dyn Netdev>> {
     match kind {
         "dummy" => Ok(Arc::new(dummy::DummyNetdev::from_options(name, options)?)),
         "pcap" => Ok(Arc::new(pcap::PcapNetdev::open(name, options)?)),
+        "system" => Ok(Arc::new(afpacket::AfPacketNetdev::open(name, options)?)),
+        "tap" => Ok(Arc::new(tap::TapNetdev::open("tap", name, options)?)),
+        "internal" => Ok(Arc::new(tap::TapNetdev::open("internal", name, options)?)),
         _ => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             format!("{name}: unknown netdev kind \"{kind}\""),

@@ -61,6 +61,15 @@ pub struct Packet {
     /// Datapath port number the packet was received on (metadata; a
     /// provider's receive sets it to 0 and the datapath fills it in).
     pub in_port: u32,
+    /// Offload metadata: the `virtio_net_hdr` a kernel-backed provider
+    /// received with the frame (a checksum left to finish, a TCP/UDP
+    /// segment larger than the MTU), `None` for an ordinary frame. Its
+    /// `csum_start` and `hdr_len` count from the first data byte and are
+    /// kept right by [`Packet::push_front`] and [`Packet::pull_front`]. A
+    /// provider transmitting to a device that takes the header gives it
+    /// back to the kernel; others finish the work in software (see
+    /// [`crate::offload`]). Cleared by [`Packet::reset`].
+    pub vnet: Option<crate::offload::VnetHdr>,
 }
 
 impl Packet {
@@ -78,6 +87,7 @@ impl Packet {
             end: headroom,
             reset_headroom: headroom,
             in_port: 0,
+            vnet: None,
         }
     }
 
@@ -136,6 +146,7 @@ impl Packet {
         self.start = headroom;
         self.end = headroom;
         self.in_port = 0;
+        self.vnet = None;
     }
 
     /// Resets the packet and copies `data` into it. Allocates only if
@@ -157,6 +168,9 @@ impl Packet {
             self.grow(n - self.start + DEFAULT_HEADROOM, 0);
         }
         self.start -= n;
+        if let Some(v) = &mut self.vnet {
+            v.shift(n as isize);
+        }
         &mut self.buf[self.start..self.start + n]
     }
 
@@ -170,6 +184,9 @@ impl Packet {
         }
         let old = self.start;
         self.start += n;
+        if let Some(v) = &mut self.vnet {
+            v.shift(-(n as isize));
+        }
         Some(&self.buf[old..old + n])
     }
 
@@ -232,6 +249,7 @@ impl fmt::Debug for Packet {
             .field("headroom", &self.headroom())
             .field("tailroom", &self.tailroom())
             .field("in_port", &self.in_port)
+            .field("vnet", &self.vnet)
             .finish()
     }
 }

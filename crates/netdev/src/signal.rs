@@ -1,7 +1,11 @@
 //! [`RxSignal`]: wake a poll thread when packets arrive on in-process
 //! devices.
 
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+
+use crate::sys::poll::EventFd;
 use std::time::{Duration, Instant};
 
 /// A wake-up signal for threads waiting for received packets.
@@ -17,6 +21,10 @@ pub struct RxSignal {
     generation: Mutex<u64>,
     /// Woken on every notification.
     cond: Condvar,
+    /// Made readable on every notification, once [`RxSignal::wake_fd`]
+    /// created it: lets a thread wait for the signal and for kernel
+    /// descriptors together.
+    wake: OnceLock<EventFd>,
 }
 
 impl RxSignal {
@@ -42,6 +50,33 @@ impl RxSignal {
         *g = g.wrapping_add(1);
         drop(g);
         self.cond.notify_all();
+        if let Some(w) = self.wake.get() {
+            w.notify();
+        }
+    }
+
+    /// A descriptor (an eventfd) that becomes readable on every
+    /// notification from now on, to wait for it in an epoll set with
+    /// kernel-backed queues (see [`crate::Poller`]). It stays readable
+    /// until [`RxSignal::clear_wake_fd`]; a waiter clears it after waking
+    /// and before polling its queues, so that no notification is lost.
+    pub fn wake_fd(&self) -> io::Result<BorrowedFd<'_>> {
+        if self.wake.get().is_none() {
+            // Losing a race to another caller just drops our eventfd.
+            let _ = self.wake.set(EventFd::new()?);
+        }
+        match self.wake.get() {
+            Some(w) => Ok(w.fd()),
+            None => Err(io::Error::other("eventfd vanished")),
+        }
+    }
+
+    /// Makes [`RxSignal::wake_fd`] unreadable again until the next
+    /// notification.
+    pub fn clear_wake_fd(&self) {
+        if let Some(w) = self.wake.get() {
+            w.drain();
+        }
     }
 
     /// Waits until the generation differs from `seen` or `timeout` passes.
