@@ -28,7 +28,7 @@ use odp::nl::Mode;
 use crate::flow::DpFlow;
 use crate::flowkey::FlowKey;
 use crate::pmd::{DpSink, PmdHandle, Update};
-use crate::port::{netdev_kind, Port};
+use crate::port::{netdev_kind, open_netdev, Port};
 use crate::upcall::{UpcallQueues, DEFAULT_QUEUE_LEN};
 
 /// One more than the largest port number.
@@ -282,7 +282,7 @@ impl Datapath {
                     .ok_or(Errno::EFBIG)?,
             ),
         };
-        let netdev = netdev::open(kind, &spec.name, &spec.options).map_err(|e| {
+        let netdev = open_netdev(kind, &spec.name, &spec.options).map_err(|e| {
             log::warn!("{}: cannot open {}: {e}", self.shared.name, spec.name);
             match e.kind() {
                 std::io::ErrorKind::NotFound => Errno::ENODEV,

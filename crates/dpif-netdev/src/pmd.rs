@@ -290,8 +290,11 @@ struct Pmd {
     updates: Receiver<Update>,
     signal: Arc<RxSignal>,
     rx_ports: Vec<Arc<Port>>,
-    /// Whether every polled queue notifies `signal` (else idle waits are short).
+    /// Whether every polled queue notifies `signal` or has a descriptor in
+    /// `poller` (else idle waits are short).
     all_signaled: bool,
+    /// Idle waits on kernel-backed queues: see `idle_wait`.
+    kwait: KernelWait,
     tx: Vec<TxPort>,
     classifier: Classifier<Arc<DpFlow>>,
     emc: Emc<Arc<DpFlow>>,
@@ -328,6 +331,7 @@ impl Pmd {
             signal,
             rx_ports: Vec::new(),
             all_signaled: true,
+            kwait: KernelWait::default(),
             tx: Vec::new(),
             classifier: Classifier::new(),
             emc: Emc::new(),
@@ -343,8 +347,13 @@ impl Pmd {
         while let Ok(u) = self.updates.try_recv() {
             match u {
                 Update::AddPort(p) => {
+                    for old in self.rx_ports.iter().filter(|x| x.no == p.no) {
+                        self.kwait.unwatch(&*old.netdev);
+                    }
                     for q in 0..p.netdev.n_rxq() {
-                        if !p.netdev.attach_rx_signal(q, self.signal.clone()) {
+                        if !p.netdev.attach_rx_signal(q, self.signal.clone())
+                            && !self.kwait.watch(&self.signal, &*p.netdev, q)
+                        {
                             self.all_signaled = false;
                         }
                     }
@@ -352,6 +361,9 @@ impl Pmd {
                     self.rx_ports.push(p);
                 }
                 Update::DelPort(no) => {
+                    for p in self.rx_ports.iter().filter(|x| x.no == no) {
+                        self.kwait.unwatch(&*p.netdev);
+                    }
                     self.rx_ports.retain(|x| x.no != no);
                     self.tx.retain(|t| t.port.no != no);
                 }
@@ -409,15 +421,46 @@ impl Pmd {
                 self.emc.sweep(64);
             }
             if got == 0 {
-                let timeout = if self.all_signaled && !self.shared.busy_poll.load(Ordering::Relaxed)
-                {
-                    Duration::from_millis(100)
-                } else {
-                    Duration::from_micros(200)
-                };
-                self.signal.wait_since(gen, timeout);
+                self.idle_wait(gen);
             }
         }
+    }
+
+    /// Waits, with nothing received in the last round, until a queue may
+    /// have packets or an update comes (`gen`: the signal's generation read
+    /// before polling).
+    ///
+    /// With kernel-backed queues (sockets, taps) the thread blocks in epoll
+    /// on their descriptors together with the signal's eventfd, so an idle
+    /// switch sleeps; with busy polling it does not wait at all. With only
+    /// in-memory queues it waits on the signal as before.
+    fn idle_wait(&mut self, gen: u64) {
+        let busy = self.shared.busy_poll.load(Ordering::Relaxed);
+        if let Some(poller) = self.kwait.poller.as_mut().filter(|_| self.kwait.n_fds > 0) {
+            if busy {
+                std::hint::spin_loop();
+                return;
+            }
+            let timeout = if self.all_signaled {
+                Duration::from_millis(100)
+            } else {
+                Duration::from_micros(200)
+            };
+            if let Err(e) = poller.wait(Some(timeout), |_| {}) {
+                log::warn!("{}: poll thread wait failed: {e}", self.shared.name);
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            // Notifications from now on make the eventfd readable again;
+            // earlier ones are seen by the next round of polling.
+            self.signal.clear_wake_fd();
+            return;
+        }
+        let timeout = if self.all_signaled && !busy {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_micros(200)
+        };
+        self.signal.wait_since(gen, timeout);
     }
 
     /// Handles one received batch from port `in_port`.
@@ -586,3 +629,61 @@ impl Pmd {
 
 /// Whether a poll thread should spin instead of blocking when idle.
 pub type BusyPoll = AtomicBool;
+
+/// A poll thread's epoll set over its kernel-backed receive queues and its
+/// signal's eventfd, made when the first such queue arrives.
+#[derive(Default)]
+struct KernelWait {
+    poller: Option<netdev::Poller>,
+    /// Queue descriptors registered.
+    n_fds: usize,
+}
+
+impl KernelWait {
+    /// Token of the signal's eventfd.
+    const SIGNAL: u64 = u64::MAX;
+
+    /// Registers queue `q` of `dev` if it has a descriptor; returns whether
+    /// the thread will now wake for it.
+    fn watch(&mut self, signal: &RxSignal, dev: &dyn netdev::Netdev, q: usize) -> bool {
+        let Some(fd) = dev.rx_fd(q) else {
+            return false;
+        };
+        if self.poller.is_none() {
+            let p = netdev::Poller::new().and_then(|p| {
+                p.add(signal.wake_fd()?, KernelWait::SIGNAL)?;
+                Ok(p)
+            });
+            match p {
+                Ok(p) => self.poller = Some(p),
+                Err(e) => {
+                    log::warn!("{}: no epoll set, polling instead: {e}", dev.name());
+                    return false;
+                }
+            }
+        }
+        let Some(p) = &self.poller else { return false };
+        match p.add(fd, q as u64) {
+            Ok(()) => {
+                self.n_fds += 1;
+                true
+            }
+            Err(e) => {
+                log::warn!("{}: cannot wait for queue {q}: {e}", dev.name());
+                false
+            }
+        }
+    }
+
+    /// Unregisters every queue of `dev`.
+    fn unwatch(&mut self, dev: &dyn netdev::Netdev) {
+        let Some(p) = &self.poller else { return };
+        for q in 0..dev.n_rxq() {
+            if let Some(fd) = dev.rx_fd(q) {
+                if p.remove(fd).is_ok() {
+                    self.n_fds -= 1;
+                }
+            }
+        }
+    }
+}

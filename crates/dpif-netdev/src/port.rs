@@ -30,12 +30,56 @@ impl std::fmt::Debug for Port {
 
 /// Maps a port type as clients write it to the netdev kind that implements
 /// it. `None` for types this datapath does not know.
+///
+/// - `system`: an existing interface through `AF_PACKET`
+///   ([`netdev::afpacket`]).
+/// - `tap`: a tap device named like the port ([`netdev::tap`]).
+/// - `internal` (and the local port, named after the datapath): a tap
+///   device too, see [`open_netdev`] for when it falls back to an
+///   in-memory device.
+/// - `dummy`, `pcap`: in-memory and capture-file devices.
 pub fn netdev_kind(port_type: &str) -> Option<&'static str> {
     match port_type {
-        // The local port, and internal ports: in-memory devices for now.
-        "internal" => Some("dummy"),
+        "system" => Some("system"),
+        "tap" => Some("tap"),
+        "internal" => Some("internal"),
         "dummy" => Some("dummy"),
         "pcap" => Some("pcap"),
         _ => None,
+    }
+}
+
+/// The environment variable that chooses how `internal` ports are made:
+/// `tap` (a real tap device; the default) or `dummy` (an in-memory device,
+/// e.g. for tests that must not create host interfaces).
+pub const INTERNAL_ENV: &str = "OXVS_INTERNAL_PORTS";
+
+/// Opens the netdev of kind `kind` (from [`netdev_kind`]) for port `name`.
+///
+/// An `internal` port is a tap device named like the port. When no tap can
+/// be made for it (no privileges, no tun driver, a name that cannot be an
+/// interface name, a device of that name already taken) it falls back to
+/// an in-memory device, with a warning, so that a datapath can always be
+/// created; [`INTERNAL_ENV`]`=dummy` makes that choice up front.
+pub fn open_netdev(
+    kind: &str,
+    name: &str,
+    options: &[(String, String)],
+) -> std::io::Result<Arc<dyn Netdev>> {
+    if kind != "internal" {
+        return netdev::open(kind, name, options);
+    }
+    if std::env::var(INTERNAL_ENV).is_ok_and(|v| v == "dummy") {
+        return netdev::open("dummy", name, options);
+    }
+    match netdev::open("internal", name, options) {
+        Ok(dev) => Ok(dev),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput && !options.is_empty() => Err(e),
+        Err(e) => {
+            log::warn!(
+                "{name}: no tap device for this internal port ({e}); using an in-memory device"
+            );
+            netdev::open("dummy", name, options)
+        }
     }
 }

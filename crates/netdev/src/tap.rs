@@ -1,11 +1,13 @@
 //! The `tap` and `internal` netdevs: a Linux tap device.
 //!
 //! The netdev creates tap device `name` (or attaches to an existing
-//! persistent one), brings it up, and exchanges Ethernet frames with the
-//! host's stack through it: what the datapath sends to the port, the host
-//! receives on the interface, and what the host transmits on the interface
-//! the datapath receives. `internal` is the same device under another
-//! kind: the datapath's local port, named after the datapath.
+//! persistent one) and exchanges Ethernet frames with the host's stack
+//! through it: what the datapath sends to the port, the host receives on
+//! the interface, and what the host transmits on the interface the
+//! datapath receives. A `tap` device is brought up. `internal` is the same
+//! device under another kind, the datapath's local port named after the
+//! datapath; as with Open vSwitch's internal ports it is left down (the
+//! host sends nothing on it) until the administrator brings it up.
 //!
 //! Frames carry a `virtio_net_hdr` (option `vnet`, on by default, with
 //! checksum and TSO offloads accepted), so the host's large TCP segments
@@ -67,8 +69,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl TapNetdev {
-    /// Creates tap device `name` of netdev kind `kind` (`"tap"` or
-    /// `"internal"`), brings it up. Option: `vnet` (`true`/`false`).
+    /// Creates tap device `name` of netdev kind `kind` (`"tap"`, brought
+    /// up, or `"internal"`, left down). Option: `vnet` (`true`/`false`).
     pub fn open(
         kind: &'static str,
         name: &str,
@@ -82,7 +84,9 @@ impl TapNetdev {
             }
         }
         let file = tap::open(name, vnet)?;
-        netif::set_up(name)?;
+        if kind == "tap" {
+            netif::set_up(name)?;
+        }
         let mac = netif::mac(name)?;
         Ok(TapNetdev {
             name: name.to_string(),

@@ -290,7 +290,13 @@ fn internal_port_is_a_tap_named_like_the_port() {
         let t = netdev::open("internal", "br-oxt", &[]).unwrap();
         assert_eq!(t.kind(), "internal");
         let link = ns.ip(&["link", "show", "br-oxt"]).unwrap();
-        assert!(link.contains("UP"), "{link}");
+        assert!(link.contains("state DOWN"), "left down: {link}");
+        // Brought up by the administrator, it carries traffic like a tap.
+        ns.ip(&["link", "set", "dev", "br-oxt", "up"]).unwrap();
+        ns.ip(&["addr", "add", "10.8.0.1/24", "dev", "br-oxt"]).unwrap();
+        let _ = ns.exec(&["ping", "-c", "1", "-W", "1", "10.8.0.2"]);
+        let is_arp = |p: &Packet| p.data().len() >= 42 && p.data()[12..14] == [0x08, 0x06];
+        assert_eq!(recv_matching(&*t, 1, is_arp).len(), 1);
         drop(t);
         assert!(
             ns.ip(&["link", "show", "br-oxt"]).is_err(),
