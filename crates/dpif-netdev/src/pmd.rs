@@ -201,7 +201,12 @@ impl Sink<Pkt> for DpSink<'_> {
             let n = t.port.netdev.n_txq().max(1);
             let _ = t.port.netdev.send(txq % n, &mut t.batch);
         }
-        t.batch.push_copy(&data[..len]);
+        // Offload metadata (a vnet header) goes with a whole packet.
+        if t.batch.push_copy(&data[..len]) && len == data.len() {
+            if let Some(last) = t.batch.packets_mut().last_mut() {
+                last.vnet = packet.0.vnet;
+            }
+        }
     }
 
     fn userspace(&mut self, action: &Userspace, packet: &Pkt, _md: &Flow) {
