@@ -102,6 +102,8 @@ pub struct AfPacketNetdev {
     options: Options,
     mac: MacAddr,
     stats: StatsCounters,
+    /// Empty receives since the socket's error was last checked.
+    empty_polls: std::sync::atomic::AtomicU32,
 }
 
 impl std::fmt::Debug for AfPacketNetdev {
@@ -145,6 +147,7 @@ impl AfPacketNetdev {
             options: o,
             mac,
             stats: StatsCounters::default(),
+            empty_polls: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -176,8 +179,20 @@ impl AfPacketNetdev {
                     poll::wait_fd(self.sock.fd(), true, TX_WAIT);
                     waited = true;
                 }
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::ENOBUFS)) => {
-                    // Still full: drop the rest.
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(
+                            libc::EAGAIN
+                                | libc::ENOBUFS
+                                | libc::ENETDOWN
+                                | libc::ENXIO
+                                | libc::ENODEV
+                        )
+                    ) =>
+                {
+                    // Still full, or the interface is down or gone: drop
+                    // the rest.
                     failed += frames.len() - i;
                     break;
                 }
@@ -261,6 +276,22 @@ impl Netdev for AfPacketNetdev {
         drop(ring);
         self.stats.add_rx(n as u64, bytes);
         self.stats.add_rx_dropped(dropped);
+        // A pending socket error (the interface went down) keeps the
+        // descriptor readable, which would wake a waiting poll thread over
+        // and over: clear it now and then when nothing arrives. The
+        // interface coming back up resumes reception.
+        if n == 0
+            && self
+                .empty_polls
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                % 8
+                == 7
+        {
+            if let Some(e) = self.sock.take_error() {
+                self.stats.add_rx_errors(1);
+                return Err(netif::with_name(&self.name, e));
+            }
+        }
         Ok(n)
     }
 

@@ -293,7 +293,8 @@ fn internal_port_is_a_tap_named_like_the_port() {
         assert!(link.contains("state DOWN"), "left down: {link}");
         // Brought up by the administrator, it carries traffic like a tap.
         ns.ip(&["link", "set", "dev", "br-oxt", "up"]).unwrap();
-        ns.ip(&["addr", "add", "10.8.0.1/24", "dev", "br-oxt"]).unwrap();
+        ns.ip(&["addr", "add", "10.8.0.1/24", "dev", "br-oxt"])
+            .unwrap();
         let _ = ns.exec(&["ping", "-c", "1", "-W", "1", "10.8.0.2"]);
         let is_arp = |p: &Packet| p.data().len() >= 42 && p.data()[12..14] == [0x08, 0x06];
         assert_eq!(recv_matching(&*t, 1, is_arp).len(), 1);
@@ -347,5 +348,44 @@ fn poller_wakes_for_kernel_queues_and_signals() {
             .unwrap();
         assert_eq!(tokens, vec![1]);
         assert_eq!(recv_matching(&*a, 1, is_test_frame).len(), 1);
+    });
+}
+
+#[test]
+fn system_link_down_does_not_leave_the_queue_readable() {
+    if netns::skip("system_link_down_does_not_leave_the_queue_readable") {
+        return;
+    }
+    let ns = Netns::new("down").unwrap();
+    ns.no_ipv6().unwrap();
+    ns.veth("va", "vb").unwrap();
+    ns.enter(|| {
+        let a = netdev::open("system", "va", &[]).unwrap();
+        let mut poller = Poller::new().unwrap();
+        poller.add(a.rx_fd(0).unwrap(), 1).unwrap();
+        ns.ip(&["link", "set", "dev", "va", "down"]).unwrap();
+        let mut batch = Batch::new();
+        let mut wakeups = 0;
+        let mut errors = 0;
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_millis(300) {
+            if poller
+                .wait(Some(Duration::from_millis(100)), |_| {})
+                .unwrap()
+                > 0
+            {
+                wakeups += 1;
+            }
+            batch.clear();
+            if a.rxq_recv(0, &mut batch).is_err() {
+                errors += 1;
+            }
+        }
+        println!("wakeups {wakeups}, errors {errors}");
+        assert!(
+            wakeups < 20,
+            "{wakeups} wake-ups in 300 ms with the link down"
+        );
+        ns.ip(&["link", "set", "dev", "va", "up"]).unwrap();
     });
 }

@@ -227,6 +227,28 @@ impl PacketSocket {
         )
     }
 
+    /// Takes the socket's pending error (`SO_ERROR`, e.g. `ENETDOWN` when
+    /// the interface went down), clearing it.
+    pub(crate) fn take_error(&self) -> Option<io::Error> {
+        let mut v: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: `v` and `len` are valid for writes of their sizes for the
+        // duration of the call.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&mut v as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if r < 0 {
+            return Some(last_err());
+        }
+        (v != 0).then(|| io::Error::from_raw_os_error(v))
+    }
+
     /// The descriptor, readable when a block is ready.
     pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
