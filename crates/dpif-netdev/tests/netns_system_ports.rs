@@ -176,8 +176,11 @@ fn ping_and_tcp_across_system_ports() {
 
         let ping = h1.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.77.0.2"]);
         assert!(ping.is_ok(), "ping h1 -> h2: {ping:?}");
-        let ping = h2.exec(&["ping", "-c", "3", "-i", "0.2", "-W", "1", "10.77.0.1"]);
+        let ping = h2.exec(&["ping", "-c", "5", "-i", "0.2", "-W", "1", "10.77.0.1"]);
         assert!(ping.is_ok(), "ping h2 -> h1: {ping:?}");
+        if let Some(rtt) = ping.unwrap_or_default().lines().find(|l| l.starts_with("rtt")) {
+            println!("ping h2 -> h1: {rtt}");
+        }
         // Tagged: the veths strip the tag on receive; the port puts it
         // back, so the VLAN 5 flows match and the far end gets it tagged.
         if vlans {
@@ -249,6 +252,17 @@ fn ping_and_tcp_across_system_ports() {
         let secs = start.elapsed().as_secs_f64();
         println!("idle: poll thread {used} ticks, whole process {all} ticks in {secs:.2} s");
         assert!(used <= 4, "idle poll thread used {used} ticks in 2 s");
+
+        // Busy polling: the thread spins instead of blocking, and forwards.
+        dp.set_busy_poll(true);
+        let t0 = thread_ticks("pmd");
+        let ping = h1.exec(&["ping", "-c", "5", "-i", "0.1", "-W", "1", "10.77.0.2"]);
+        let used = thread_ticks("pmd") - t0;
+        assert!(ping.is_ok(), "ping with busy polling: {ping:?}");
+        if let Some(rtt) = ping.unwrap_or_default().lines().find(|l| l.starts_with("rtt")) {
+            println!("busy polling: poll thread {used} ticks; ping {rtt}");
+        }
+        dp.set_busy_poll(false);
 
         // An interface going down does not make the thread spin, and
         // forwarding resumes when it comes back.

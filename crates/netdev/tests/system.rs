@@ -64,33 +64,36 @@ fn system_receives_frames_and_restores_vlan_tags() {
     let ns = Netns::new("rx").unwrap();
     ns.no_ipv6().unwrap();
     ns.veth("va", "vb").unwrap();
-    ns.enter(|| {
-        let a = netdev::open("system", "va", &[]).unwrap();
-        let b = netdev::open("system", "vb", &opts(&[("vnet", "false")])).unwrap();
-        assert_eq!(a.kind(), "system");
-        assert_eq!(a.mtu(), 1500);
-        let src = b.mac();
-        let plain = frame([0xff; 6], src, None, &[7u8; 100]);
-        // PCP 5, VID 1234.
-        let tagged = frame([0x02, 0, 0, 0, 0, 9], src, Some(0xa4d2), &[9u8; 200]);
-        let mut batch = Batch::new();
-        batch.push_copy(&plain);
-        batch.push_copy(&tagged);
-        assert_eq!(b.send(0, &mut batch).unwrap(), 2);
-        assert!(batch.is_empty());
-        let got = recv_matching(&*a, 2, is_test_frame);
-        assert_eq!(got.len(), 2, "both frames arrive");
-        assert_eq!(got[0].data(), &plain[..]);
-        // The receiving veth strips the tag into metadata; it is put back.
-        assert_eq!(got[1].data(), &tagged[..]);
-        assert!(got.iter().all(|p| p.vnet.is_none() && p.in_port == 0));
-        let s = a.stats();
-        assert!(s.rx_packets >= 2, "{s:?}");
-        assert_eq!(b.stats().tx_packets, 2);
-        // Our own transmissions are not received back.
-        let echoed = recv_matching(&*b, 1, is_test_frame);
-        assert!(echoed.is_empty(), "b does not see what it sent");
-    });
+    for ring in ["v3", "v2"] {
+        ns.enter(|| {
+            let a = netdev::open("system", "va", &opts(&[("ring", ring)])).unwrap();
+            let b =
+                netdev::open("system", "vb", &opts(&[("vnet", "false"), ("ring", ring)])).unwrap();
+            assert_eq!(a.kind(), "system");
+            assert_eq!(a.mtu(), 1500);
+            let src = b.mac();
+            let plain = frame([0xff; 6], src, None, &[7u8; 100]);
+            // PCP 5, VID 1234.
+            let tagged = frame([0x02, 0, 0, 0, 0, 9], src, Some(0xa4d2), &[9u8; 200]);
+            let mut batch = Batch::new();
+            batch.push_copy(&plain);
+            batch.push_copy(&tagged);
+            assert_eq!(b.send(0, &mut batch).unwrap(), 2);
+            assert!(batch.is_empty());
+            let got = recv_matching(&*a, 2, is_test_frame);
+            assert_eq!(got.len(), 2, "both frames arrive");
+            assert_eq!(got[0].data(), &plain[..]);
+            // The receiving veth strips the tag into metadata; it is put back.
+            assert_eq!(got[1].data(), &tagged[..]);
+            assert!(got.iter().all(|p| p.vnet.is_none() && p.in_port == 0));
+            let s = a.stats();
+            assert!(s.rx_packets >= 2, "{s:?}");
+            assert_eq!(b.stats().tx_packets, 2);
+            // Our own transmissions are not received back.
+            let echoed = recv_matching(&*b, 1, is_test_frame);
+            assert!(echoed.is_empty(), "b does not see what it sent");
+        });
+    }
 }
 
 /// A TCP/IPv4 segment of `n` payload bytes whose checksum field holds the
@@ -142,42 +145,44 @@ fn system_keeps_and_reinjects_tso_segments() {
     let ns = Netns::new("gso").unwrap();
     ns.no_ipv6().unwrap();
     ns.veth("va", "vb").unwrap();
-    ns.enter(|| {
-        let a = netdev::open("system", "va", &[]).unwrap();
-        let b = netdev::open("system", "vb", &[]).unwrap();
-        let seg = big_tcp(b.mac(), a.mac(), 20_000);
-        let hdr = VnetHdr {
-            flags: VnetHdr::NEEDS_CSUM,
-            gso_type: VnetHdr::GSO_TCPV4,
-            hdr_len: 54,
-            gso_size: 1448,
-            csum_start: 34,
-            csum_offset: 16,
-        };
-        let mut p = Packet::from_slice(&seg);
-        p.vnet = Some(hdr);
-        let mut batch = Batch::new();
-        assert!(batch.push(p).is_ok());
-        assert_eq!(b.send(0, &mut batch).unwrap(), 1, "{:?}", b.stats());
-        let is_tcp = |p: &Packet| p.data().len() > 23 && p.data()[23] == 6;
-        let got = recv_matching(&*a, 1, is_tcp);
-        assert_eq!(got.len(), 1, "one 20 kB frame, not segments");
-        assert_eq!(got[0].data(), &seg[..]);
-        let h = got[0].vnet.expect("vnet header kept");
-        assert_eq!(h.gso_type & !VnetHdr::GSO_ECN, VnetHdr::GSO_TCPV4);
-        assert_eq!(h.gso_size, 1448);
-        assert!(h.needs_csum());
-        assert_eq!((h.csum_start, h.csum_offset), (34, 16));
+    for ring in ["v3", "v2"] {
+        ns.enter(|| {
+            let a = netdev::open("system", "va", &opts(&[("ring", ring)])).unwrap();
+            let b = netdev::open("system", "vb", &opts(&[("ring", ring)])).unwrap();
+            let seg = big_tcp(b.mac(), a.mac(), 20_000);
+            let hdr = VnetHdr {
+                flags: VnetHdr::NEEDS_CSUM,
+                gso_type: VnetHdr::GSO_TCPV4,
+                hdr_len: 54,
+                gso_size: 1448,
+                csum_start: 34,
+                csum_offset: 16,
+            };
+            let mut p = Packet::from_slice(&seg);
+            p.vnet = Some(hdr);
+            let mut batch = Batch::new();
+            assert!(batch.push(p).is_ok());
+            assert_eq!(b.send(0, &mut batch).unwrap(), 1, "{:?}", b.stats());
+            let is_tcp = |p: &Packet| p.data().len() > 23 && p.data()[23] == 6;
+            let got = recv_matching(&*a, 1, is_tcp);
+            assert_eq!(got.len(), 1, "one 20 kB frame, not segments");
+            assert_eq!(got[0].data(), &seg[..]);
+            let h = got[0].vnet.expect("vnet header kept");
+            assert_eq!(h.gso_type & !VnetHdr::GSO_ECN, VnetHdr::GSO_TCPV4);
+            assert_eq!(h.gso_size, 1448);
+            assert!(h.needs_csum());
+            assert_eq!((h.csum_start, h.csum_offset), (34, 16));
 
-        // Forward it back as received: the header goes back to the kernel.
-        let mut batch = Batch::new();
-        assert!(batch.push(got[0].clone()).is_ok());
-        assert_eq!(a.send(0, &mut batch).unwrap(), 1);
-        let back = recv_matching(&*b, 1, is_tcp);
-        assert_eq!(back.len(), 1);
-        assert_eq!(back[0].data(), &seg[..]);
-        assert_eq!(back[0].vnet.map(|h| h.gso_size), Some(1448));
-    });
+            // Forward it back as received: the header goes back to the kernel.
+            let mut batch = Batch::new();
+            assert!(batch.push(got[0].clone()).is_ok());
+            assert_eq!(a.send(0, &mut batch).unwrap(), 1);
+            let back = recv_matching(&*b, 1, is_tcp);
+            assert_eq!(back.len(), 1);
+            assert_eq!(back[0].data(), &seg[..]);
+            assert_eq!(back[0].vnet.map(|h| h.gso_size), Some(1448));
+        });
+    }
 }
 
 #[test]
@@ -188,31 +193,33 @@ fn system_tagged_tso_segment_offsets_follow_the_tag() {
     let ns = Netns::new("vg").unwrap();
     ns.no_ipv6().unwrap();
     ns.veth("va", "vb").unwrap();
-    ns.enter(|| {
-        let a = netdev::open("system", "va", &[]).unwrap();
-        let b = netdev::open("system", "vb", &[]).unwrap();
-        let plain = big_tcp(b.mac(), a.mac(), 5000);
-        let mut seg = plain[..12].to_vec();
-        seg.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
-        seg.extend_from_slice(&plain[12..]);
-        let mut p = Packet::from_slice(&seg);
-        p.vnet = Some(VnetHdr {
-            flags: VnetHdr::NEEDS_CSUM,
-            gso_type: VnetHdr::GSO_TCPV4,
-            hdr_len: 58,
-            gso_size: 1448,
-            csum_start: 38,
-            csum_offset: 16,
+    for ring in ["v3", "v2"] {
+        ns.enter(|| {
+            let a = netdev::open("system", "va", &opts(&[("ring", ring)])).unwrap();
+            let b = netdev::open("system", "vb", &opts(&[("ring", ring)])).unwrap();
+            let plain = big_tcp(b.mac(), a.mac(), 5000);
+            let mut seg = plain[..12].to_vec();
+            seg.extend_from_slice(&[0x81, 0x00, 0x00, 0x07]);
+            seg.extend_from_slice(&plain[12..]);
+            let mut p = Packet::from_slice(&seg);
+            p.vnet = Some(VnetHdr {
+                flags: VnetHdr::NEEDS_CSUM,
+                gso_type: VnetHdr::GSO_TCPV4,
+                hdr_len: 58,
+                gso_size: 1448,
+                csum_start: 38,
+                csum_offset: 16,
+            });
+            let mut batch = Batch::new();
+            assert!(batch.push(p).is_ok());
+            assert_eq!(b.send(0, &mut batch).unwrap(), 1, "{:?}", b.stats());
+            let got = recv_matching(&*a, 1, |p| p.len() > 5000);
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].data(), &seg[..], "tag restored in place");
+            let h = got[0].vnet.expect("vnet header kept");
+            assert_eq!(h.csum_start, 38, "offset counts the restored tag");
         });
-        let mut batch = Batch::new();
-        assert!(batch.push(p).is_ok());
-        assert_eq!(b.send(0, &mut batch).unwrap(), 1, "{:?}", b.stats());
-        let got = recv_matching(&*a, 1, |p| p.len() > 5000);
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].data(), &seg[..], "tag restored in place");
-        let h = got[0].vnet.expect("vnet header kept");
-        assert_eq!(h.csum_start, 38, "offset counts the restored tag");
-    });
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
-//! `AF_PACKET` sockets: a TPACKET_V3 memory-mapped receive ring and
-//! batched transmission with `sendmmsg(2)`.
+//! `AF_PACKET` sockets: a TPACKET_V3 (or V2) memory-mapped receive ring
+//! and batched transmission with `sendmmsg(2)`.
 //!
-//! Ring layout (from the kernel's `if_packet.h`): the ring is `nblocks`
+//! TPACKET_V3 ring layout (from the kernel's `if_packet.h`): the ring is `nblocks`
 //! blocks of `block_size` bytes. Each block starts with a descriptor whose
 //! `block_status` (offset 8) says who owns it (`TP_STATUS_USER` bit: us),
 //! `num_pkts` (12) how many frames it holds and `offset_to_first_pkt` (16)
@@ -10,6 +10,13 @@
 //! (20), `tp_mac` (24, u16, from the frame header), then the VLAN TCI (32,
 //! u32) and TPID (36, u16) of a tag the device stripped. With a vnet header
 //! enabled, the 10-byte `virtio_net_hdr` sits right before the frame data.
+//!
+//! TPACKET_V2 ring layout: fixed-size frame slots (`frame_size` bytes,
+//! never across a block boundary), each starting with a `tpacket2_hdr`:
+//! `tp_status` (0, ownership as above, per frame), `tp_len` (4),
+//! `tp_snaplen` (8), `tp_mac` (12, u16), the stripped VLAN TCI (24, u16) and
+//! TPID (26, u16). The kernel hands each frame over as soon as it is
+//! written, with no block timeout.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -20,6 +27,7 @@ const TP_STATUS_KERNEL: u32 = 0;
 const TP_STATUS_USER: u32 = 1;
 const TP_STATUS_VLAN_VALID: u32 = 1 << 4;
 const TP_STATUS_VLAN_TPID_VALID: u32 = 1 << 6;
+const TPACKET_V2: libc::c_int = 1;
 const TPACKET_V3: libc::c_int = 2;
 /// Size of a `tpacket3_hdr`.
 const HDR3_LEN: usize = 48;
@@ -33,8 +41,12 @@ pub(crate) struct RingConfig {
     pub block_size: u32,
     /// Number of blocks.
     pub nblocks: u32,
-    /// Milliseconds after which the kernel hands over a block that is not full.
+    /// Milliseconds after which the kernel hands over a block that is not
+    /// full (V3).
     pub retire_ms: u32,
+    /// `Some(frame_size)`: a TPACKET_V2 ring of frame slots of that size (a
+    /// multiple of 16 dividing into blocks); `None`: TPACKET_V3.
+    pub v2_frame: Option<u32>,
 }
 
 /// One received frame, borrowed from the ring.
@@ -63,7 +75,11 @@ pub(crate) struct Ring {
     block_size: usize,
     nblocks: usize,
     vnet: bool,
-    /// Current block.
+    /// V2: frame slot size and slots per block; `None` for V3.
+    v2: Option<(usize, usize)>,
+    /// V2: a frame returned by the last `next`, given back on the next call.
+    held: Option<usize>,
+    /// Current block (V3) or frame slot (V2).
     cur: usize,
     /// Frames of the current block already read.
     idx: u32,
@@ -129,7 +145,12 @@ impl PacketSocket {
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let sock = PacketSocket { fd };
         let b = sock.fd.as_fd();
-        setopt(b, libc::SOL_PACKET, libc::PACKET_VERSION, &TPACKET_V3)?;
+        let version = if cfg.v2_frame.is_some() {
+            TPACKET_V2
+        } else {
+            TPACKET_V3
+        };
+        setopt(b, libc::SOL_PACKET, libc::PACKET_VERSION, &version)?;
         if vnet {
             setopt(
                 b,
@@ -150,8 +171,8 @@ impl PacketSocket {
         let req = libc::tpacket_req3 {
             tp_block_size: cfg.block_size,
             tp_block_nr: cfg.nblocks,
-            tp_frame_size: 2048,
-            tp_frame_nr: cfg.block_size / 2048 * cfg.nblocks,
+            tp_frame_size: cfg.v2_frame.unwrap_or(2048),
+            tp_frame_nr: cfg.block_size / cfg.v2_frame.unwrap_or(2048) * cfg.nblocks,
             tp_retire_blk_tov: cfg.retire_ms,
             tp_sizeof_priv: 0,
             tp_feature_req_word: 0,
@@ -187,6 +208,10 @@ impl PacketSocket {
             block_size: cfg.block_size as usize,
             nblocks: cfg.nblocks as usize,
             vnet,
+            v2: cfg
+                .v2_frame
+                .map(|f| (f as usize, (cfg.block_size / f) as usize)),
+            held: None,
             cur: 0,
             idx: 0,
             off: 0,
@@ -337,8 +362,11 @@ impl Ring {
     }
 
     /// The next received frame, `None` if the kernel has handed over no
-    /// more. Blocks are given back once all their frames were read.
+    /// more. Blocks (V3) or frames (V2) are given back once read.
     pub(crate) fn next(&mut self) -> Option<RxFrame<'_>> {
+        if let Some((fsize, per_block)) = self.v2 {
+            return self.next_v2(fsize, per_block);
+        }
         loop {
             let blk = self.block(self.cur);
             if self.status(blk).load(Ordering::Acquire) & TP_STATUS_USER == 0 {
@@ -406,9 +434,91 @@ impl Ring {
         }
     }
 
-    /// Whether the kernel has handed over a block (frames may be ready).
+    /// Address of V2 frame slot `i`.
+    fn slot(&self, i: usize, fsize: usize, per_block: usize) -> *mut u8 {
+        // SAFETY: `i` is below the slot count, so the slot lies inside its
+        // block, inside the mapping.
+        unsafe { self.block(i / per_block).add((i % per_block) * fsize) }
+    }
+
+    fn slot_status(&self, slot: *mut u8) -> &AtomicU32 {
+        // SAFETY: offset 0 of a V2 slot is its 4-byte aligned `tp_status`
+        // (slots are 16-byte aligned), shared with the kernel: accessed
+        // only atomically.
+        unsafe { AtomicU32::from_ptr(slot.cast()) }
+    }
+
+    fn next_v2(&mut self, fsize: usize, per_block: usize) -> Option<RxFrame<'_>> {
+        let nslots = per_block * self.nblocks;
+        if let Some(i) = self.held.take() {
+            let slot = self.slot(i, fsize, per_block);
+            self.slot_status(slot)
+                .store(TP_STATUS_KERNEL, Ordering::Release);
+        }
+        loop {
+            let slot = self.slot(self.cur, fsize, per_block);
+            let status = self.slot_status(slot).load(Ordering::Acquire);
+            if status & TP_STATUS_USER == 0 {
+                return None;
+            }
+            let i = self.cur;
+            self.cur = (self.cur + 1) % nslots;
+            let wire_len = Ring::read_u32(slot, 4) as usize;
+            let snaplen = Ring::read_u32(slot, 8) as usize;
+            let mac = Ring::read_u16(slot, 12) as usize;
+            let tci = Ring::read_u16(slot, 24);
+            let tpid = Ring::read_u16(slot, 26);
+            if mac + snaplen > fsize || (self.vnet && mac < 32 + VNET_LEN) {
+                // A corrupt slot: give it back and go on.
+                self.slot_status(slot)
+                    .store(TP_STATUS_KERNEL, Ordering::Release);
+                continue;
+            }
+            self.held = Some(i);
+            // SAFETY: the frame lies inside the slot (checked above), which
+            // the kernel handed to us and does not write until we give it
+            // back at the next call, which needs `&mut self`, so not while
+            // the returned borrow lives.
+            let data = unsafe { std::slice::from_raw_parts(slot.add(mac), snaplen) };
+            let vnet = if self.vnet {
+                let mut h = [0u8; VNET_LEN];
+                // SAFETY: `mac >= 32 + VNET_LEN` (checked): the header lies
+                // in the slot, after the frame header, before the data.
+                let s = unsafe { std::slice::from_raw_parts(slot.add(mac - VNET_LEN), VNET_LEN) };
+                h.copy_from_slice(s);
+                Some(h)
+            } else {
+                None
+            };
+            let vlan = (status & TP_STATUS_VLAN_VALID != 0).then(|| {
+                let tpid = if status & TP_STATUS_VLAN_TPID_VALID != 0 {
+                    tpid
+                } else {
+                    0x8100
+                };
+                (tpid, tci)
+            });
+            return Some(RxFrame {
+                data,
+                wire_len,
+                vnet,
+                vlan,
+            });
+        }
+    }
+
+    /// Whether the kernel has handed over a block or frame (frames may be
+    /// ready).
     pub(crate) fn ready(&self) -> bool {
-        self.status(self.block(self.cur)).load(Ordering::Acquire) & TP_STATUS_USER != 0
+        let at = match self.v2 {
+            Some((fsize, per_block)) => self.slot(self.cur, fsize, per_block),
+            None => self.block(self.cur),
+        };
+        let status = match self.v2 {
+            Some(_) => self.slot_status(at),
+            None => self.status(at),
+        };
+        status.load(Ordering::Acquire) & TP_STATUS_USER != 0
     }
 }
 
