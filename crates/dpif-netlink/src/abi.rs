@@ -111,6 +111,12 @@ pub const OVS_VPORT_TYPE_INTERNAL: u32 = 2;
 pub const OVS_VPORT_TYPE_GRE: u32 = 3;
 pub const OVS_VPORT_TYPE_VXLAN: u32 = 4;
 pub const OVS_VPORT_TYPE_GENEVE: u32 = 5;
+// oxvsd only: port types of the userspace datapath the kernel does not have.
+pub const OXVS_VPORT_TYPE_DUMMY: u32 = 0x4f58_0001;
+pub const OXVS_VPORT_TYPE_PCAP: u32 = 0x4f58_0002;
+pub const OXVS_VPORT_TYPE_TAP: u32 = 0x4f58_0003;
+/// oxvsd only: in `OVS_VPORT_ATTR_OPTIONS`, one `key=value` string per option.
+pub const OXVS_VPORT_OPTION_KV: u16 = 0x4f58;
 
 // enum ovs_vport_attr
 pub const OVS_VPORT_ATTR_PORT_NO: u16 = 1;

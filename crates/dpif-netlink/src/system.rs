@@ -87,6 +87,12 @@ fn errno(e: Error) -> Errno {
 pub struct SystemClass {
     kernel: OnceLock<Result<Arc<Kernel>, Error>>,
     dispatch: UpcallDispatch,
+    /// `Some`: the `netdev` type, served by the `oxvsd` daemon at this
+    /// Unix socket path (see [`crate::remote`]).
+    daemon: Option<std::path::PathBuf>,
+    /// The daemon connection (not cached on failure: the daemon may start
+    /// later).
+    daemon_conn: Mutex<Option<Arc<Kernel>>>,
 }
 
 /// How the kernel picks the handler socket of a miss upcall.
@@ -108,6 +114,15 @@ impl SystemClass {
     /// A new provider type, with per-vport upcall dispatch.
     pub fn new() -> SystemClass {
         SystemClass::default()
+    }
+
+    /// The `netdev` provider type of the `oxvsd` daemon listening at
+    /// `socket` (see [`crate::remote`]).
+    pub fn daemon(socket: std::path::PathBuf) -> SystemClass {
+        SystemClass {
+            daemon: Some(socket),
+            ..SystemClass::default()
+        }
     }
 
     /// A new provider type with the given upcall dispatch mode for the
@@ -132,6 +147,15 @@ impl SystemClass {
     /// `EAFNOSUPPORT` ("openvswitch kernel module not loaded") without the
     /// module; socket errors.
     pub fn kernel(&self) -> Result<Arc<Kernel>, Error> {
+        if let Some(path) = &self.daemon {
+            let mut c = self.daemon_conn.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(k) = c.as_ref() {
+                return Ok(k.clone());
+            }
+            let k = Arc::new(Kernel::open_daemon(path)?);
+            *c = Some(k.clone());
+            return Ok(k);
+        }
         self.kernel
             .get_or_init(|| Kernel::open().map(Arc::new))
             .clone()
@@ -159,7 +183,11 @@ fn valid_dp_name(name: &str) -> bool {
 
 impl DpifClass for SystemClass {
     fn type_name(&self) -> &'static str {
-        "system"
+        if self.daemon.is_some() {
+            "netdev"
+        } else {
+            "system"
+        }
     }
 
     fn enumerate(&self) -> Result<Vec<String>, Errno> {
@@ -202,6 +230,7 @@ impl DpifClass for SystemClass {
         // (`recv_set_mask`): another handle may be receiving.
         let mut dp = SystemDp::new(k, name.to_string(), info.dp_ifindex, self.dispatch)?;
         dp.user_features = features;
+        dp.type_name = self.type_name();
         Ok(Arc::new(dp))
     }
 }
@@ -222,6 +251,8 @@ pub struct SystemDp {
     /// Sent with every `OVS_DP_CMD_SET`: the kernel resets features a SET
     /// does not carry.
     user_features: u32,
+    /// `system`, or `netdev` for a datapath of the `oxvsd` daemon.
+    type_name: &'static str,
 }
 
 impl SystemDp {
@@ -231,7 +262,7 @@ impl SystemDp {
         dp_ifindex: i32,
         dispatch: UpcallDispatch,
     ) -> Result<SystemDp, Errno> {
-        let notify = Socket::new().map_err(errno)?;
+        let notify = kernel.new_socket().map_err(errno)?;
         notify.set_rcvbuf(SOCK_RCVBUF);
         let group = kernel
             .families()
@@ -239,7 +270,7 @@ impl SystemDp {
             .group(OVS_VPORT_MCGROUP)
             .ok_or(Errno::EPROTO)?;
         notify.join_group(group).map_err(errno)?;
-        let h = Socket::new().map_err(errno)?;
+        let h = kernel.new_socket().map_err(errno)?;
         h.set_rcvbuf(SOCK_RCVBUF);
         let pids = vec![h.pid()];
         Ok(SystemDp {
@@ -255,6 +286,7 @@ impl SystemDp {
             max_pids_per_port: possible_cpus(),
             dispatch,
             user_features: USER_FEATURES,
+            type_name: "system",
         })
     }
 
@@ -339,6 +371,36 @@ impl SystemDp {
         self.kernel.dp_set(&r).map(drop).map_err(errno)
     }
 
+    /// `port_add` on the daemon: its port types, options passed as they
+    /// are (the daemon checks them).
+    fn daemon_port_add(&self, spec: &PortSpec, port_no: Option<PortNo>) -> Result<PortNo, Errno> {
+        let ty = crate::vport::netdev_type_number(&spec.port_type).ok_or(Errno::EINVAL)?;
+        if port_no.is_some_and(|p| p.0 >= MAX_PORTS) {
+            return Err(Errno::EINVAL);
+        }
+        let r = VportRequest {
+            dp_ifindex: self.dp_ifindex,
+            port_no: port_no.map(|p| p.0),
+            vport_type: Some(VportType::from_u32(ty)),
+            name: Some(spec.name.clone()),
+            upcall_pids: Some(self.port_pids(port_no.map_or(0, |p| p.0))),
+            netdev_options: spec.options.clone(),
+            ..VportRequest::default()
+        };
+        let v = self.kernel.vport_new(&r).map_err(errno)?;
+        let pids = self.port_pids(v.port_no);
+        if v.upcall_pids != pids {
+            let set = VportRequest {
+                dp_ifindex: self.dp_ifindex,
+                port_no: Some(v.port_no),
+                upcall_pids: Some(pids),
+                ..VportRequest::default()
+            };
+            self.kernel.vport_set(&set).map_err(errno)?;
+        }
+        Ok(PortNo(v.port_no))
+    }
+
     fn handler0_pid(&self) -> u32 {
         self.handler_pids
             .read()
@@ -349,9 +411,14 @@ impl SystemDp {
     }
 
     fn to_port(&self, v: VportInfo) -> DpifPort {
+        let port_type = if self.kernel.is_daemon() {
+            crate::vport::netdev_type_name(v.vport_type.to_u32()).unwrap_or("unknown")
+        } else {
+            v.vport_type.name()
+        };
         DpifPort {
             name: v.name,
-            port_type: v.vport_type.name().to_string(),
+            port_type: port_type.to_string(),
             port_no: PortNo(v.port_no),
         }
     }
@@ -790,7 +857,7 @@ impl Provider for SystemDp {
     }
 
     fn type_name(&self) -> &'static str {
-        "system"
+        self.type_name
     }
 
     fn destroy(&self) -> Result<(), Errno> {
@@ -834,6 +901,9 @@ impl Provider for SystemDp {
 
     fn port_add(&self, spec: &PortSpec, port_no: Option<PortNo>) -> Result<PortNo, Errno> {
         self.check_alive()?;
+        if self.kernel.is_daemon() {
+            return self.daemon_port_add(spec, port_no);
+        }
         let ty = VportType::from_name(&spec.port_type).ok_or(Errno::EINVAL)?;
         if port_no.is_some_and(|p| p.0 >= MAX_PORTS) {
             return Err(Errno::EINVAL);
@@ -876,6 +946,7 @@ impl Provider for SystemDp {
             options: matches!(ty, VportType::Vxlan | VportType::Geneve).then_some(opts),
             // Numbered by the kernel: pids fixed up right after.
             upcall_pids: Some(self.port_pids(port_no.map_or(0, |p| p.0))),
+            netdev_options: Vec::new(),
         };
         let v = self.kernel.vport_new(&r).map_err(errno)?;
         let pids = self.port_pids(v.port_no);
@@ -1062,7 +1133,7 @@ impl Provider for SystemDp {
                 hs.pop();
             }
             while hs.len() < n {
-                let s = Socket::new().map_err(errno)?;
+                let s = self.kernel.new_socket().map_err(errno)?;
                 s.set_rcvbuf(SOCK_RCVBUF);
                 hs.push(Mutex::new(s));
             }
