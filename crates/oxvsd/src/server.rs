@@ -104,6 +104,10 @@ pub struct DpEntry {
     /// The datapath.
     pub dp: Arc<Datapath>,
     upcall_pid: AtomicU32,
+    /// The connection that last set upcall PIDs (0: none). While it lives
+    /// the datapath is the clients' (misses go to PIDs, or are lost when
+    /// there are none); otherwise misses go to the learning switch.
+    manager: AtomicU32,
     user_features: AtomicU32,
     port_pids: Mutex<HashMap<u32, Vec<u32>>>,
     /// Its learning switch.
@@ -271,6 +275,12 @@ impl State {
                 self.read_loop(&conn, &mut stream);
                 lock(&self.conns).remove(&conn.pid);
                 let _ = stream.shutdown(std::net::Shutdown::Both);
+                let dps: Vec<Arc<DpEntry>> = lock(&self.dps).values().cloned().collect();
+                for d in dps {
+                    if d.manager.load(Ordering::Relaxed) == conn.pid {
+                        self.refresh_mask(&d);
+                    }
+                }
                 let lost = conn.lost.load(Ordering::Relaxed);
                 if lost > 0 {
                     log::info!("connection {}: {lost} upcalls dropped", conn.pid);
@@ -451,6 +461,7 @@ impl State {
             ifindex: self.next_ifindex.fetch_add(1, Ordering::Relaxed),
             dp,
             upcall_pid: AtomicU32::new(upcall_pid),
+            manager: AtomicU32::new(0),
             user_features: AtomicU32::new(0),
             port_pids: Mutex::new(HashMap::new()),
             learner: Mutex::new(Learner::new(self.cfg.learn)),
@@ -497,6 +508,8 @@ impl State {
                 let name = a.string(OVS_DP_ATTR_NAME).ok_or(Errno::EINVAL)?;
                 let pid = a.u32(OVS_DP_ATTR_UPCALL_PID).ok_or(Errno::EINVAL)?;
                 let d = self.create_dp(&name, pid)?;
+                d.manager.store(conn.pid, Ordering::Relaxed);
+                self.refresh_mask(&d);
                 if let Some(u) = a.u32(OVS_DP_ATTR_USER_FEATURES) {
                     d.user_features.store(u, Ordering::Relaxed);
                 }
@@ -525,7 +538,9 @@ impl State {
                 let d = self.find_dp(ifindex, a.string(OVS_DP_ATTR_NAME).as_deref())?;
                 if let Some(p) = a.u32(OVS_DP_ATTR_UPCALL_PID) {
                     d.upcall_pid.store(p, Ordering::Relaxed);
+                    d.manager.store(conn.pid, Ordering::Relaxed);
                 }
+                self.refresh_mask(&d);
                 d.user_features.store(
                     a.u32(OVS_DP_ATTR_USER_FEATURES).unwrap_or(0),
                     Ordering::Relaxed,
@@ -639,6 +654,8 @@ impl State {
                     .dp
                     .port_add(&spec, a.u32(OVS_VPORT_ATTR_PORT_NO).map(PortNo))?;
                 lock(&d.port_pids).insert(no.0, pids);
+                d.manager.store(conn.pid, Ordering::Relaxed);
+                self.refresh_mask(&d);
                 let m = self.vport_msg(&d, no, OVS_VPORT_CMD_NEW, 0, f.seq, conn.pid)?;
                 self.notify_vport(&m);
                 Ok(self.maybe(echo, || m))
@@ -674,6 +691,8 @@ impl State {
                 let (d, no) = self.find_vport(ifindex, &a)?;
                 if let Some(p) = a.get(OVS_VPORT_ATTR_UPCALL_PID) {
                     lock(&d.port_pids).insert(no.0, u32s(p));
+                    d.manager.store(conn.pid, Ordering::Relaxed);
+                    self.refresh_mask(&d);
                 }
                 let m = self.vport_msg(&d, no, OVS_VPORT_CMD_NEW, 0, f.seq, conn.pid)?;
                 Ok(self.maybe(echo, || m))
@@ -876,6 +895,28 @@ impl State {
 
     // ---- upcalls ----------------------------------------------------------
 
+    /// Whether a live client manages datapath `d`'s upcalls.
+    fn managed(&self, d: &DpEntry) -> bool {
+        let m = d.manager.load(Ordering::Relaxed);
+        m != 0 && lock(&self.conns).contains_key(&m)
+    }
+
+    /// Sets the datapath's miss listening: on for the learning switch, or
+    /// as the managing client's PIDs say (no PID: misses counted lost).
+    fn refresh_mask(&self, d: &DpEntry) {
+        let miss = !self.managed(d)
+            || d.upcall_pid.load(Ordering::Relaxed) != 0
+            || lock(&d.port_pids).values().flatten().any(|&p| p != 0);
+        let want = ListenMask {
+            miss,
+            action: true,
+            sample: false,
+        };
+        if d.dp.recv_get_mask() != want {
+            let _ = d.dp.recv_set_mask(want);
+        }
+    }
+
     fn upcall_loop(&self, d: &DpEntry) {
         let mut last_expire = Instant::now();
         while !d.stop.load(Ordering::Relaxed) {
@@ -894,7 +935,10 @@ impl State {
             }
             if last_expire.elapsed() >= Duration::from_secs(1) {
                 last_expire = Instant::now();
-                lock(&d.learner).expire(d.dp.as_ref());
+                self.refresh_mask(d);
+                if !self.managed(d) {
+                    lock(&d.learner).expire(d.dp.as_ref());
+                }
             }
         }
     }
@@ -919,8 +963,10 @@ impl State {
         let conns = lock(&self.conns);
         let live: Vec<&Arc<Conn>> = pids.iter().filter_map(|p| conns.get(p)).collect();
         if live.is_empty() {
+            let managed = d.manager.load(Ordering::Relaxed) != 0
+                && conns.contains_key(&d.manager.load(Ordering::Relaxed));
             drop(conns);
-            if up.kind == UpcallKind::Miss {
+            if up.kind == UpcallKind::Miss && !managed {
                 lock(&d.learner).handle(d.dp.as_ref(), &up);
             }
             return;
