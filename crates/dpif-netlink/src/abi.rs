@@ -116,7 +116,7 @@ pub const OXVS_VPORT_TYPE_DUMMY: u32 = 0x4f58_0001;
 pub const OXVS_VPORT_TYPE_PCAP: u32 = 0x4f58_0002;
 pub const OXVS_VPORT_TYPE_TAP: u32 = 0x4f58_0003;
 /// oxvsd only: in `OVS_VPORT_ATTR_OPTIONS`, one `key=value` string per option.
-pub const OXVS_VPORT_OPTION_KV: u16 = 0x4f58;
+pub const OXVS_VPORT_OPTION_KV: u16 = 0x3f58;
 
 // enum ovs_vport_attr
 pub const OVS_VPORT_ATTR_PORT_NO: u16 = 1;

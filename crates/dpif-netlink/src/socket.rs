@@ -392,6 +392,20 @@ impl Socket {
         }
     }
 
+    /// Joins multicast group `group`, waiting until the daemon has done it
+    /// (on a netlink socket, the same as [`Socket::join_group`]).
+    ///
+    /// # Errors
+    /// The errno of `setsockopt`, or the daemon's.
+    pub fn join_group_acked(&mut self, group: u32) -> Result<()> {
+        if !self.is_stream() {
+            return self.join_group(group);
+        }
+        let mut m = MsgBuilder::new(GENL_ID_CTRL, 0, OXVS_CTRL_CMD_JOIN_GROUP, 1);
+        m.attrs().put_u32(CTRL_ATTR_MCAST_GRP_ID, group);
+        self.transact(m.finish()?).map(drop)
+    }
+
     /// Asks for a larger receive buffer (best effort).
     pub fn set_rcvbuf(&self, bytes: usize) {
         if let Transport::Netlink(s) = &self.sock {

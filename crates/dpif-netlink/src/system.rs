@@ -262,14 +262,14 @@ impl SystemDp {
         dp_ifindex: i32,
         dispatch: UpcallDispatch,
     ) -> Result<SystemDp, Errno> {
-        let notify = kernel.new_socket().map_err(errno)?;
+        let mut notify = kernel.new_socket().map_err(errno)?;
         notify.set_rcvbuf(SOCK_RCVBUF);
         let group = kernel
             .families()
             .vport
             .group(OVS_VPORT_MCGROUP)
             .ok_or(Errno::EPROTO)?;
-        notify.join_group(group).map_err(errno)?;
+        notify.join_group_acked(group).map_err(errno)?;
         let h = kernel.new_socket().map_err(errno)?;
         h.set_rcvbuf(SOCK_RCVBUF);
         let pids = vec![h.pid()];

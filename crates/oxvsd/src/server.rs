@@ -108,6 +108,8 @@ pub struct DpEntry {
     /// the datapath is the clients' (misses go to PIDs, or are lost when
     /// there are none); otherwise misses go to the learning switch.
     manager: AtomicU32,
+    /// Upcalls dropped here (subscriber's queue full): counted as lost.
+    lost: AtomicU64,
     user_features: AtomicU32,
     port_pids: Mutex<HashMap<u32, Vec<u32>>>,
     /// Its learning switch.
@@ -410,7 +412,8 @@ impl State {
         w.put_string(OVS_DP_ATTR_NAME, &d.name);
         w.put_u32(OVS_DP_ATTR_UPCALL_PID, d.upcall_pid.load(Ordering::Relaxed));
         let s = d.dp.get_stats().unwrap_or_default();
-        let stats: Vec<u8> = [s.n_hit, s.n_missed, s.n_lost, s.n_flows]
+        let lost = s.n_lost + d.lost.load(Ordering::Relaxed);
+        let stats: Vec<u8> = [s.n_hit, s.n_missed, lost, s.n_flows]
             .iter()
             .flat_map(|v| v.to_ne_bytes())
             .collect();
@@ -462,6 +465,7 @@ impl State {
             dp,
             upcall_pid: AtomicU32::new(upcall_pid),
             manager: AtomicU32::new(0),
+            lost: AtomicU64::new(0),
             user_features: AtomicU32::new(0),
             port_pids: Mutex::new(HashMap::new()),
             learner: Mutex::new(Learner::new(self.cfg.learn)),
@@ -975,8 +979,9 @@ impl State {
         let c = live[h % live.len()].clone();
         drop(conns);
         let m = upcall_msg(d, &up, c.pid);
-        if let Err(TrySendError::Full(_)) = c.out.try_send(m) {
+        if c.out.try_send(m).is_err() {
             c.lost.fetch_add(1, Ordering::Relaxed);
+            d.lost.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
