@@ -24,7 +24,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -83,6 +83,8 @@ impl Config {
 struct Conn {
     pid: u32,
     out: SyncSender<Vec<u8>>,
+    /// Messages queued but not yet written.
+    queued: Arc<AtomicU64>,
     groups: Mutex<HashSet<u32>>,
     stream: UnixStream,
     lost: AtomicU64,
@@ -91,7 +93,22 @@ struct Conn {
 impl Conn {
     /// Queues a message, waiting for room; false once the peer is gone.
     fn send(&self, msg: Vec<u8>) -> bool {
-        self.out.send(msg).is_ok()
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let ok = self.out.send(msg).is_ok();
+        if !ok {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
+    /// Queues without waiting; false (and nothing queued) when full or gone.
+    fn try_send(&self, msg: Vec<u8>) -> bool {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        let ok = self.out.try_send(msg).is_ok();
+        if !ok {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+        }
+        ok
     }
 }
 
@@ -110,6 +127,8 @@ pub struct DpEntry {
     manager: AtomicU32,
     /// Upcalls dropped here (subscriber's queue full): counted as lost.
     lost: AtomicU64,
+    /// Times the upcall thread found the datapath's queue empty.
+    idle_epoch: AtomicU64,
     user_features: AtomicU32,
     port_pids: Mutex<HashMap<u32, Vec<u32>>>,
     /// Its learning switch.
@@ -257,9 +276,12 @@ impl State {
             return;
         };
         let (tx, rx) = sync_channel(OUT_QUEUE);
+        let queued = Arc::new(AtomicU64::new(0));
+        let q2 = queued.clone();
         let conn = Arc::new(Conn {
             pid,
             out: tx,
+            queued,
             groups: Mutex::new(HashSet::new()),
             stream: keep,
             lost: AtomicU64::new(0),
@@ -270,7 +292,7 @@ impl State {
         lock(&self.conns).insert(pid, conn.clone());
         let _ = std::thread::Builder::new()
             .name(format!("oxvsd-w{pid}"))
-            .spawn(move || write_loop(writer, rx));
+            .spawn(move || write_loop(writer, rx, &q2));
         let _ = std::thread::Builder::new()
             .name(format!("oxvsd-r{pid}"))
             .spawn(move || {
@@ -407,6 +429,26 @@ impl State {
             .ok_or(Errno::ENODEV)
     }
 
+    /// Waits (briefly) until the misses counted so far have been delivered
+    /// to their subscribers' sockets, so statistics and received upcalls
+    /// agree as they do with the kernel, which queues upcalls at once.
+    fn settle(&self, d: &DpEntry) {
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let e = d.idle_epoch.load(Ordering::Acquire);
+        while d.idle_epoch.load(Ordering::Acquire) < e + 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        loop {
+            let busy = lock(&self.conns)
+                .values()
+                .any(|c| c.queued.load(Ordering::Relaxed) > 0 && c.pid != 0);
+            if !busy || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     fn dp_msg(&self, d: &DpEntry, cmd: u8, flags: u16, seq: u32, pid: u32) -> Vec<u8> {
         let mut w = nl::Writer::new();
         w.put_string(OVS_DP_ATTR_NAME, &d.name);
@@ -466,6 +508,7 @@ impl State {
             upcall_pid: AtomicU32::new(upcall_pid),
             manager: AtomicU32::new(0),
             lost: AtomicU64::new(0),
+            idle_epoch: AtomicU64::new(0),
             user_features: AtomicU32::new(0),
             port_pids: Mutex::new(HashMap::new()),
             learner: Mutex::new(Learner::new(self.cfg.learn)),
@@ -536,6 +579,7 @@ impl State {
             }
             OVS_DP_CMD_GET => {
                 let d = self.find_dp(ifindex, a.string(OVS_DP_ATTR_NAME).as_deref())?;
+                self.settle(&d);
                 Ok(Reply::Msg(self.dp_msg(&d, OVS_DP_CMD_NEW, 0, f.seq, conn.pid)))
             }
             OVS_DP_CMD_SET => {
@@ -608,7 +652,7 @@ impl State {
             if lock(&c.groups).contains(&wire::GROUP_VPORT) {
                 let mut m = msg.to_vec();
                 m[8..12].copy_from_slice(&0u32.to_ne_bytes());
-                if let Err(TrySendError::Full(_)) = c.out.try_send(m) {
+                if !c.try_send(m) {
                     c.lost.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -924,11 +968,14 @@ impl State {
     fn upcall_loop(&self, d: &DpEntry) {
         let mut last_expire = Instant::now();
         while !d.stop.load(Ordering::Relaxed) {
-            if d.dp.recv_wait(0, Some(Duration::from_millis(100))) {
+            if d.dp.recv_wait(0, Some(Duration::from_millis(20))) {
                 for _ in 0..256 {
                     match d.dp.recv(0) {
                         Ok(Some(up)) => self.deliver(d, up),
-                        Ok(None) => break,
+                        Ok(None) => {
+                            d.idle_epoch.fetch_add(1, Ordering::Release);
+                            break;
+                        }
                         Err(e) => {
                             log::warn!("{}: recv: {e}", d.name);
                             std::thread::sleep(Duration::from_millis(10));
@@ -936,6 +983,9 @@ impl State {
                         }
                     }
                 }
+            }
+            else {
+                d.idle_epoch.fetch_add(1, Ordering::Release);
             }
             if last_expire.elapsed() >= Duration::from_secs(1) {
                 last_expire = Instant::now();
@@ -979,7 +1029,7 @@ impl State {
         let c = live[h % live.len()].clone();
         drop(conns);
         let m = upcall_msg(d, &up, c.pid);
-        if c.out.try_send(m).is_err() {
+        if !c.try_send(m) {
             c.lost.fetch_add(1, Ordering::Relaxed);
             d.lost.fetch_add(1, Ordering::Relaxed);
         }
@@ -998,9 +1048,11 @@ enum Reply {
     Gone,
 }
 
-fn write_loop(mut w: UnixStream, rx: Receiver<Vec<u8>>) {
+fn write_loop(mut w: UnixStream, rx: Receiver<Vec<u8>>, queued: &AtomicU64) {
     while let Ok(m) = rx.recv() {
-        if w.write_all(&m).is_err() {
+        let r = w.write_all(&m);
+        queued.fetch_sub(1, Ordering::Relaxed);
+        if r.is_err() {
             let _ = w.shutdown(std::net::Shutdown::Both);
             return;
         }
