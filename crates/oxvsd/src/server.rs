@@ -298,6 +298,12 @@ impl State {
             .spawn(move || {
                 self.read_loop(&conn, &mut stream);
                 lock(&self.conns).remove(&conn.pid);
+                // Let the writer flush what is queued (a last error), for a
+                // second at most, then close both ways.
+                let deadline = Instant::now() + Duration::from_secs(1);
+                while conn.queued.load(Ordering::Relaxed) > 0 && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
                 let _ = stream.shutdown(std::net::Shutdown::Both);
                 let dps: Vec<Arc<DpEntry>> = lock(&self.dps).values().cloned().collect();
                 for d in dps {
