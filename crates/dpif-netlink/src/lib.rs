@@ -47,6 +47,6 @@ pub mod vport;
 pub use error::{Error, Result};
 pub use family::{Families, Family};
 pub use kernel::{DpId, FlowDumpStream, FlowOp, Kernel};
-pub use socket::{Msg, MsgBuilder, Request, Socket};
 pub use remote::RemoteClass;
+pub use socket::{Msg, MsgBuilder, Request, Socket};
 pub use system::{register, SystemClass, SystemDp, UpcallDispatch};

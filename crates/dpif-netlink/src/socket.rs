@@ -345,7 +345,7 @@ impl Socket {
         })?;
         let len = rd_u32(&hdr, 0) as usize;
         let ty = rd_u16(&hdr, 4);
-        if len < NLMSG_HDRLEN || len > STREAM_MSG_MAX {
+        if !(NLMSG_HDRLEN..=STREAM_MSG_MAX).contains(&len) {
             return Err(Error::proto("bad greeting"));
         }
         let mut body = vec![0u8; len - NLMSG_HDRLEN];

@@ -111,7 +111,7 @@ impl Learner {
         for a in &up.key {
             match a {
                 KeyAttr::InPort(p) => in_port = Some(*p),
-                KeyAttr::Ethernet(e) => eth = Some(e.clone()),
+                KeyAttr::Ethernet(e) => eth = Some(*e),
                 KeyAttr::Vlan(_) | KeyAttr::Encap(_) => tagged = true,
                 _ => {}
             }

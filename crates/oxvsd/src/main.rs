@@ -86,7 +86,10 @@ fn main() {
         for p in &args.ports {
             let spec = port_spec(p);
             match dpif::Provider::port_add(d.dp.as_ref(), &spec, None) {
-                Ok(no) => eprintln!("oxvsd: {}: port {} ({}) is {}", args.dp, spec.name, spec.port_type, no.0),
+                Ok(no) => eprintln!(
+                    "oxvsd: {}: port {} ({}) is {}",
+                    args.dp, spec.name, spec.port_type, no.0
+                ),
                 Err(e) => {
                     eprintln!("oxvsd: adding port {p}: {e}");
                     stop.store(true, Ordering::Relaxed);

@@ -367,8 +367,7 @@ impl State {
                 }
             }
             Ok(Reply::Msg(m)) => {
-                conn.send(m)
-                    && (f.flags & NLM_F_ACK == 0 || conn.send(wire::error(f, conn.pid, 0)))
+                conn.send(m) && (f.flags & NLM_F_ACK == 0 || conn.send(wire::error(f, conn.pid, 0)))
             }
             Ok(Reply::DumpDone) => conn.send(wire::done(f.seq, conn.pid)),
             Ok(Reply::Gone) => false,
@@ -493,7 +492,11 @@ impl State {
     ///
     /// # Errors
     /// `EEXIST` if it exists; `EINVAL` for a bad name.
-    pub fn create_dp(self: &Arc<State>, name: &str, upcall_pid: u32) -> Result<Arc<DpEntry>, Errno> {
+    pub fn create_dp(
+        self: &Arc<State>,
+        name: &str,
+        upcall_pid: u32,
+    ) -> Result<Arc<DpEntry>, Errno> {
         if name.is_empty() || name.len() >= 16 || name.contains(['/', ' ', ':']) {
             return Err(Errno::EINVAL);
         }
@@ -586,7 +589,13 @@ impl State {
             OVS_DP_CMD_GET => {
                 let d = self.find_dp(ifindex, a.string(OVS_DP_ATTR_NAME).as_deref())?;
                 self.settle(&d);
-                Ok(Reply::Msg(self.dp_msg(&d, OVS_DP_CMD_NEW, 0, f.seq, conn.pid)))
+                Ok(Reply::Msg(self.dp_msg(
+                    &d,
+                    OVS_DP_CMD_NEW,
+                    0,
+                    f.seq,
+                    conn.pid,
+                )))
             }
             OVS_DP_CMD_SET => {
                 let d = self.find_dp(ifindex, a.string(OVS_DP_ATTR_NAME).as_deref())?;
@@ -615,7 +624,15 @@ impl State {
 
     // ---- vports -----------------------------------------------------------
 
-    fn vport_msg(&self, d: &DpEntry, port_no: PortNo, cmd: u8, flags: u16, seq: u32, pid: u32) -> Result<Vec<u8>, Errno> {
+    fn vport_msg(
+        &self,
+        d: &DpEntry,
+        port_no: PortNo,
+        cmd: u8,
+        flags: u16,
+        seq: u32,
+        pid: u32,
+    ) -> Result<Vec<u8>, Errno> {
         let p = d.dp.port_query_by_number(port_no)?;
         let mut w = nl::Writer::new();
         w.put_u32(OVS_VPORT_ATTR_PORT_NO, p.port_no.0);
@@ -632,8 +649,14 @@ impl State {
         w.put(OVS_VPORT_ATTR_UPCALL_PID, &pb);
         let s = d.dp.port_stats(p.port_no).unwrap_or_default();
         let sb: Vec<u8> = [
-            s.rx_packets, s.tx_packets, s.rx_bytes, s.tx_bytes, s.rx_errors, s.tx_errors,
-            s.rx_dropped, s.tx_dropped,
+            s.rx_packets,
+            s.tx_packets,
+            s.rx_bytes,
+            s.tx_bytes,
+            s.rx_errors,
+            s.tx_errors,
+            s.rx_dropped,
+            s.tx_dropped,
         ]
         .iter()
         .flat_map(|v| v.to_ne_bytes())
@@ -695,7 +718,10 @@ impl State {
                 let name = a.string(OVS_VPORT_ATTR_NAME).ok_or(Errno::EINVAL)?;
                 let ty = a.u32(OVS_VPORT_ATTR_TYPE).ok_or(Errno::EINVAL)?;
                 let ty = netdev_type_name(ty).ok_or(Errno::EINVAL)?;
-                let pids = a.get(OVS_VPORT_ATTR_UPCALL_PID).map(u32s).ok_or(Errno::EINVAL)?;
+                let pids = a
+                    .get(OVS_VPORT_ATTR_UPCALL_PID)
+                    .map(u32s)
+                    .ok_or(Errno::EINVAL)?;
                 let spec = PortSpec {
                     name,
                     port_type: ty.to_string(),
@@ -704,9 +730,8 @@ impl State {
                         .map(parse_netdev_options)
                         .unwrap_or_default(),
                 };
-                let no = d
-                    .dp
-                    .port_add(&spec, a.u32(OVS_VPORT_ATTR_PORT_NO).map(PortNo))?;
+                let no =
+                    d.dp.port_add(&spec, a.u32(OVS_VPORT_ATTR_PORT_NO).map(PortNo))?;
                 lock(&d.port_pids).insert(no.0, pids);
                 d.manager.store(conn.pid, Ordering::Relaxed);
                 self.refresh_mask(&d);
@@ -728,7 +753,14 @@ impl State {
             OVS_VPORT_CMD_GET if dump => {
                 let d = self.find_dp(ifindex, None)?;
                 for p in d.dp.port_dump()? {
-                    let Ok(m) = self.vport_msg(&d, p.port_no, OVS_VPORT_CMD_NEW, NLM_F_MULTI, f.seq, conn.pid) else {
+                    let Ok(m) = self.vport_msg(
+                        &d,
+                        p.port_no,
+                        OVS_VPORT_CMD_NEW,
+                        NLM_F_MULTI,
+                        f.seq,
+                        conn.pid,
+                    ) else {
                         continue;
                     };
                     if !conn.send(m) {
@@ -739,7 +771,14 @@ impl State {
             }
             OVS_VPORT_CMD_GET => {
                 let (d, no) = self.find_vport(ifindex, &a)?;
-                Ok(Reply::Msg(self.vport_msg(&d, no, OVS_VPORT_CMD_NEW, 0, f.seq, conn.pid)?))
+                Ok(Reply::Msg(self.vport_msg(
+                    &d,
+                    no,
+                    OVS_VPORT_CMD_NEW,
+                    0,
+                    f.seq,
+                    conn.pid,
+                )?))
             }
             OVS_VPORT_CMD_SET => {
                 let (d, no) = self.find_vport(ifindex, &a)?;
@@ -807,11 +846,13 @@ impl State {
                     Some(x) => x,
                     None if f.cmd == OVS_FLOW_CMD_SET => {
                         // Keep the actions: only the statistics change.
-                        match d.dp.operate(&[Op::Get(FlowGet {
-                            key: key.clone(),
-                            ufid,
-                        })])
-                        .pop()
+                        match d
+                            .dp
+                            .operate(&[Op::Get(FlowGet {
+                                key: key.clone(),
+                                ufid,
+                            })])
+                            .pop()
                         {
                             Some(Ok(OpReply::Get(fl))) => fl.actions,
                             Some(Err(e)) => return Err(e),
@@ -856,7 +897,17 @@ impl State {
                     _ => dpif::FlowStats::default(),
                 };
                 Ok(self.maybe(echo, || {
-                    flow_msg(&d, ufid, None, stats, OVS_FLOW_CMD_DEL, 0, f.seq, conn.pid, 0)
+                    flow_msg(
+                        &d,
+                        ufid,
+                        None,
+                        stats,
+                        OVS_FLOW_CMD_DEL,
+                        0,
+                        f.seq,
+                        conn.pid,
+                        0,
+                    )
                 }))
             }
             OVS_FLOW_CMD_GET if dump => {
@@ -925,9 +976,12 @@ impl State {
         }
         let d = self.find_dp(ifindex, None)?;
         let packet = a.get(OVS_PACKET_ATTR_PACKET).ok_or(Errno::EINVAL)?.to_vec();
-        let key = odp::nl::key::decode_keys(a.get(OVS_PACKET_ATTR_KEY).ok_or(Errno::EINVAL)?, Mode::Tolerant)
-            .map_err(|_| Errno::EINVAL)?
-            .0;
+        let key = odp::nl::key::decode_keys(
+            a.get(OVS_PACKET_ATTR_KEY).ok_or(Errno::EINVAL)?,
+            Mode::Tolerant,
+        )
+        .map_err(|_| Errno::EINVAL)?
+        .0;
         let actions = odp::nl::action::decode_actions(
             a.get(OVS_PACKET_ATTR_ACTIONS).ok_or(Errno::EINVAL)?,
             Mode::Tolerant,
@@ -937,7 +991,10 @@ impl State {
             packet,
             metadata: key,
             actions,
-            mtu: a.get(OVS_PACKET_ATTR_MRU).and_then(|b| b.get(..2)).map_or(0, |b| u16::from_ne_bytes([b[0], b[1]])),
+            mtu: a
+                .get(OVS_PACKET_ATTR_MRU)
+                .and_then(|b| b.get(..2))
+                .map_or(0, |b| u16::from_ne_bytes([b[0], b[1]])),
             probe: a.has(OVS_PACKET_ATTR_PROBE),
         };
         match d.dp.operate(&[Op::Execute(x)]).pop() {
@@ -989,8 +1046,7 @@ impl State {
                         }
                     }
                 }
-            }
-            else {
+            } else {
                 d.idle_epoch.fetch_add(1, Ordering::Release);
             }
             if last_expire.elapsed() >= Duration::from_secs(1) {

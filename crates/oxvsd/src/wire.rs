@@ -100,7 +100,10 @@ pub fn parse(msg: &[u8]) -> Frame {
     let mut hdr = [0u8; NLMSG_HDRLEN];
     hdr.copy_from_slice(&msg[..NLMSG_HDRLEN]);
     let (cmd, body) = if msg.len() >= NLMSG_HDRLEN + GENL_HDRLEN {
-        (msg[NLMSG_HDRLEN], msg[NLMSG_HDRLEN + GENL_HDRLEN..].to_vec())
+        (
+            msg[NLMSG_HDRLEN],
+            msg[NLMSG_HDRLEN + GENL_HDRLEN..].to_vec(),
+        )
     } else {
         (0, Vec::new())
     };
@@ -129,6 +132,7 @@ fn finish(mut out: Vec<u8>) -> Vec<u8> {
 }
 
 /// A generic netlink message: headers, optional `ovs_header`, attributes.
+#[allow(clippy::too_many_arguments)]
 pub fn message(
     ty: u16,
     flags: u16,

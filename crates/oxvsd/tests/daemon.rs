@@ -125,7 +125,10 @@ fn datapaths_ports_and_flows_with_errnos() {
     assert_eq!(dp.port_del(PortNo(0)).err(), Some(Errno::EINVAL));
     let ports = dp.port_dump().unwrap();
     assert_eq!(
-        ports.iter().map(|p| (p.port_no, p.port_type.as_str())).collect::<Vec<_>>(),
+        ports
+            .iter()
+            .map(|p| (p.port_no, p.port_type.as_str()))
+            .collect::<Vec<_>>(),
         vec![(PortNo(0), "internal"), (p1, "dummy"), (p2, "dummy")]
     );
     let f = flow(p1, 5, p2);
@@ -141,7 +144,10 @@ fn datapaths_ports_and_flows_with_errnos() {
     // Forwarding through the flow installed over the socket.
     let pkt = udp4(MAC_A, MAC_B, [10, 0, 0, 1], [10, 0, 0, 2], 5, 9, 10);
     d.inject(&name, p1, &pkt);
-    assert_eq!(d.take_output(&name, p2, 1, Duration::from_secs(5)), vec![pkt]);
+    assert_eq!(
+        d.take_output(&name, p2, 1, Duration::from_secs(5)),
+        vec![pkt]
+    );
     let del = FlowDel {
         key: f.key.clone(),
         ufid: None,
@@ -220,7 +226,16 @@ fn malformed_messages_get_errnos_and_the_daemon_survives() {
     assert_eq!(err_of(&read_msg(&mut s).unwrap()), Some(22));
     assert_usable(&mut s);
     // No ovs_header.
-    let m = wire::message(wire::FAM_DP, NLM_F_REQUEST | NLM_F_ACK, 4, 0, OVS_DP_CMD_NEW, 2, None, &[]);
+    let m = wire::message(
+        wire::FAM_DP,
+        NLM_F_REQUEST | NLM_F_ACK,
+        4,
+        0,
+        OVS_DP_CMD_NEW,
+        2,
+        None,
+        &[],
+    );
     s.write_all(&m).unwrap();
     assert_eq!(err_of(&read_msg(&mut s).unwrap()), Some(22));
     // Attributes that overrun their message.
@@ -238,7 +253,16 @@ fn malformed_messages_get_errnos_and_the_daemon_survives() {
     assert_eq!(err_of(&read_msg(&mut s).unwrap()), Some(22));
     // A datapath without its required attributes; an unknown family; a
     // flow key that does not decode.
-    let m = wire::message(wire::FAM_DP, NLM_F_REQUEST | NLM_F_ACK, 6, 0, OVS_DP_CMD_NEW, 2, Some(0), &[]);
+    let m = wire::message(
+        wire::FAM_DP,
+        NLM_F_REQUEST | NLM_F_ACK,
+        6,
+        0,
+        OVS_DP_CMD_NEW,
+        2,
+        Some(0),
+        &[],
+    );
     s.write_all(&m).unwrap();
     assert_eq!(err_of(&read_msg(&mut s).unwrap()), Some(22));
     let m = wire::message(0x7777, NLM_F_REQUEST | NLM_F_ACK, 7, 0, 1, 1, Some(0), &[]);
@@ -256,9 +280,23 @@ fn malformed_messages_get_errnos_and_the_daemon_survives() {
             x ^= x << 17;
             body.push(x as u8);
         }
-        let fam = [GENL_ID_CTRL, wire::FAM_DP, wire::FAM_VPORT, wire::FAM_FLOW, wire::FAM_PACKET]
-            [i as usize % 5];
-        let m = wire::message(fam, NLM_F_REQUEST | NLM_F_ACK, 1000 + i, 0, body[0] % 6, 1, None, &body[1..]);
+        let fam = [
+            GENL_ID_CTRL,
+            wire::FAM_DP,
+            wire::FAM_VPORT,
+            wire::FAM_FLOW,
+            wire::FAM_PACKET,
+        ][i as usize % 5];
+        let m = wire::message(
+            fam,
+            NLM_F_REQUEST | NLM_F_ACK,
+            1000 + i,
+            0,
+            body[0] % 6,
+            1,
+            None,
+            &body[1..],
+        );
         s.write_all(&m).unwrap();
         // Read until this request's ack or error.
         loop {
@@ -295,7 +333,16 @@ fn a_flooding_client_does_not_block_others() {
     s.set_nonblocking(true).unwrap();
     // Requests whose replies are never read, until the socket is full.
     let ifindex = d.state.datapath(&name).unwrap().ifindex;
-    let req = wire::message(wire::FAM_DP, NLM_F_REQUEST | NLM_F_ACK, 1, 0, OVS_DP_CMD_GET, 2, Some(ifindex), &[]);
+    let req = wire::message(
+        wire::FAM_DP,
+        NLM_F_REQUEST | NLM_F_ACK,
+        1,
+        0,
+        OVS_DP_CMD_GET,
+        2,
+        Some(ifindex),
+        &[],
+    );
     let mut sent = 0usize;
     let start = Instant::now();
     let mut w = &s;
@@ -338,8 +385,12 @@ fn learning_switch_floods_learns_and_expires() {
     let ab = udp4(MAC_A, MAC_B, [10, 0, 0, 1], [10, 0, 0, 2], 1, 9, 10);
     d.inject(&name, p1, &ab);
     assert_eq!(d.take_output(&name, p2, 1, wait), vec![ab.clone()]);
-    assert!(d.take_output(&name, p3, 1, Duration::from_millis(200)).is_empty());
-    assert!(d.take_output(&name, p1, 1, Duration::from_millis(50)).is_empty());
+    assert!(d
+        .take_output(&name, p3, 1, Duration::from_millis(200))
+        .is_empty());
+    assert!(d
+        .take_output(&name, p1, 1, Duration::from_millis(50))
+        .is_empty());
     // The flows are megaflows, seen through the socket like any flow.
     let dp = open(&d, &name, false).unwrap();
     let dump = dp.flow_dump(false).unwrap();
@@ -352,11 +403,17 @@ fn learning_switch_floods_learns_and_expires() {
         .iter()
         .find(|f| {
             f.key.contains(&KeyAttr::InPort(p2.0))
-                && f.key.iter().any(|k| matches!(k, KeyAttr::Ethernet(e) if e.dst == MAC_A))
+                && f.key
+                    .iter()
+                    .any(|k| matches!(k, KeyAttr::Ethernet(e) if e.dst == MAC_A))
         })
         .expect("flow B->A");
     assert_eq!(to_a.actions, vec![Action::Output(p1)]);
-    assert!(!to_a.mask.iter().any(|m| matches!(m, KeyAttr::Ipv4(_))), "L3 wildcarded: {:?}", to_a.mask);
+    assert!(
+        !to_a.mask.iter().any(|m| matches!(m, KeyAttr::Ipv4(_))),
+        "L3 wildcarded: {:?}",
+        to_a.mask
+    );
     // Packets matching it stay in the datapath.
     let reply2 = udp4(MAC_B, MAC_A, [10, 0, 0, 2], [10, 0, 0, 1], 33, 44, 10);
     d.inject(&name, p2, &reply2);
@@ -390,13 +447,18 @@ fn subscribed_client_gets_the_misses() {
     assert_eq!(up.packet, pkt);
     assert!(up.key.contains(&KeyAttr::InPort(p1.0)));
     // Not flooded: the client handles misses.
-    assert!(d.take_output(&name, p2, 1, Duration::from_millis(200)).is_empty());
+    assert!(d
+        .take_output(&name, p2, 1, Duration::from_millis(200))
+        .is_empty());
     // Once the client is gone, the learning switch takes over.
     let dp_name = name.clone();
     drop(dp);
     std::thread::sleep(Duration::from_millis(300));
     d.inject(&dp_name, p1, &pkt);
-    assert_eq!(d.take_output(&dp_name, p2, 1, Duration::from_secs(5)), vec![pkt]);
+    assert_eq!(
+        d.take_output(&dp_name, p2, 1, Duration::from_secs(5)),
+        vec![pkt]
+    );
 }
 
 /// Runs `f` as a child process (this test binary, filtered to `test`) under
@@ -425,10 +487,13 @@ fn child_connect() {
         return;
     };
     let r = dpif_netlink::Socket::connect_unix(std::path::Path::new(&path));
-    println!("RESULT={}", match r {
-        Ok(_) => "connected".to_string(),
-        Err(e) => format!("errno{}", e.errno()),
-    });
+    println!(
+        "RESULT={}",
+        match r {
+            Ok(_) => "connected".to_string(),
+            Err(e) => format!("errno{}", e.errno()),
+        }
+    );
 }
 
 #[test]
@@ -437,7 +502,10 @@ fn peer_credentials_are_checked() {
     let mode = std::fs::metadata(&d.path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660);
     let dir = d.path.parent().unwrap();
-    assert_eq!(std::fs::metadata(dir).unwrap().permissions().mode() & 0o777, 0o755);
+    assert_eq!(
+        std::fs::metadata(dir).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
     let env = [("OXVSD_CHILD_SOCKET", d.path.display().to_string())];
     let Some(out) = run_as_nobody("child_connect", &env) else {
         return;
@@ -466,10 +534,18 @@ fn binary_one_command_mode_and_sigterm() {
         if let Ok(dp) = dpif_netlink::RemoteClass::new(&path).open("bin0", false) {
             break Dpif::new(dp);
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "daemon did not come up");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "daemon did not come up"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
-    let names: Vec<String> = dp.port_dump().unwrap().into_iter().map(|p| p.name).collect();
+    let names: Vec<String> = dp
+        .port_dump()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     assert_eq!(names, ["bin0", "b1", "b2"]);
     // A second daemon on the same socket refuses to start.
     let second = std::process::Command::new(env!("CARGO_BIN_EXE_oxvsd"))
@@ -489,7 +565,10 @@ fn binary_one_command_mode_and_sigterm() {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "no exit after SIGTERM");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}");

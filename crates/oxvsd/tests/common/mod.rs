@@ -78,7 +78,13 @@ impl Daemon {
         assert!(d.inject(0, packet).expect("inject"), "receive queue full");
     }
 
-    pub fn take_output(&self, dp: &str, port: PortNo, min: usize, timeout: Duration) -> Vec<Vec<u8>> {
+    pub fn take_output(
+        &self,
+        dp: &str,
+        port: PortNo,
+        min: usize,
+        timeout: Duration,
+    ) -> Vec<Vec<u8>> {
         let dev = self.dummy(dp, port);
         let d = dev.as_any().downcast_ref::<DummyNetdev>().expect("dummy");
         let start = std::time::Instant::now();
