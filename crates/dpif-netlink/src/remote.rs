@@ -55,3 +55,30 @@ impl RemoteClass {
 pub fn register(registry: &dpif::Registry, socket: impl AsRef<Path>) -> Result<(), dpif::Errno> {
     registry.register(Arc::new(RemoteClass::new(socket)))
 }
+
+/// Registers both types a client needs: `system` (the kernel) and `netdev`
+/// (the daemon at [`RemoteClass::default_socket`]).
+///
+/// # Errors
+/// `EEXIST` if either type is registered already.
+pub fn register_all(registry: &dpif::Registry) -> Result<(), dpif::Errno> {
+    crate::system::register(registry)?;
+    register(registry, RemoteClass::default_socket())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dpif::DpifClass;
+
+    #[test]
+    fn registers_netdev_and_reports_a_missing_daemon() {
+        let r = dpif::Registry::new();
+        register(&r, "/nonexistent/oxvsd.sock").unwrap();
+        assert_eq!(r.types(), vec!["netdev"]);
+        let c = RemoteClass::new("/nonexistent/oxvsd.sock");
+        assert_eq!(c.type_name(), "netdev");
+        // No daemon: the connect errno (ENOENT), not a panic or a hang.
+        assert_eq!(c.open("dp0", false).err(), Some(dpif::Errno::ENOENT));
+    }
+}

@@ -127,8 +127,8 @@ pub struct DpEntry {
     manager: AtomicU32,
     /// Upcalls dropped here (subscriber's queue full): counted as lost.
     lost: AtomicU64,
-    /// Times the upcall thread found the datapath's queue empty.
-    idle_epoch: AtomicU64,
+    /// Set while the upcall thread handles upcalls it took.
+    busy: AtomicBool,
     user_features: AtomicU32,
     port_pids: Mutex<HashMap<u32, Vec<u32>>>,
     /// Its learning switch.
@@ -439,8 +439,9 @@ impl State {
     /// agree as they do with the kernel, which queues upcalls at once.
     fn settle(&self, d: &DpEntry) {
         let deadline = Instant::now() + Duration::from_millis(200);
-        let e = d.idle_epoch.load(Ordering::Acquire);
-        while d.idle_epoch.load(Ordering::Acquire) < e + 2 && Instant::now() < deadline {
+        while (d.busy.load(Ordering::Acquire) || d.dp.recv_wait(0, Some(Duration::ZERO)))
+            && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(1));
         }
         loop {
@@ -517,7 +518,7 @@ impl State {
             upcall_pid: AtomicU32::new(upcall_pid),
             manager: AtomicU32::new(0),
             lost: AtomicU64::new(0),
-            idle_epoch: AtomicU64::new(0),
+            busy: AtomicBool::new(false),
             user_features: AtomicU32::new(0),
             port_pids: Mutex::new(HashMap::new()),
             learner: Mutex::new(Learner::new(self.cfg.learn)),
@@ -1031,14 +1032,12 @@ impl State {
     fn upcall_loop(&self, d: &DpEntry) {
         let mut last_expire = Instant::now();
         while !d.stop.load(Ordering::Relaxed) {
-            if d.dp.recv_wait(0, Some(Duration::from_millis(20))) {
+            if d.dp.recv_wait(0, Some(Duration::from_millis(100))) {
+                d.busy.store(true, Ordering::Release);
                 for _ in 0..256 {
                     match d.dp.recv(0) {
                         Ok(Some(up)) => self.deliver(d, up),
-                        Ok(None) => {
-                            d.idle_epoch.fetch_add(1, Ordering::Release);
-                            break;
-                        }
+                        Ok(None) => break,
                         Err(e) => {
                             log::warn!("{}: recv: {e}", d.name);
                             std::thread::sleep(Duration::from_millis(10));
@@ -1046,9 +1045,8 @@ impl State {
                         }
                     }
                 }
-            } else {
-                d.idle_epoch.fetch_add(1, Ordering::Release);
             }
+            d.busy.store(false, Ordering::Release);
             if last_expire.elapsed() >= Duration::from_secs(1) {
                 last_expire = Instant::now();
                 self.refresh_mask(d);
