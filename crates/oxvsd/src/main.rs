@@ -73,6 +73,7 @@ fn main() {
             std::process::exit(1);
         }
     }
+    let mut failed = false;
     if !args.ports.is_empty() {
         let state = server.state();
         let d = match state.create_dp(&args.dp, 0) {
@@ -92,6 +93,7 @@ fn main() {
                 ),
                 Err(e) => {
                     eprintln!("oxvsd: adding port {p}: {e}");
+                    failed = true;
                     stop.store(true, Ordering::Relaxed);
                 }
             }
@@ -106,4 +108,7 @@ fn main() {
         }
     }
     server.run(&stop);
+    if failed {
+        std::process::exit(1);
+    }
 }

@@ -65,6 +65,9 @@ pub struct Config {
     pub learn: LearnConfig,
     /// Poll threads per datapath.
     pub n_pmds: usize,
+    /// How long the rest of a message may take once its first byte came;
+    /// a peer stalling longer is disconnected.
+    pub partial_timeout: Duration,
 }
 
 impl Config {
@@ -75,6 +78,7 @@ impl Config {
             group: None,
             learn: LearnConfig::default(),
             n_pmds: 1,
+            partial_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -321,8 +325,21 @@ impl State {
     fn read_loop(self: &Arc<Self>, conn: &Conn, stream: &mut UnixStream) {
         let mut buf = Vec::new();
         loop {
+            // Idle between messages for as long as the peer likes; once a
+            // message starts, it must arrive within the partial timeout.
             let mut hdr = [0u8; NLMSG_HDRLEN];
-            if stream.read_exact(&mut hdr).is_err() {
+            if stream.set_read_timeout(None).is_err() {
+                return;
+            }
+            match stream.read(&mut hdr[..1]) {
+                Ok(1) => {}
+                _ => return,
+            }
+            if stream
+                .set_read_timeout(Some(self.cfg.partial_timeout.max(Duration::from_millis(1))))
+                .is_err()
+                || stream.read_exact(&mut hdr[1..]).is_err()
+            {
                 return;
             }
             let len = wire::header_len(&hdr);

@@ -325,6 +325,36 @@ fn malformed_messages_get_errnos_and_the_daemon_survives() {
 }
 
 #[test]
+fn a_stalled_partial_message_is_disconnected() {
+    let d = Daemon::start_with(|c| c.partial_timeout = Duration::from_millis(300));
+    let (mut s, _) = raw_connect(&d);
+    // Idle between messages is fine.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_usable(&mut s);
+    // Half a message, then nothing: the daemon hangs up.
+    let req = getfamily(5);
+    s.write_all(&req[..10]).unwrap();
+    let t = Instant::now();
+    assert!(read_msg(&mut s).is_none());
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+}
+
+#[test]
+fn one_command_mode_fails_on_a_bad_port() {
+    let path = common::temp_path("badport");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_oxvsd"))
+        .arg("--socket")
+        .arg(&path)
+        .args(["--port", "dummy:g1", "--port", "nosuchtype:g2"])
+        .output()
+        .expect("run oxvsd");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("adding port nosuchtype:g2"));
+    assert!(!path.exists(), "socket removed");
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[test]
 fn a_flooding_client_does_not_block_others() {
     let d = Daemon::start();
     let name = unique("f");
