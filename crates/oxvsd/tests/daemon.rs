@@ -605,3 +605,40 @@ fn binary_one_command_mode_and_sigterm() {
     assert!(!path.exists(), "socket removed");
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+/// `pkt` with an 802.1Q tag (VLAN `vid`) after the MAC addresses.
+fn tagged(pkt: &[u8], vid: u16) -> Vec<u8> {
+    let mut t = pkt[..12].to_vec();
+    t.extend_from_slice(&0x8100u16.to_be_bytes());
+    t.extend_from_slice(&vid.to_be_bytes());
+    t.extend_from_slice(&pkt[12..]);
+    t
+}
+
+#[test]
+fn learning_switch_keeps_vlan_tags_and_follows_moves() {
+    let d = Daemon::start();
+    let name = unique("v");
+    let e = d.state.create_dp(&name, 0).unwrap();
+    let add = |n: &str| dpif::Provider::port_add(e.dp.as_ref(), &dummy(n), None).unwrap();
+    let (p1, p2, p3) = (add("v1"), add("v2"), add("v3"));
+    let wait = Duration::from_secs(5);
+    let bcast = tagged(&udp4(MAC_A, [0xff; 6], [10, 0, 0, 1], [10, 0, 0, 255], 1, 9, 10), 42);
+    d.inject(&name, p1, &bcast);
+    assert_eq!(d.take_output(&name, p2, 1, wait), vec![bcast.clone()]);
+    assert_eq!(d.take_output(&name, p3, 1, wait), vec![bcast.clone()]);
+    let reply = tagged(&udp4(MAC_B, MAC_A, [10, 0, 0, 2], [10, 0, 0, 1], 9, 1, 10), 42);
+    d.inject(&name, p2, &reply);
+    assert_eq!(d.take_output(&name, p1, 1, wait), vec![reply.clone()]);
+    assert!(d.take_output(&name, p3, 1, Duration::from_millis(100)).is_empty());
+    // A moves to p3: traffic to A follows it.
+    let from_a = udp4(MAC_A, [0xff; 6], [10, 0, 0, 1], [10, 0, 0, 255], 2, 9, 10);
+    d.inject(&name, p3, &from_a);
+    assert_eq!(d.take_output(&name, p1, 1, wait), vec![from_a.clone()]);
+    assert_eq!(d.take_output(&name, p2, 1, wait), vec![from_a]);
+    let to_a = udp4(MAC_B, MAC_A, [10, 0, 0, 2], [10, 0, 0, 1], 9, 1, 10);
+    d.inject(&name, p2, &to_a);
+    assert_eq!(d.take_output(&name, p3, 1, wait), vec![to_a]);
+    assert!(d.take_output(&name, p1, 1, Duration::from_millis(100)).is_empty());
+    assert_eq!(e.learner.lock().unwrap().port_of(&MAC_A), Some(p3.0));
+}
