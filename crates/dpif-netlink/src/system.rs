@@ -401,6 +401,33 @@ impl SystemDp {
         Ok(PortNo(v.port_no))
     }
 
+    /// A datapath setting only the daemon has (`EOPNOTSUPP` on the kernel).
+    fn daemon_setting<T>(
+        &self,
+        f: impl Fn(&crate::datapath::DpInfo) -> Option<T>,
+    ) -> Result<T, Errno> {
+        if !self.kernel.is_daemon() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        self.check_alive()?;
+        let d = self
+            .kernel
+            .dp_get(DpId::Ifindex(self.dp_ifindex))
+            .map_err(errno)?;
+        f(&d).ok_or(Errno::EOPNOTSUPP)
+    }
+
+    /// Changes datapath settings only the daemon has.
+    fn daemon_set(&self, mut r: DpRequest) -> Result<(), Errno> {
+        if !self.kernel.is_daemon() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        self.check_alive()?;
+        r.dp_ifindex = self.dp_ifindex;
+        r.user_features = Some(self.user_features);
+        self.kernel.dp_set(&r).map(drop).map_err(errno)
+    }
+
     fn handler0_pid(&self) -> u32 {
         self.handler_pids
             .read()
@@ -516,6 +543,7 @@ impl SystemDp {
         let kind = match u.cmd {
             UpcallCmd::Miss => UpcallKind::Miss,
             UpcallCmd::Action => UpcallKind::Action,
+            UpcallCmd::Sample => UpcallKind::Sample,
         };
         let key = odp::nl::key::decode_keys(&u.key, Mode::Tolerant).ok()?.0;
         let out_tun_key = match &u.egress_tun_key {
@@ -892,11 +920,14 @@ impl Provider for SystemDp {
     }
 
     fn get_drop_frags(&self) -> Result<bool, Errno> {
-        Err(Errno::EOPNOTSUPP)
+        self.daemon_setting(|d| d.drop_frags)
     }
 
-    fn set_drop_frags(&self, _drop_frags: bool) -> Result<(), Errno> {
-        Err(Errno::EOPNOTSUPP)
+    fn set_drop_frags(&self, drop_frags: bool) -> Result<(), Errno> {
+        self.daemon_set(DpRequest {
+            drop_frags: Some(drop_frags),
+            ..DpRequest::default()
+        })
     }
 
     fn port_add(&self, spec: &PortSpec, port_no: Option<PortNo>) -> Result<PortNo, Errno> {
@@ -1168,6 +1199,7 @@ impl Provider for SystemDp {
             let wanted = match u.cmd {
                 UpcallCmd::Miss => mask.miss,
                 UpcallCmd::Action => mask.action,
+                UpcallCmd::Sample => mask.sample,
             };
             if !wanted {
                 continue;
@@ -1206,15 +1238,22 @@ impl Provider for SystemDp {
     }
 
     fn get_sflow_probability(&self) -> Result<u32, Errno> {
-        Err(Errno::EOPNOTSUPP)
+        self.daemon_setting(|d| d.sflow_probability)
     }
 
-    fn set_sflow_probability(&self, _probability: u32) -> Result<(), Errno> {
-        Err(Errno::EOPNOTSUPP)
+    fn set_sflow_probability(&self, probability: u32) -> Result<(), Errno> {
+        self.daemon_set(DpRequest {
+            sflow_probability: Some(probability),
+            ..DpRequest::default()
+        })
     }
 
-    fn queue_to_priority(&self, _queue_id: u32) -> Result<u32, Errno> {
-        Err(Errno::EOPNOTSUPP)
+    fn queue_to_priority(&self, queue_id: u32) -> Result<u32, Errno> {
+        if !self.kernel.is_daemon() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        // As the userspace datapath: queue N is priority N + 1.
+        queue_id.checked_add(1).ok_or(Errno::EINVAL)
     }
 }
 

@@ -494,6 +494,12 @@ impl State {
             OVS_DP_ATTR_USER_FEATURES,
             d.user_features.load(Ordering::Relaxed),
         );
+        if let Ok(df) = d.dp.get_drop_frags() {
+            w.put_u32(OXVS_DP_ATTR_DROP_FRAGS, u32::from(df));
+        }
+        if let Ok(p) = d.dp.get_sflow_probability() {
+            w.put_u32(OXVS_DP_ATTR_SFLOW_PROBABILITY, p);
+        }
         wire::message(
             wire::FAM_DP,
             flags,
@@ -522,11 +528,7 @@ impl State {
             return Err(Errno::EEXIST);
         }
         let dp = self.class.open_dp(name, true)?;
-        dp.recv_set_mask(ListenMask {
-            miss: true,
-            action: true,
-            sample: false,
-        })?;
+        dp.recv_set_mask(ListenMask::ALL)?;
         dp.handlers_set(1)?;
         let e = Arc::new(DpEntry {
             name: name.to_string(),
@@ -622,6 +624,12 @@ impl State {
                     d.manager.store(conn.pid, Ordering::Relaxed);
                 }
                 self.refresh_mask(&d);
+                if let Some(df) = a.u32(OXVS_DP_ATTR_DROP_FRAGS) {
+                    d.dp.set_drop_frags(df != 0)?;
+                }
+                if let Some(p) = a.u32(OXVS_DP_ATTR_SFLOW_PROBABILITY) {
+                    d.dp.set_sflow_probability(p)?;
+                }
                 d.user_features.store(
                     a.u32(OVS_DP_ATTR_USER_FEATURES).unwrap_or(0),
                     Ordering::Relaxed,
@@ -1039,7 +1047,7 @@ impl State {
         let want = ListenMask {
             miss,
             action: true,
-            sample: false,
+            sample: true,
         };
         if d.dp.recv_get_mask() != want {
             let _ = d.dp.recv_set_mask(want);
@@ -1280,7 +1288,8 @@ fn upcall_msg(d: &DpEntry, up: &Upcall, pid: u32) -> Vec<u8> {
     }
     let cmd = match up.kind {
         UpcallKind::Miss => OVS_PACKET_CMD_MISS,
-        _ => OVS_PACKET_CMD_ACTION,
+        UpcallKind::Action => OVS_PACKET_CMD_ACTION,
+        UpcallKind::Sample => OXVS_PACKET_CMD_SAMPLE,
     };
     wire::message(
         wire::FAM_PACKET,

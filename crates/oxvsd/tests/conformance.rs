@@ -45,11 +45,13 @@ impl TestBed for RemoteBed {
     }
 
     fn caps(&self) -> Capabilities {
+        // The same as the userspace datapath in process: every setting
+        // crosses the socket.
         Capabilities {
-            drop_frags: false,
-            sflow: false,
+            drop_frags: true,
+            sflow: true,
             checks_in_port: true,
-            queues: false,
+            queues: true,
             dumps_unique: true,
         }
     }
