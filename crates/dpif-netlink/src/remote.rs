@@ -20,6 +20,16 @@
 //! - **Port types** beyond the kernel's (`dummy`, `pcap`, `tap`) have
 //!   numbers of their own (`OXVS_VPORT_TYPE_*`) and their options travel as
 //!   `key=value` strings in `OVS_VPORT_ATTR_OPTIONS`.
+//! - **Settings the kernel lacks**: `OXVS_DP_ATTR_DROP_FRAGS` and
+//!   `OXVS_DP_ATTR_SFLOW_PROBABILITY` in datapath replies and `SET`s, sample
+//!   upcalls as command `OXVS_PACKET_CMD_SAMPLE`; `queue_to_priority` is
+//!   computed here as the userspace datapath does (queue N, priority N + 1).
+//!   The private numbers (`OXVS_*` in [`crate::abi`]) keep clear of the
+//!   kernel's and of the attribute flag bits.
+//!
+//! Registering: [`register`] (this type alone) or [`register_all`]
+//! (`system` and `netdev`), so that `system@dp0` and `netdev@dp0` open
+//! through one [`dpif::Registry`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
