@@ -24,6 +24,8 @@
 //! - Access: the socket file is mode 0660 in a 0755 directory; each peer's
 //!   `SO_PEERCRED` must be root, the daemon's user, or in the socket's
 //!   group, else it gets `NLMSG_ERROR` `EPERM` instead of the greeting.
+//!   Members of the group are not root: they may not add `pcap` ports
+//!   (files opened as the daemon), `EPERM`.
 
 #![forbid(unsafe_code)]
 

@@ -92,6 +92,9 @@ struct Conn {
     groups: Mutex<HashSet<u32>>,
     stream: UnixStream,
     lost: AtomicU64,
+    /// Whether the peer is root or the daemon's own user (may add `pcap`
+    /// ports, which read and write files as the daemon).
+    trusted: bool,
 }
 
 impl Conn {
@@ -235,13 +238,14 @@ impl Server {
 
 /// Whether the peer may use the daemon: root, the daemon's own user, or a
 /// member of the socket's group.
-fn peer_allowed(stream: &UnixStream, socket_gid: u32, my_uid: u32) -> bool {
-    let Ok(cred) = rustix::net::sockopt::socket_peercred(stream) else {
-        return false;
-    };
+fn peer_allowed(stream: &UnixStream, socket_gid: u32, my_uid: u32) -> Option<bool> {
+    let cred = rustix::net::sockopt::socket_peercred(stream).ok()?;
     let uid = cred.uid.as_raw();
-    if uid == 0 || uid == my_uid || cred.gid.as_raw() == socket_gid {
-        return true;
+    if uid == 0 || uid == my_uid {
+        return Some(true);
+    }
+    if cred.gid.as_raw() == socket_gid {
+        return Some(false);
     }
     // Supplementary groups of the peer process.
     let status = std::fs::read_to_string(format!("/proc/{}/status", cred.pid.as_raw_nonzero()))
@@ -253,6 +257,7 @@ fn peer_allowed(stream: &UnixStream, socket_gid: u32, my_uid: u32) -> bool {
             g.split_whitespace()
                 .any(|x| x.parse::<u32>() == Ok(socket_gid))
         })
+        .then_some(false)
 }
 
 impl State {
@@ -263,11 +268,11 @@ impl State {
 
     fn accept(self: Arc<State>, mut stream: UnixStream) {
         let _ = stream.set_nonblocking(false);
-        if !peer_allowed(&stream, self.socket_gid, self.my_uid) {
+        let Some(trusted) = peer_allowed(&stream, self.socket_gid, self.my_uid) else {
             log::warn!("connection refused: peer credentials");
             let _ = stream.write_all(&wire::refusal());
             return;
-        }
+        };
         if lock(&self.conns).len() >= MAX_CONNS {
             log::warn!("connection refused: {MAX_CONNS} connections open");
             return;
@@ -289,6 +294,7 @@ impl State {
             groups: Mutex::new(HashSet::new()),
             stream: keep,
             lost: AtomicU64::new(0),
+            trusted,
         });
         if !conn.send(wire::greeting(pid)) {
             return;
@@ -461,10 +467,16 @@ impl State {
         {
             std::thread::sleep(Duration::from_millis(1));
         }
+        let mut subscribers: Vec<u32> = lock(&d.port_pids).values().flatten().copied().collect();
+        subscribers.push(d.upcall_pid.load(Ordering::Relaxed));
         loop {
-            let busy = lock(&self.conns)
-                .values()
-                .any(|c| c.queued.load(Ordering::Relaxed) > 0 && c.pid != 0);
+            let busy = {
+                let conns = lock(&self.conns);
+                subscribers
+                    .iter()
+                    .filter_map(|p| conns.get(p))
+                    .any(|c| c.queued.load(Ordering::Relaxed) > 0)
+            };
             if !busy || Instant::now() >= deadline {
                 return;
             }
@@ -744,6 +756,10 @@ impl State {
                 let name = a.string(OVS_VPORT_ATTR_NAME).ok_or(Errno::EINVAL)?;
                 let ty = a.u32(OVS_VPORT_ATTR_TYPE).ok_or(Errno::EINVAL)?;
                 let ty = netdev_type_name(ty).ok_or(Errno::EINVAL)?;
+                if ty == "pcap" && !conn.trusted {
+                    // pcap ports open files as the daemon.
+                    return Err(Errno::EPERM);
+                }
                 let pids = a
                     .get(OVS_VPORT_ATTR_UPCALL_PID)
                     .map(u32s)

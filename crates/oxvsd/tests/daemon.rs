@@ -494,13 +494,18 @@ fn subscribed_client_gets_the_misses() {
 /// Runs `f` as a child process (this test binary, filtered to `test`) under
 /// uid/gid 65534, returning its stdout.
 fn run_as_nobody(test: &str, env: &[(&str, String)]) -> Option<String> {
+    run_as(test, env, "65534")
+}
+
+/// Runs test `test` of this binary as uid 65534 with group `gid`.
+fn run_as(test: &str, env: &[(&str, String)], gid: &str) -> Option<String> {
     if rustix::process::geteuid().as_raw() != 0 {
         eprintln!("SKIP: not root, cannot switch to uid 65534");
         return None;
     }
     let exe = std::env::current_exe().unwrap();
     let mut c = std::process::Command::new("setpriv");
-    c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+    c.args(["--reuid", "65534", "--regid", gid, "--clear-groups"])
         .arg(exe)
         .args(["--exact", test, "--nocapture", "--include-ignored"]);
     for (k, v) in env {
@@ -548,6 +553,50 @@ fn peer_credentials_are_checked() {
     assert!(out.contains("RESULT=errno1"), "{out}");
     // Root is served.
     assert!(dpif_netlink::Socket::connect_unix(&d.path).is_ok());
+}
+
+#[test]
+#[ignore = "run by socket_group_members_are_served as another user"]
+fn child_group_member() {
+    let (Some(path), Ok(dp)) = (
+        std::env::var_os("OXVSD_CHILD_SOCKET"),
+        std::env::var("OXVSD_CHILD_DP"),
+    ) else {
+        return;
+    };
+    let dp = Dpif::new(
+        dpif_netlink::RemoteClass::new(std::path::PathBuf::from(path))
+            .open(&dp, false)
+            .unwrap(),
+    );
+    let dummy_ok = dp.port_add(&dummy("g1"), None).is_ok();
+    let pcap = PortSpec {
+        name: "g2".into(),
+        port_type: "pcap".into(),
+        options: vec![("rxq_pcap".into(), "/etc/shadow".into())],
+    };
+    println!("DUMMY={dummy_ok} PCAP={:?}", dp.port_add(&pcap, None).err());
+}
+
+#[test]
+fn socket_group_members_are_served_without_root_powers() {
+    let d = Daemon::start();
+    let name = unique("g");
+    let dp = open(&d, &name, true).unwrap();
+    let env = [
+        ("OXVSD_CHILD_SOCKET", d.path.display().to_string()),
+        ("OXVSD_CHILD_DP", name.clone()),
+    ];
+    // The socket's group is root's (0) here; a member that is not root.
+    let gid = std::fs::metadata(&d.path)
+        .map(|m| std::os::unix::fs::MetadataExt::gid(&m))
+        .unwrap();
+    let Some(out) = run_as("child_group_member", &env, &gid.to_string()) else {
+        return;
+    };
+    assert!(out.contains("DUMMY=true PCAP=Some(EPERM)"), "{out}");
+    assert!(dp.port_query_by_name("g1").is_ok());
+    assert_eq!(dp.port_query_by_name("g2").err(), Some(Errno::ENODEV));
 }
 
 #[test]
