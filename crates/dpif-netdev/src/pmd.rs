@@ -612,7 +612,20 @@ impl Pmd {
             for &i in &misses[..n_misses] {
                 let i = usize::from(i);
                 sink.orig = self.flows[i];
-                shared.miss(&mut sink, batch.packets()[i].data());
+                let pkt = &mut batch.packets_mut()[i];
+                if pkt.vnet.is_some() {
+                    // Upcalls carry finished packets, as the kernel's do:
+                    // checksum completed, a large segment cut into frames.
+                    let mut segs = Vec::new();
+                    if netdev::offload::finish_in_software(pkt, &mut segs).is_ok() {
+                        shared.miss(&mut sink, pkt.data());
+                        for s in &segs {
+                            shared.miss(&mut sink, s.data());
+                        }
+                    }
+                    continue;
+                }
+                shared.miss(&mut sink, pkt.data());
             }
             sink.flush();
             self.rng = sink.rng;

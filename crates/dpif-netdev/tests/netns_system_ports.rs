@@ -178,7 +178,11 @@ fn ping_and_tcp_across_system_ports() {
         assert!(ping.is_ok(), "ping h1 -> h2: {ping:?}");
         let ping = h2.exec(&["ping", "-c", "5", "-i", "0.2", "-W", "1", "10.77.0.1"]);
         assert!(ping.is_ok(), "ping h2 -> h1: {ping:?}");
-        if let Some(rtt) = ping.unwrap_or_default().lines().find(|l| l.starts_with("rtt")) {
+        if let Some(rtt) = ping
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("rtt"))
+        {
             println!("ping h2 -> h1: {rtt}");
         }
         // Tagged: the veths strip the tag on receive; the port puts it
@@ -259,7 +263,11 @@ fn ping_and_tcp_across_system_ports() {
         let ping = h1.exec(&["ping", "-c", "5", "-i", "0.1", "-W", "1", "10.77.0.2"]);
         let used = thread_ticks("pmd") - t0;
         assert!(ping.is_ok(), "ping with busy polling: {ping:?}");
-        if let Some(rtt) = ping.unwrap_or_default().lines().find(|l| l.starts_with("rtt")) {
+        if let Some(rtt) = ping
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("rtt"))
+        {
             println!("busy polling: poll thread {used} ticks; ping {rtt}");
         }
         dp.set_busy_poll(false);
@@ -301,6 +309,95 @@ fn ping_and_tcp_across_system_ports() {
         let _ = flood.wait_with_output();
         let ping = h1.exec(&["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.77.0.2"]);
         assert!(ping.is_ok(), "ping after the port was re-added: {ping:?}");
+        dpif.destroy().unwrap();
+    });
+}
+
+/// Whether the TCP/IPv4 checksum of an untagged frame is right (computed
+/// here over the pseudo-header and the segment).
+fn tcp4_checksum_ok(f: &[u8]) -> bool {
+    let ihl = usize::from(f[14] & 0x0f) * 4;
+    let tot = usize::from(u16::from_be_bytes([f[16], f[17]]));
+    let tcp = &f[14 + ihl..14 + tot];
+    let mut sum: u32 = 6 + tcp.len() as u32;
+    for c in f[26..34].chunks(2).chain(tcp.chunks(2)) {
+        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    sum == 0xffff
+}
+
+#[test]
+fn upcalls_of_checksum_offloaded_packets_are_finished() {
+    if netns::skip("upcalls_of_checksum_offloaded_packets_are_finished") {
+        return;
+    }
+    if run(&["python3", "-c", "print(1)"]).is_err() {
+        println!("SKIP: upcalls_of_checksum_offloaded_packets_are_finished: no python3");
+        return;
+    }
+    let sw = Netns::new("usw").unwrap();
+    let h1 = Netns::new("uh1").unwrap();
+    for ns in [&sw, &h1] {
+        ns.no_ipv6().unwrap();
+    }
+    sw.veth("s1", "h1").unwrap();
+    sw.ip(&["link", "set", "dev", "h1", "netns", &h1.name])
+        .unwrap();
+    h1.ip(&["addr", "add", "10.76.0.1/24", "dev", "h1"])
+        .unwrap();
+    h1.ip(&["link", "set", "dev", "h1", "up"]).unwrap();
+    // No ARP needed: the peer's address is static.
+    h1.ip(&[
+        "neigh",
+        "add",
+        "10.76.0.2",
+        "lladdr",
+        "02:00:00:00:76:02",
+        "dev",
+        "h1",
+    ])
+    .unwrap();
+    let offloads = h1.exec(&["ethtool", "-k", "h1"]).unwrap_or_default();
+    println!(
+        "h1 offloads: {}",
+        offloads
+            .lines()
+            .find(|l| l.contains("tx-checksumming"))
+            .unwrap_or("?")
+    );
+
+    sw.enter(|| {
+        let dp = NetdevClass { n_pmds: 1 }.open_dp("oxteup", true).unwrap();
+        let dpif = Dpif::new(dp.clone());
+        let spec = PortSpec {
+            name: "s1".into(),
+            port_type: "system".into(),
+            options: vec![],
+        };
+        dpif.port_add(&spec, Some(PortNo(1))).unwrap();
+        dpif.recv_set_mask(dpif::ListenMask::ALL).unwrap();
+        // A TCP SYN from h1's stack: its checksum is left to the "device".
+        let _ = h1.exec(&[
+            "python3",
+            "-c",
+            "import socket\ntry: socket.create_connection(('10.76.0.2',5001),timeout=0.5)\nexcept OSError: pass",
+        ]);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let mut syn = None;
+        while syn.is_none() && Instant::now() < deadline {
+            dpif.recv_wait(0, Some(Duration::from_millis(100)));
+            while let Ok(Some(up)) = dpif.recv(0) {
+                let p = &up.packet;
+                if p.len() >= 54 && p[12..14] == [0x08, 0x00] && p[23] == 6 {
+                    syn = Some(p.clone());
+                }
+            }
+        }
+        let syn = syn.expect("the SYN was upcalled");
+        assert!(tcp4_checksum_ok(&syn), "upcalled SYN has a complete checksum");
         dpif.destroy().unwrap();
     });
 }
