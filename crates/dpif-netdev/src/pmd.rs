@@ -599,14 +599,36 @@ impl Pmd {
             for g in &groups {
                 g.flow.stats.add(g.n as u64, g.bytes, g.tcp_flags, now);
                 let actions = g.flow.actions.load();
+                let mut keeps_offloads = None;
                 for &i in &g.members[..g.n] {
                     let i = usize::from(i);
+                    // Actions that rewrite headers would break a checksum
+                    // left to finish or a segment left to cut: finish those
+                    // in software first (see `port::keeps_offloads`).
+                    let mut segs = Vec::new();
+                    let mut md0 = None;
+                    if batch.packets()[i].vnet.is_some()
+                        && !*keeps_offloads
+                            .get_or_insert_with(|| crate::port::keeps_offloads(&actions))
+                    {
+                        md0 = Some(self.flows[i]);
+                        let pkt = &mut batch.packets_mut()[i];
+                        if netdev::offload::finish_in_software(pkt, &mut segs).is_err() {
+                            continue;
+                        }
+                    }
                     std::mem::swap(&mut self.spare.0, &mut batch.packets_mut()[i]);
                     // The extracted flow doubles as the packet's metadata:
                     // set actions on metadata edit this scratch copy.
                     let md = &mut self.flows[i];
                     odp::execute::execute(&mut self.spare, md, &actions, &mut sink, 0);
                     std::mem::swap(&mut self.spare.0, &mut batch.packets_mut()[i]);
+                    if let Some(md0) = md0 {
+                        for seg in segs {
+                            let mut md = md0;
+                            odp::execute::execute(&mut Pkt(seg), &mut md, &actions, &mut sink, 0);
+                        }
+                    }
                 }
             }
             for &i in &misses[..n_misses] {

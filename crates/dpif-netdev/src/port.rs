@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use netdev::Netdev;
-use odp::key::PortNo;
+use odp::action::Action;
+use odp::key::{KeyAttr, PortNo};
 
 /// One port of a userspace datapath.
 #[derive(Clone)]
@@ -82,4 +83,30 @@ pub fn open_netdev(
             netdev::open("dummy", name, options)
         }
     }
+}
+
+/// Whether `actions` leave alone what an offloaded packet's vnet header
+/// describes (see [`netdev::offload`]): the bytes a pending checksum
+/// covers, and the headers a large segment repeats. Outputs, VLAN tags
+/// (the offsets follow the tag), Ethernet addresses and metadata do;
+/// anything else (IP or transport rewrites, MPLS, userspace and sampled
+/// copies, conntrack...) makes the datapath finish the offloads in
+/// software before running the actions.
+pub fn keeps_offloads(actions: &[Action]) -> bool {
+    let safe_set = |k: &KeyAttr| {
+        matches!(
+            k,
+            KeyAttr::Ethernet(_) | KeyAttr::Priority(_) | KeyAttr::SkbMark(_)
+        )
+    };
+    actions.iter().all(|a| match a {
+        Action::Output(_)
+        | Action::PushVlan { .. }
+        | Action::PopVlan
+        | Action::Recirc(_)
+        | Action::Hash { .. } => true,
+        Action::Set(k) => safe_set(k),
+        Action::SetMasked { key, .. } => safe_set(key),
+        _ => false,
+    })
 }
