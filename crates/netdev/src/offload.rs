@@ -350,6 +350,40 @@ mod tests {
     }
 
     #[test]
+    fn pcap_output_holds_finished_frames() {
+        use crate::Netdev;
+        let path = std::env::temp_dir().join(format!("netdev-offload-{}.pcap", std::process::id()));
+        let dev = crate::pcap::PcapNetdev::open(
+            "off",
+            &[("tx_pcap".to_string(), path.display().to_string())],
+        )
+        .unwrap();
+        let mut p = Packet::from_slice(&tcp4(2500));
+        p.vnet = Some(VnetHdr {
+            flags: VnetHdr::NEEDS_CSUM,
+            gso_type: VnetHdr::GSO_TCPV4,
+            hdr_len: 54,
+            gso_size: 1448,
+            csum_start: 34,
+            csum_offset: 16,
+        });
+        let mut batch = crate::Batch::new();
+        assert!(batch.push(p).is_ok());
+        dev.send(0, &mut batch).unwrap();
+        drop(dev);
+        let file = std::fs::File::open(&path).unwrap();
+        let mut r = pcap_file::pcap::PcapReader::new(file).unwrap();
+        let mut lens = Vec::new();
+        while let Some(pkt) = r.next_packet() {
+            let pkt = pkt.unwrap();
+            assert!(tcp4_ok(&pkt.data), "a finished checksum");
+            lens.push(pkt.data.len());
+        }
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(lens, vec![54 + 1448, 54 + 1052], "cut at gso_size");
+    }
+
+    #[test]
     fn tcp_segmented() {
         let f = tcp4(3000);
         let mut p = Packet::from_slice(&f);

@@ -257,9 +257,20 @@ impl Netdev for PcapNetdev {
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO);
+        // A capture holds frames as on the wire: offloads are finished
+        // here (checksums completed, large segments cut).
+        let mut segs = Vec::new();
         let written = batch
-            .iter()
-            .try_for_each(|p| pcapfile::write_record(&mut tx.writer, ts, p.data(), snaplen))
+            .iter_mut()
+            .try_for_each(|p| {
+                segs.clear();
+                if p.vnet.is_some() && crate::offload::finish_in_software(p, &mut segs).is_err() {
+                    return Ok(());
+                }
+                std::iter::once(&*p)
+                    .chain(&segs)
+                    .try_for_each(|p| pcapfile::write_record(&mut tx.writer, ts, p.data(), snaplen))
+            })
             .and_then(|()| tx.writer.flush());
         let bytes = batch.bytes();
         batch.clear();
