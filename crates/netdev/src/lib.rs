@@ -221,8 +221,8 @@ pub trait Netdev: Send + Sync {
     /// The device's name (unique among the datapath's ports).
     fn name(&self) -> &str;
 
-    /// The provider's kind: `"dummy"`, `"pcap"`, and later `"system"`,
-    /// `"tap"`, `"internal"`.
+    /// The provider's kind: `"dummy"`, `"pcap"`, `"system"`, `"tap"` or
+    /// `"internal"`.
     fn kind(&self) -> &'static str;
 
     /// Number of receive queues (at least 1).

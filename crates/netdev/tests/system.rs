@@ -396,3 +396,59 @@ fn system_link_down_does_not_leave_the_queue_readable() {
         ns.ip(&["link", "set", "dev", "va", "up"]).unwrap();
     });
 }
+
+#[test]
+fn without_privileges_open_is_permission_denied() {
+    if netns::skip("without_privileges_open_is_permission_denied") {
+        return;
+    }
+    if netns::run(&["setpriv", "--version"]).is_err() {
+        println!("SKIP: without_privileges_open_is_permission_denied: no setpriv");
+        return;
+    }
+    // Run the child test below as nobody, without capabilities.
+    let exe = std::env::current_exe().unwrap();
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--reuid",
+            "65534",
+            "--regid",
+            "65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(exe)
+        .args([
+            "--exact",
+            "child_open_unprivileged",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("OXVS_CHILD_UNPRIV", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("child checked"), "child did not run: {text}");
+}
+
+#[test]
+#[ignore = "run by without_privileges_open_is_permission_denied as nobody"]
+fn child_open_unprivileged() {
+    if std::env::var_os("OXVS_CHILD_UNPRIV").is_none() {
+        return;
+    }
+    let e = netdev::open("system", "lo", &[])
+        .err()
+        .expect("no AF_PACKET for nobody");
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+    let e = netdev::open("tap", "oxtnobody0", &[])
+        .err()
+        .expect("no tap for nobody");
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied, "{e}");
+    println!("child checked");
+}
