@@ -12,7 +12,7 @@
 //! Frames carry a `virtio_net_hdr` (option `vnet`, on by default, with
 //! checksum and TSO offloads accepted), so the host's large TCP segments
 //! and unfinished checksums arrive as they are, their header in
-//! [`Packet::vnet`], and such packets sent to the tap are handed to the
+//! [`crate::Packet::vnet`], and such packets sent to the tap are handed to the
 //! host stack unfinished, which accepts them. Without `vnet`, offloads
 //! are finished in software on transmit
 //! ([`crate::offload::finish_in_software`]).
