@@ -129,14 +129,17 @@ fn gather(ctx: &Ctx<'_>, dp: &Dpif) -> ShowInfo {
     ports.sort_by_key(|p| p.port_no);
     let ports = ports
         .into_iter()
-        .map(|port| PortInfo {
+        .map(|mut port| PortInfo {
             config: crate::ports::port_config(ty, &port),
             stats: if ctx.opts.statistics {
                 crate::ports::port_counters(dp, &port)
             } else {
                 Err(Errno::EOPNOTSUPP)
             },
-            port,
+            port: {
+                port.port_type = crate::ports::display_type(ty, &port);
+                port
+            },
         })
         .collect();
     ShowInfo {

@@ -244,13 +244,36 @@ pub fn set_if(ctx: &mut Ctx<'_>, dp_name: &str, ifaces: &[String]) -> CmdResult 
     last
 }
 
+/// The type `show` gives a port. On `system`, OVS creates tunnel devices
+/// itself and attaches them as plain (`system`) vports, then names their
+/// type after the device: a `system` port named like an OVS tunnel device
+/// (`genev_sys_6081`, `vxlan_sys_4789`, `gre_sys`) shows as that tunnel type.
+pub fn display_type(dp_type: &str, port: &DpifPort) -> String {
+    if dp_type == "system" && port.port_type == "system" {
+        for &(ty, prefix, udp) in TUNNELS {
+            let matches = match udp {
+                Some(_) => port
+                    .name
+                    .strip_prefix(prefix)
+                    .and_then(|r| r.strip_prefix('_'))
+                    .is_some_and(|r| r.parse::<u16>().is_ok()),
+                None => port.name == prefix,
+            };
+            if matches {
+                return ty.to_string();
+            }
+        }
+    }
+    port.port_type.clone()
+}
+
 /// The configuration `show` prints after a port's type, sorted by key.
 pub fn port_config(dp_type: &str, port: &DpifPort) -> Vec<(String, String)> {
     let mut cfg = Vec::new();
     if dp_type != "system" {
         return cfg;
     }
-    if let Some(&(_, prefix, default)) = tunnel(&port.port_type) {
+    if let Some(&(_, prefix, default)) = tunnel(&display_type(dp_type, port)) {
         if let (Some(default), Some(n)) = (
             default,
             port.name
@@ -273,7 +296,7 @@ pub fn port_config(dp_type: &str, port: &DpifPort) -> Vec<(String, String)> {
 pub fn port_counters(dp: &Dpif, port: &DpifPort) -> Result<PortCounters, Errno> {
     let base = dp.port_stats(port.port_no)?;
     let system = dp.type_name() == "system";
-    if system && tunnel(&port.port_type).is_some() {
+    if system && tunnel(&display_type(dp.type_name(), port)).is_some() {
         return Ok(PortCounters {
             base,
             have_errors: false,
@@ -369,6 +392,15 @@ mod tests {
             "packet_type=ptap"
         );
         assert_eq!(s(port_config("system", &p("v1", "system"))), "");
+        // OVS attaches its tunnel devices as plain vports.
+        assert_eq!(display_type("system", &p("genev_sys_6082", "system")), "geneve");
+        assert_eq!(display_type("system", &p("gre_sys", "system")), "gre");
+        assert_eq!(display_type("system", &p("genev_sys_x", "system")), "system");
+        assert_eq!(display_type("netdev", &p("gre_sys", "system")), "system");
+        assert_eq!(
+            s(port_config("system", &p("genev_sys_6082", "system"))),
+            "dst_port=6082,packet_type=ptap"
+        );
         assert_eq!(s(port_config("netdev", &p("gnv0", "geneve"))), "");
     }
 }
