@@ -83,9 +83,7 @@ pub fn parse_args(args: Vec<String>) -> Result<(Opts, Vec<String>), String> {
                 "format" => {
                     let v = match value {
                         Some(v) => v,
-                        None => it
-                            .next()
-                            .ok_or("option '--format' requires an argument")?,
+                        None => it.next().ok_or("option '--format' requires an argument")?,
                     };
                     o.format = match v.as_str() {
                         "text" => OutputFormat::Text,

@@ -283,7 +283,10 @@ fn show_json(full: &str, info: &ShowInfo) -> Json {
         .iter()
         .map(|p| {
             let mut po = vec![
-                ("port_no".to_string(), Json::Num(u64::from(p.port.port_no.0))),
+                (
+                    "port_no".to_string(),
+                    Json::Num(u64::from(p.port.port_no.0)),
+                ),
                 ("name".into(), Json::Str(p.port.name.clone())),
                 ("type".into(), Json::Str(p.port.port_type.clone())),
                 (
@@ -298,7 +301,13 @@ fn show_json(full: &str, info: &ShowInfo) -> Json {
             ];
             if let Ok(c) = &p.stats {
                 let b = &c.base;
-                let err = |v: u64| if c.have_errors { Json::Num(v) } else { Json::Null };
+                let err = |v: u64| {
+                    if c.have_errors {
+                        Json::Num(v)
+                    } else {
+                        Json::Null
+                    }
+                };
                 po.push((
                     "stats".into(),
                     Json::obj([

@@ -10,9 +10,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 
-use dpif::{
-    Dpif, DpifFlow, Errno, FlowDel, FlowGet, FlowPut, FlowStats, Op, OpReply, PutFlags,
-};
+use dpif::{Dpif, DpifFlow, Errno, FlowDel, FlowGet, FlowPut, FlowStats, Op, OpReply, PutFlags};
 use odp::text::filter::Filter;
 
 use crate::cli::{CmdResult, Ctx, OutputFormat};
@@ -50,9 +48,11 @@ fn names_for(dp: &Dpif, wanted: bool) -> Option<PortNames> {
 pub fn dump_flows(ctx: &mut Ctx<'_>, args: &[String]) -> CmdResult {
     let mut args = args.to_vec();
     let mut filter_text = None;
-    loop {
-        let Some(last) = args.last() else { break };
-        if let Some(f) = last.strip_prefix("filter=").filter(|_| filter_text.is_none()) {
+    while let Some(last) = args.last() {
+        if let Some(f) = last
+            .strip_prefix("filter=")
+            .filter(|_| filter_text.is_none())
+        {
             filter_text = Some(f.to_string());
         } else if last.starts_with("type=") {
             ctx.error(
@@ -72,7 +72,10 @@ pub fn dump_flows(ctx: &mut Ctx<'_>, args: &[String]) -> CmdResult {
         None => None,
         Some(Ok(f)) => Some(f),
         Some(Err(e)) => {
-            ctx.error(Some(Errno::EINVAL), &format!("Failed to parse filter ({e})"));
+            ctx.error(
+                Some(Errno::EINVAL),
+                &format!("Failed to parse filter ({e})"),
+            );
             return Err(Errno::EINVAL);
         }
     };
@@ -168,7 +171,7 @@ fn split_ufid<'s>(
     match fmt::parse_ufid(s) {
         Ok(Some((u, n))) => Ok((Some(u), &s[n..])),
         Ok(None) => Ok((None, s)),
-        Err(()) => {
+        Err(fmt::BadUfid) => {
             ctx.error(Some(Errno::EINVAL), "parsing flow ufid");
             Err(Errno::EINVAL)
         }
@@ -223,7 +226,11 @@ fn report(ctx: &mut Ctx<'_>, op: &Op, r: Result<OpReply, Errno>) -> CmdResult {
         (_, Ok(OpReply::Put(s) | OpReply::Del(s))) => {
             if ctx.opts.statistics {
                 let mut line = String::new();
-                fmt::flow_stats(&s.unwrap_or_else(FlowStats::default), ctx.now_ms(), &mut line);
+                fmt::flow_stats(
+                    &s.unwrap_or_else(FlowStats::default),
+                    ctx.now_ms(),
+                    &mut line,
+                );
                 line.push('\n');
                 ctx.print(&line);
             }
@@ -514,12 +521,14 @@ mod tests {
     #[test]
     fn preprocessed_lines() {
         let text = "# comment\n\nin_port(1) \\\n 2\n  \ndel in_port(2) # gone\n";
-        let got: Vec<(usize, String)> = logical_lines(text.as_bytes())
-            .map(Result::unwrap)
-            .collect();
+        let got: Vec<(usize, String)> =
+            logical_lines(text.as_bytes()).map(Result::unwrap).collect();
         assert_eq!(
             got,
-            [(3, "in_port(1)  2".to_string()), (6, "del in_port(2) ".to_string())]
+            [
+                (3, "in_port(1)  2".to_string()),
+                (6, "del in_port(2) ".to_string())
+            ]
         );
     }
 }

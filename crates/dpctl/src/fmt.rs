@@ -20,10 +20,14 @@ pub fn ufid(u: Ufid, out: &mut String) {
     ));
 }
 
+/// A `ufid:` whose UUID is malformed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadUfid;
+
 /// Parses a leading `ufid:UUID` (the inverse of [`ufid`]). Returns the UFID
 /// and the number of bytes consumed, `Ok(None)` if `s` does not start with
 /// `ufid:`, and `Err` if it does but the UUID is malformed.
-pub fn parse_ufid(s: &str) -> Result<Option<(Ufid, usize)>, ()> {
+pub fn parse_ufid(s: &str) -> Result<Option<(Ufid, usize)>, BadUfid> {
     let Some(rest) = s.strip_prefix("ufid:") else {
         return Ok(None);
     };
@@ -34,10 +38,10 @@ pub fn parse_ufid(s: &str) -> Result<Option<(Ufid, usize)>, ()> {
     let groups: Vec<&str> = text.split('-').collect();
     let sizes = [8, 4, 4, 4, 12];
     if groups.len() != sizes.len() || groups.iter().zip(sizes).any(|(g, n)| g.len() != n) {
-        return Err(());
+        return Err(BadUfid);
     }
     let hex: String = groups.concat();
-    let v = u128::from_str_radix(&hex, 16).map_err(|_| ())?;
+    let v = u128::from_str_radix(&hex, 16).map_err(|_| BadUfid)?;
     // hex is w0 w1 w2 w3, most significant first; w0 is the low word.
     let word = |i: u32| (v >> (96 - 32 * i)) as u32 as u128;
     let u = word(0) | word(1) << 32 | word(2) << 64 | word(3) << 96;
@@ -101,12 +105,20 @@ pub struct PortNames(Vec<(u32, String)>);
 impl PortNames {
     /// From a port dump.
     pub fn new(ports: &[DpifPort]) -> PortNames {
-        PortNames(ports.iter().map(|p| (p.port_no.0, p.name.clone())).collect())
+        PortNames(
+            ports
+                .iter()
+                .map(|p| (p.port_no.0, p.name.clone()))
+                .collect(),
+        )
     }
 
     fn name(&self, no: &str) -> Option<&str> {
         let no: u32 = no.parse().ok()?;
-        self.0.iter().find(|(n, _)| *n == no).map(|(_, s)| s.as_str())
+        self.0
+            .iter()
+            .find(|(n, _)| *n == no)
+            .map(|(_, s)| s.as_str())
     }
 
     fn number(&self, name: &str) -> Option<u32> {
@@ -316,7 +328,7 @@ mod tests {
         assert_eq!(s, "ufid:ccddeeff-8899-aabb-4455-667700112233");
         assert_eq!(parse_ufid(&s), Ok(Some((u, s.len()))));
         assert_eq!(parse_ufid("in_port(1)"), Ok(None));
-        assert_eq!(parse_ufid("ufid:1234"), Err(()));
+        assert_eq!(parse_ufid("ufid:1234"), Err(BadUfid));
         let with_key = format!("{s},in_port(1)");
         assert_eq!(parse_ufid(&with_key), Ok(Some((u, s.len() + 1))));
     }
@@ -334,10 +346,7 @@ mod tests {
         };
         s.clear();
         flow_stats(&st, 5000, &mut s);
-        assert_eq!(
-            s,
-            "packets:3, bytes:180, used:0.512s, flags:S.N[400]"
-        );
+        assert_eq!(s, "packets:3, bytes:180, used:0.512s, flags:S.N[400]");
         assert_eq!(human_size(1000), "");
         assert_eq!(human_size(1536), " (1.5 KiB)");
         assert_eq!(human_size(3 << 20), " (3.0 MiB)");

@@ -143,10 +143,7 @@ fn add_one(ctx: &mut Ctx<'_>, dp: &Dpif, dp_name: &str, arg: &str) -> CmdResult 
             Err(e)
         }
         Err(e) => {
-            ctx.error(
-                Some(e),
-                &format!("adding {} to {dp_name} failed", a.name),
-            );
+            ctx.error(Some(e), &format!("adding {} to {dp_name} failed", a.name));
             Err(e)
         }
     }
@@ -349,8 +346,9 @@ mod tests {
 
     #[test]
     fn iface_arguments() {
-        let a = parse_iface("gnv0,type=geneve,,remote_ip=1.1.1.1,dst_port=6082,remote_ip=2.2.2.2,csum")
-            .unwrap();
+        let a =
+            parse_iface("gnv0,type=geneve,,remote_ip=1.1.1.1,dst_port=6082,remote_ip=2.2.2.2,csum")
+                .unwrap();
         assert_eq!(a.name, "gnv0");
         assert_eq!(a.port_type.as_deref(), Some("geneve"));
         assert_eq!(
@@ -393,9 +391,15 @@ mod tests {
         );
         assert_eq!(s(port_config("system", &p("v1", "system"))), "");
         // OVS attaches its tunnel devices as plain vports.
-        assert_eq!(display_type("system", &p("genev_sys_6082", "system")), "geneve");
+        assert_eq!(
+            display_type("system", &p("genev_sys_6082", "system")),
+            "geneve"
+        );
         assert_eq!(display_type("system", &p("gre_sys", "system")), "gre");
-        assert_eq!(display_type("system", &p("genev_sys_x", "system")), "system");
+        assert_eq!(
+            display_type("system", &p("genev_sys_x", "system")),
+            "system"
+        );
         assert_eq!(display_type("netdev", &p("gre_sys", "system")), "system");
         assert_eq!(
             s(port_config("system", &p("genev_sys_6082", "system"))),

@@ -61,7 +61,12 @@ arp(sip=10.0.0.1,tip=10.0.0.2,op=1,sha=00:01:02:03:04:06,tha=00:00:00:00:00:00)"
 
 #[test]
 fn datapath_and_port_lifecycle() {
-    ok(&["add-dp", "netdev@dpa", "pa1,type=dummy", "pa2,type=dummy,port_no=5"]);
+    ok(&[
+        "add-dp",
+        "netdev@dpa",
+        "pa1,type=dummy",
+        "pa2,type=dummy,port_no=5",
+    ]);
     assert!(ok(&["dump-dps"]).lines().any(|l| l == "netdev@dpa"));
     let show = ok(&["show", "netdev@dpa"]);
     assert_eq!(
@@ -126,7 +131,9 @@ fn datapath_and_port_lifecycle() {
     assert!(ok(&["show", "netdev@dpa"]).ends_with("  port 0: dpa (internal)\n"));
     let json = ok(&["show", "--format", "json", "netdev@dpa"]);
     assert!(
-        json.starts_with(r#"[{"name":"netdev@dpa","lookups":{"hit":0,"missed":0,"lost":0},"flows":0,"#),
+        json.starts_with(
+            r#"[{"name":"netdev@dpa","lookups":{"hit":0,"missed":0,"lost":0},"flows":0,"#
+        ),
         "{json}"
     );
     assert!(json.contains(r#""ports":[{"port_no":0,"name":"dpa","type":"internal","config":{}}]"#));
@@ -159,7 +166,10 @@ fn bad_command_lines() {
         fails(&["del-dp", "a", "b"], ""),
         "oxvs-dpctl: 'del-dp' command takes at most 1 argument\n"
     );
-    assert_eq!(fails(&["--bogus", "show"], ""), "oxvs-dpctl: unrecognized option '--bogus'\n");
+    assert_eq!(
+        fails(&["--bogus", "show"], ""),
+        "oxvs-dpctl: unrecognized option '--bogus'\n"
+    );
     assert_eq!(
         fails(&["dump-flows", "netdev@nosuchdp"], ""),
         "oxvs-dpctl: datapath not found (Invalid argument)\n"
@@ -197,10 +207,14 @@ fn flows() {
     );
     assert_eq!(
         ok(&["dump-flows", "--names", "netdev@dpf"]),
-        line.replace("in_port(1)", "in_port(pf1)").replace("actions:2", "actions:pf2")
+        line.replace("in_port(1)", "in_port(pf1)")
+            .replace("actions:2", "actions:pf2")
     );
     // Filters.
-    assert_eq!(ok(&["dump-flows", "netdev@dpf", "filter=tcp,tp_dst=8080"]), line);
+    assert_eq!(
+        ok(&["dump-flows", "netdev@dpf", "filter=tcp,tp_dst=8080"]),
+        line
+    );
     assert_eq!(ok(&["dump-flows", "netdev@dpf", "filter=arp"]), "");
     assert!(fails(&["dump-flows", "netdev@dpf", "filter=bogus=1"], "")
         .starts_with("oxvs-dpctl: Failed to parse filter ("));
@@ -220,11 +234,22 @@ fn flows() {
         ok(&["mod-flow", "-s", "netdev@dpf", FLOW, "1"]),
         "packets:0, bytes:0, used:never\n"
     );
-    ok(&["mod-flow", "--may-create", "--clear", "netdev@dpf", ARP, "1,2"]);
+    ok(&[
+        "mod-flow",
+        "--may-create",
+        "--clear",
+        "netdev@dpf",
+        ARP,
+        "1,2",
+    ]);
     let both = ok(&["dump-flows", "netdev@dpf"]);
     assert_eq!(both.lines().count(), 2, "{both}");
-    assert!(both.contains(&format!("{FLOW}, packets:0, bytes:0, used:never, actions:1\n")));
-    assert!(both.contains(&format!("{ARP}, packets:0, bytes:0, used:never, actions:1,2\n")));
+    assert!(both.contains(&format!(
+        "{FLOW}, packets:0, bytes:0, used:never, actions:1\n"
+    )));
+    assert!(both.contains(&format!(
+        "{ARP}, packets:0, bytes:0, used:never, actions:1,2\n"
+    )));
     // Parse errors.
     assert_eq!(
         fails(&["add-flow", "netdev@dpf", "in_port(1),foo", "2"], ""),
@@ -242,7 +267,10 @@ fn flows() {
     // Delete: by key, then a missing one.
     ok(&["del-flow", "netdev@dpf", ARP]);
     assert_eq!(
-        fails(&["del-flow", "netdev@dpf", ARP], "Perhaps you need to specify a UFID?\n"),
+        fails(
+            &["del-flow", "netdev@dpf", ARP],
+            "Perhaps you need to specify a UFID?\n"
+        ),
         "oxvs-dpctl: deleting flow (No such file or directory)\n"
     );
     assert_eq!(
@@ -262,7 +290,12 @@ fn flow_files() {
     let file = dir.join("flows");
     let mut f = std::fs::File::create(&file).unwrap();
     // Port names work in flow files too.
-    writeln!(f, "# two flows\n{FLOW} 2\n\nadd {} \\\n  1\nbogus-line-without-actions", ARP.replace("in_port(2)", "in_port(pg2)")).unwrap();
+    writeln!(
+        f,
+        "# two flows\n{FLOW} 2\n\nadd {} \\\n  1\nbogus-line-without-actions",
+        ARP.replace("in_port(2)", "in_port(pg2)")
+    )
+    .unwrap();
     drop(f);
     let path = file.to_str().unwrap();
     assert_eq!(
@@ -271,10 +304,14 @@ fn flow_files() {
     );
     let dump = ok(&["dump-flows", "netdev@dpg"]);
     assert_eq!(dump.lines().count(), 2, "{dump}");
-    assert!(dump.contains(&format!("{ARP}, packets:0, bytes:0, used:never, actions:1\n")));
+    assert!(dump.contains(&format!(
+        "{ARP}, packets:0, bytes:0, used:never, actions:1\n"
+    )));
     std::fs::write(&file, format!("{FLOW} 1\n")).unwrap();
     ok(&["mod-flows", "netdev@dpg", path]);
-    assert!(ok(&["dump-flows", "netdev@dpg"]).contains(&format!("{FLOW}, packets:0, bytes:0, used:never, actions:1\n")));
+    assert!(ok(&["dump-flows", "netdev@dpg"]).contains(&format!(
+        "{FLOW}, packets:0, bytes:0, used:never, actions:1\n"
+    )));
     std::fs::write(&file, format!("{FLOW}\n")).unwrap();
     ok(&["del-flows", "netdev@dpg", path]);
     assert_eq!(ok(&["dump-flows", "netdev@dpg"]).lines().count(), 1);

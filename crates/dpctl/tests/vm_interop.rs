@@ -227,7 +227,9 @@ fn show_and_dump_flows_match_ovs_dpctl() {
     t.ours_ok(&["del-dp", "oxi-a"]);
     assert_eq!(t.same(&["dump-dps"]), "");
     // OVS creates its tunnel devices itself and leaves them behind.
-    let _ = Command::new("ip").args(["link", "del", "genev_sys_6082"]).status();
+    let _ = Command::new("ip")
+        .args(["link", "del", "genev_sys_6082"])
+        .status();
 
     // Made by oxvs-dpctl, read by both.
     build(&t, &t.ours, "oxi-b", ("oxb1", "oxb2"));
@@ -243,7 +245,9 @@ fn show_and_dump_flows_match_ovs_dpctl() {
         .filter(|u| u.starts_with("ufid:"))
         .unwrap_or_else(|| panic!("no UFID in\n{verbose}"))
         .to_string();
-    assert!(t.ours_ok(&["dump-flows", "-m", "oxi-b"]).contains(&format!("{ufid}, ")));
+    assert!(t
+        .ours_ok(&["dump-flows", "-m", "oxi-b"])
+        .contains(&format!("{ufid}, ")));
     t.theirs_ok(&["del-flow", "oxi-b", &ufid]);
     // The `system` provider makes tunnel ports as the kernel's own tunnel
     // vports; ovs-dpctl deletes the vport, then fails to delete the device
