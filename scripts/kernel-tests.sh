@@ -34,7 +34,8 @@ test_bins() {
     cargo test "$@" --no-run --message-format=json 2>/dev/null |
         grep '"test":true' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'
 }
-mapfile -t bins < <(test_bins -p dpif-netlink; test_bins -p dpctl --test vm_interop)
+# (The oxvs-dpctl binary that test needs is reported as testable too: skip it.)
+mapfile -t bins < <(test_bins -p dpif-netlink; test_bins -p dpctl --test vm_interop | grep /vm_interop-)
 if [ "${#bins[@]}" -lt 2 ]; then
     cargo test -p dpif-netlink --no-run   # show the build error
     cargo test -p dpctl --test vm_interop --no-run

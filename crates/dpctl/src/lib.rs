@@ -1,14 +1,32 @@
-//! `oxvs-dpctl`: command-line front end. Arguments → calls → text output;
-//! no datapath logic lives here.
+//! `oxvs-dpctl`: the `ovs-dpctl` command set for oxvs datapaths of every
+//! provider type (names `type@name`, `system` when no type is given).
+//! Arguments → dpif calls → text; no datapath logic lives here.
 //!
-//! The flow-checking verbs read one case per line on standard input, with
-//! the line rules of Open vSwitch's `test-odp` (see [`for_each_case`]):
+//! # Layout
 //!
-//! - `parse-keys`: text → key → flow → canonical key, printed with its fitness;
-//! - `parse-wc-keys`: text → key and mask → text;
-//! - `parse-actions`: text → actions → text;
-//! - `parse-filter FILTER`: like `parse-wc-keys`, printing only the lines that
-//!   match an OpenFlow-style filter.
+//! - [`cli`]: options (anywhere on the line, as `ovs-dpctl`'s), the command
+//!   table with argument counts, datapath lookup (an optional datapath
+//!   argument means "the only one there is"), errors printed as
+//!   `oxvs-dpctl: MESSAGE (strerror)` with exit status 1.
+//! - [`dp`]: `add-dp`, `del-dp`, `dump-dps`, `show [-s]`.
+//! - [`ports`]: `add-if`, `set-if`, `del-if`; how `show` names port types
+//!   and configuration on `system` datapaths the way `ovs-dpctl` does.
+//! - [`flows`]: `dump-flows [-m] [--names] [filter=...]`, `add-flow`,
+//!   `mod-flow [--clear] [--may-create]`, `get-flow`, `del-flow`,
+//!   `del-flows`, and the file forms `add-flows`, `mod-flows`,
+//!   `del-flows FILE` (batched).
+//! - [`fmt`]: UFIDs, flow statistics, port names in flow text, JSON.
+//! - [`ifup`]: bringing a kernel port's device up after `add-if`.
+//! - [`verbs`]: the flow-checking verbs, which read one case per line on
+//!   standard input with the line rules of Open vSwitch's `test-odp` (see
+//!   [`for_each_case`]): `parse-keys`, `parse-wc-keys`, `parse-actions`,
+//!   `parse-filter FILTER`.
+//!
+//! `--format json` makes `show`, `dump-dps`, `dump-flows` and `get-flow`
+//! print one JSON document instead of text.
+//!
+//! [`run_with`] is the library entry point: any [`dpif::Registry`], any
+//! output streams (tests register the userspace datapath in-process).
 
 #![forbid(unsafe_code)]
 
@@ -16,6 +34,7 @@ pub mod cli;
 pub mod dp;
 pub mod flows;
 pub mod fmt;
+pub mod ifup;
 pub mod ports;
 pub mod verbs;
 
