@@ -253,6 +253,23 @@ impl<'a> Ctx<'a> {
         };
     }
 
+    /// Like [`Ctx::error`] for an error about datapath `full` (`type@name`,
+    /// or `None` for all types): a missing kernel module or an unknown type
+    /// is said in words rather than as `EAFNOSUPPORT`'s strerror.
+    pub fn dp_error(&mut self, full: Option<&str>, e: Errno, msg: &str) {
+        if e != Errno::EAFNOSUPPORT {
+            return self.error(Some(e), msg);
+        }
+        let why = match full.map(|f| dpif::parse_name(f).0) {
+            Some(ty) if self.registry.class(ty).is_err() => {
+                format!("unknown datapath type '{ty}'")
+            }
+            Some("system") | None => "openvswitch kernel module not loaded".to_string(),
+            Some(_) => e.to_string(),
+        };
+        let _ = writeln!(self.err, "{PROGRAM}: {msg} ({why})");
+    }
+
     /// Prints `text` on standard output.
     pub fn print(&mut self, text: &str) {
         let _ = self.out.write_all(text.as_bytes());
@@ -317,7 +334,7 @@ impl<'a> Ctx<'a> {
         match self.open(&name, false) {
             Ok(d) => Ok((d, rest)),
             Err(e) => {
-                self.error(Some(e), "opening datapath");
+                self.dp_error(Some(&name), e, "opening datapath");
                 Err(e)
             }
         }
@@ -343,7 +360,7 @@ impl<'a> Ctx<'a> {
     /// as `opening datapath (...)`.
     pub fn open_arg(&mut self, full: &str) -> Result<Dpif, Errno> {
         self.open(full, false).inspect_err(|&e| {
-            self.error(Some(e), "opening datapath");
+            self.dp_error(Some(full), e, "opening datapath");
         })
     }
 

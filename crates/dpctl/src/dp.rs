@@ -10,7 +10,7 @@ pub fn add_dp(ctx: &mut Ctx<'_>, args: &[String]) -> CmdResult {
     match ctx.open(&args[0], true) {
         Ok(_) => {}
         Err(e) => {
-            ctx.error(Some(e), "add_dp");
+            ctx.dp_error(Some(&args[0]), e, "add_dp");
             return Err(e);
         }
     }
@@ -29,7 +29,7 @@ pub fn del_dp(ctx: &mut Ctx<'_>, args: &[String]) -> CmdResult {
 /// `dump-dps`: one `type@name` per line.
 pub fn dump_dps(ctx: &mut Ctx<'_>) -> CmdResult {
     let names = ctx.all_dps().inspect_err(|&e| {
-        ctx.error(Some(e), "enumerating datapaths");
+        ctx.dp_error(None, e, "enumerating datapaths");
     })?;
     if ctx.opts.format == OutputFormat::Json {
         let mut s = String::new();
@@ -50,7 +50,7 @@ pub fn show(ctx: &mut Ctx<'_>, args: &[String]) -> CmdResult {
     let mut json = Vec::new();
     let names: Vec<String> = if args.is_empty() {
         ctx.all_dps().inspect_err(|&e| {
-            ctx.error(Some(e), "enumerating datapaths");
+            ctx.dp_error(None, e, "enumerating datapaths");
         })?
     } else {
         args.to_vec()
@@ -68,7 +68,7 @@ pub fn show(ctx: &mut Ctx<'_>, args: &[String]) -> CmdResult {
                 }
             }
             Err(e) => {
-                ctx.error(Some(e), &format!("opening datapath {name} failed"));
+                ctx.dp_error(Some(name), e, &format!("opening datapath {name} failed"));
                 last = Err(e);
             }
         }

@@ -148,7 +148,7 @@ fn datapath_and_port_lifecycle() {
     );
     assert_eq!(
         fails(&["add-dp", "nosuchtype@x"], ""),
-        "oxvs-dpctl: add_dp (Address family not supported by protocol)\n"
+        "oxvs-dpctl: add_dp (unknown datapath type 'nosuchtype')\n"
     );
 }
 
