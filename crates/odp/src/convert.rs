@@ -582,44 +582,7 @@ fn format_attrs(key: &[KeyAttr], out: &mut String) {
     crate::text::key::format_key(key, out);
 }
 
-/// OVS's name of a key attribute type, as used in its messages.
-fn attr_name(ty: u16) -> String {
-    let name = match ty {
-        OVS_KEY_ATTR_UNSPEC => "unspec",
-        OVS_KEY_ATTR_ENCAP => "encap",
-        OVS_KEY_ATTR_PRIORITY => "skb_priority",
-        OVS_KEY_ATTR_SKB_MARK => "skb_mark",
-        OVS_KEY_ATTR_CT_STATE => "ct_state",
-        OVS_KEY_ATTR_CT_ZONE => "ct_zone",
-        OVS_KEY_ATTR_CT_MARK => "ct_mark",
-        OVS_KEY_ATTR_CT_LABELS => "ct_label",
-        OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV4 => "ct_tuple4",
-        OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV6 => "ct_tuple6",
-        OVS_KEY_ATTR_TUNNEL => "tunnel",
-        OVS_KEY_ATTR_IN_PORT => "in_port",
-        OVS_KEY_ATTR_ETHERNET => "eth",
-        OVS_KEY_ATTR_VLAN => "vlan",
-        OVS_KEY_ATTR_ETHERTYPE => "eth_type",
-        OVS_KEY_ATTR_IPV4 => "ipv4",
-        OVS_KEY_ATTR_IPV6 => "ipv6",
-        OVS_KEY_ATTR_TCP => "tcp",
-        OVS_KEY_ATTR_TCP_FLAGS => "tcp_flags",
-        OVS_KEY_ATTR_UDP => "udp",
-        OVS_KEY_ATTR_SCTP => "sctp",
-        OVS_KEY_ATTR_ICMP => "icmp",
-        OVS_KEY_ATTR_ICMPV6 => "icmpv6",
-        OVS_KEY_ATTR_ARP => "arp",
-        OVS_KEY_ATTR_ND => "nd",
-        OVS_KEY_ATTR_ND_EXTENSIONS => "nd_ext",
-        OVS_KEY_ATTR_MPLS => "mpls",
-        OVS_KEY_ATTR_DP_HASH => "dp_hash",
-        OVS_KEY_ATTR_RECIRC_ID => "recirc_id",
-        OVS_KEY_ATTR_PACKET_TYPE => "packet_type",
-        OVS_KEY_ATTR_NSH => "nsh",
-        _ => return format!("key{ty}"),
-    };
-    name.to_string()
-}
+use crate::text::key::attr_name;
 
 /// C's `%#x`: `0` for zero, `0x…` otherwise.
 fn alt_hex(v: u32) -> String {

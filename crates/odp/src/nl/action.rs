@@ -381,7 +381,7 @@ fn attrs(bytes: &[u8]) -> Result<Vec<Attr<'_>>, DecodeError> {
 }
 
 fn decode_list(bytes: &[u8], mode: Mode, depth: usize) -> Result<Vec<Action>, DecodeError> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(bytes.len() / 8 + 1);
     for a in attrs(bytes)? {
         match decode_one(a, mode, depth) {
             Ok(act) => out.push(act),

@@ -517,7 +517,8 @@ impl Cx {
     }
 
     fn key_list(&mut self, bytes: &[u8]) -> Result<Vec<KeyAttr>, DecodeError> {
-        let mut out = Vec::new();
+        // Attributes are at least 4 bytes; most keys have 8-byte ones.
+        let mut out = Vec::with_capacity(bytes.len() / 8 + 1);
         let mut seen = 0u64;
         for item in nl::AttrIter::new(bytes) {
             let a = item.map_err(|_| trailing())?;

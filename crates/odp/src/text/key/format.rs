@@ -220,8 +220,9 @@ fn f_frag(out: &mut String, name: &str, k: u8, m: Option<u8>) {
     }
 }
 
-/// OVS's name of an `OVS_KEY_ATTR_*` type.
-pub(super) fn attr_name(ty: u16) -> String {
+/// OVS's name of an `OVS_KEY_ATTR_*` type, as in its text format and
+/// messages (`key<N>` for types it does not name).
+pub fn attr_name(ty: u16) -> String {
     let n = match ty {
         OVS_KEY_ATTR_UNSPEC => "unspec",
         OVS_KEY_ATTR_ENCAP => "encap",

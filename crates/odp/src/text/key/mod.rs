@@ -32,6 +32,7 @@ mod wire;
 
 use crate::error::ParseError;
 use crate::key::KeyAttr;
+pub use format::attr_name;
 use parse::{is_uuid, parse_attr_at};
 use scan::{at, tail};
 
