@@ -210,6 +210,16 @@ fn flows() {
         line.replace("in_port(1)", "in_port(pf1)")
             .replace("actions:2", "actions:pf2")
     );
+    // JSON for scripts: the same text pieces, as fields.
+    let json = ok(&["dump-flows", "--format", "json", "netdev@dpf"]);
+    assert_eq!(
+        json,
+        format!(
+            "[{{\"ufid\":\"{}\",\"match\":\"{FLOW}\",\"packets\":0,\"bytes\":0,\
+             \"used_ms_ago\":null,\"tcp_flags\":\"\",\"actions\":\"2\"}}]\n",
+            ufid.trim_start_matches("ufid:")
+        )
+    );
     // Filters.
     assert_eq!(
         ok(&["dump-flows", "netdev@dpf", "filter=tcp,tp_dst=8080"]),
