@@ -189,9 +189,7 @@ fn normalize_used(s: &str) -> String {
         out.push_str(&rest[..i + 5]);
         rest = &rest[i + 5..];
         if !rest.starts_with("never") {
-            let end = rest
-                .find(|c: char| c == ',' || c == '\n')
-                .unwrap_or(rest.len());
+            let end = rest.find([',', '\n']).unwrap_or(rest.len());
             out.push('*');
             rest = &rest[end..];
         }
