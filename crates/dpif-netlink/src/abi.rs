@@ -111,6 +111,19 @@ pub const OVS_VPORT_TYPE_INTERNAL: u32 = 2;
 pub const OVS_VPORT_TYPE_GRE: u32 = 3;
 pub const OVS_VPORT_TYPE_VXLAN: u32 = 4;
 pub const OVS_VPORT_TYPE_GENEVE: u32 = 5;
+// oxvsd only: port types of the userspace datapath the kernel does not have.
+pub const OXVS_VPORT_TYPE_DUMMY: u32 = 0x4f58_0001;
+pub const OXVS_VPORT_TYPE_PCAP: u32 = 0x4f58_0002;
+pub const OXVS_VPORT_TYPE_TAP: u32 = 0x4f58_0003;
+/// oxvsd only: the datapath's "drop IP fragments" setting (u32 0 or 1).
+pub const OXVS_DP_ATTR_DROP_FRAGS: u16 = 0x3f01;
+/// oxvsd only: the datapath's sampling probability (u32, of `u32::MAX`).
+pub const OXVS_DP_ATTR_SFLOW_PROBABILITY: u16 = 0x3f02;
+/// oxvsd only: a sample upcall (the kernel's sampling goes through
+/// `userspace` actions instead).
+pub const OXVS_PACKET_CMD_SAMPLE: u8 = 0xf1;
+/// oxvsd only: in `OVS_VPORT_ATTR_OPTIONS`, one `key=value` string per option.
+pub const OXVS_VPORT_OPTION_KV: u16 = 0x3f58;
 
 // enum ovs_vport_attr
 pub const OVS_VPORT_ATTR_PORT_NO: u16 = 1;

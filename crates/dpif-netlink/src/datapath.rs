@@ -44,6 +44,10 @@ pub struct DpRequest {
     pub per_cpu_pids: Option<Vec<u32>>,
     /// `OVS_DP_ATTR_MASKS_CACHE_SIZE`.
     pub masks_cache_size: Option<u32>,
+    /// oxvsd only: `OXVS_DP_ATTR_DROP_FRAGS`.
+    pub drop_frags: Option<bool>,
+    /// oxvsd only: `OXVS_DP_ATTR_SFLOW_PROBABILITY`.
+    pub sflow_probability: Option<u32>,
 }
 
 impl DpRequest {
@@ -70,6 +74,12 @@ impl DpRequest {
         if let Some(s) = self.masks_cache_size {
             w.put_u32(OVS_DP_ATTR_MASKS_CACHE_SIZE, s);
         }
+        if let Some(d) = self.drop_frags {
+            w.put_u32(OXVS_DP_ATTR_DROP_FRAGS, u32::from(d));
+        }
+        if let Some(p) = self.sflow_probability {
+            w.put_u32(OXVS_DP_ATTR_SFLOW_PROBABILITY, p);
+        }
         m.finish()
     }
 }
@@ -91,6 +101,10 @@ pub struct DpInfo {
     pub masks_cache_size: Option<u32>,
     /// `OVS_DP_ATTR_PER_CPU_PIDS`.
     pub per_cpu_pids: Vec<u32>,
+    /// oxvsd only: `OXVS_DP_ATTR_DROP_FRAGS`.
+    pub drop_frags: Option<bool>,
+    /// oxvsd only: `OXVS_DP_ATTR_SFLOW_PROBABILITY`.
+    pub sflow_probability: Option<u32>,
 }
 
 fn u64_at(b: &[u8], i: usize) -> u64 {
@@ -142,6 +156,8 @@ impl DpInfo {
                 OVS_DP_ATTR_USER_FEATURES => d.user_features = a.u32(),
                 OVS_DP_ATTR_MASKS_CACHE_SIZE => d.masks_cache_size = a.u32(),
                 OVS_DP_ATTR_PER_CPU_PIDS => d.per_cpu_pids = u32_array(a.payload),
+                OXVS_DP_ATTR_DROP_FRAGS => d.drop_frags = a.u32().map(|v| v != 0),
+                OXVS_DP_ATTR_SFLOW_PROBABILITY => d.sflow_probability = a.u32(),
                 _ => {}
             }
         }

@@ -48,11 +48,22 @@ pub struct FlowOp {
     pub req: FlowRequest,
 }
 
-/// The kernel's openvswitch module.
+/// Where a [`Kernel`]'s sockets connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Endpoint {
+    /// The kernel, over generic netlink.
+    Netlink,
+    /// The `oxvsd` daemon, over its Unix stream socket.
+    Daemon(std::path::PathBuf),
+}
+
+/// The kernel's openvswitch module, or the `oxvsd` daemon that speaks the
+/// same messages over a Unix stream socket.
 #[derive(Debug)]
 pub struct Kernel {
     families: Families,
     pool: Mutex<Vec<Socket>>,
+    endpoint: Endpoint,
 }
 
 impl Kernel {
@@ -66,7 +77,40 @@ impl Kernel {
         Ok(Kernel {
             families,
             pool: Mutex::new(vec![sock]),
+            endpoint: Endpoint::Netlink,
         })
+    }
+
+    /// Connects to the `oxvsd` daemon at Unix socket `path` and resolves
+    /// the openvswitch families it serves.
+    ///
+    /// # Errors
+    /// The errno of `connect()` (`ENOENT`/`ECONNREFUSED` without a daemon,
+    /// `EACCES`/`EPERM` when refused); protocol errors.
+    pub fn open_daemon(path: &std::path::Path) -> Result<Kernel> {
+        let mut sock = Socket::connect_unix(path)?;
+        let families = Families::resolve(&mut sock)?;
+        Ok(Kernel {
+            families,
+            pool: Mutex::new(vec![sock]),
+            endpoint: Endpoint::Daemon(path.to_path_buf()),
+        })
+    }
+
+    /// A new socket to the same endpoint (handlers, notifications).
+    ///
+    /// # Errors
+    /// Socket errors.
+    pub fn new_socket(&self) -> Result<Socket> {
+        match &self.endpoint {
+            Endpoint::Netlink => Socket::new(),
+            Endpoint::Daemon(p) => Socket::connect_unix(p),
+        }
+    }
+
+    /// Whether this is the daemon rather than the kernel.
+    pub fn is_daemon(&self) -> bool {
+        matches!(self.endpoint, Endpoint::Daemon(_))
     }
 
     /// The resolved families.
@@ -82,7 +126,7 @@ impl Kernel {
         let s = self.pool.lock().map(|mut p| p.pop()).unwrap_or(None);
         match s {
             Some(s) => Ok(s),
-            None => Socket::new(),
+            None => self.new_socket(),
         }
     }
 

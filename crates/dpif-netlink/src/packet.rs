@@ -57,6 +57,8 @@ pub enum UpcallCmd {
     Miss,
     /// `OVS_PACKET_CMD_ACTION`.
     Action,
+    /// `OXVS_PACKET_CMD_SAMPLE` (the daemon's datapath sampling only).
+    Sample,
 }
 
 /// An upcall message (`OVS_PACKET_CMD_MISS` / `_ACTION`).
@@ -93,6 +95,7 @@ impl UpcallMsg {
         let cmd = match msg.cmd {
             OVS_PACKET_CMD_MISS => UpcallCmd::Miss,
             OVS_PACKET_CMD_ACTION => UpcallCmd::Action,
+            OXVS_PACKET_CMD_SAMPLE => UpcallCmd::Sample,
             c => return Err(Error::proto(format!("unexpected packet command {c}"))),
         };
         let (dp_ifindex, attrs) = msg.ovs_body()?;

@@ -20,6 +20,10 @@ use std::collections::VecDeque;
 use std::os::fd::AsFd;
 use std::time::Duration;
 
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket as RawSocket, SocketAddr};
 
 use crate::abi::*;
@@ -261,6 +265,22 @@ fn parse_datagram(mut buf: &[u8], out: &mut Vec<Rx>) -> Result<()> {
     Ok(())
 }
 
+/// Largest message accepted from a stream peer.
+pub const STREAM_MSG_MAX: usize = 1 << 20;
+
+/// `genlmsghdr.cmd` of the stream-only request that joins a multicast group
+/// (`CTRL_ATTR_MCAST_GRP_ID`): the stream's `NETLINK_ADD_MEMBERSHIP`.
+pub const OXVS_CTRL_CMD_JOIN_GROUP: u8 = 0xf0;
+
+/// What carries the messages.
+#[derive(Debug)]
+enum Transport {
+    /// A netlink socket to the kernel: one datagram per `recv`.
+    Netlink(RawSocket),
+    /// A Unix stream to `oxvsd`: messages framed by `nlmsg_len`.
+    Stream(UnixStream),
+}
+
 /// A dump in progress on a socket.
 #[derive(Debug)]
 struct DumpState {
@@ -271,7 +291,7 @@ struct DumpState {
 /// A generic netlink socket (see the module docs).
 #[derive(Debug)]
 pub struct Socket {
-    sock: RawSocket,
+    sock: Transport,
     pid: u32,
     next_seq: u32,
     buf: Vec<u8>,
@@ -296,8 +316,54 @@ impl Socket {
             .map(|d| d.subsec_nanos())
             .unwrap_or(1);
         Ok(Socket {
-            sock,
+            sock: Transport::Netlink(sock),
             pid: addr.port_number(),
+            next_seq: seed | 1,
+            buf: Vec::new(),
+            rx: VecDeque::new(),
+            dump: None,
+        })
+    }
+
+    /// Connects to the `oxvsd` daemon listening on Unix stream socket
+    /// `path`. The daemon greets each connection with an `NLMSG_NOOP`
+    /// whose `nlmsg_pid` is the port id it gave the connection (what upcall
+    /// PIDs name, as a netlink socket's bound port id).
+    ///
+    /// # Errors
+    /// The errno of `connect()`; `EPROTO` if the greeting is missing or
+    /// malformed; `EPERM` if the daemon refused the peer's credentials.
+    pub fn connect_unix(path: &Path) -> Result<Socket> {
+        let mut stream = UnixStream::connect(path)?;
+        let mut hdr = [0u8; NLMSG_HDRLEN];
+        stream.read_exact(&mut hdr).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Error::with_msg(errno::EPERM, "the daemon closed the connection")
+            } else {
+                e.into()
+            }
+        })?;
+        let len = rd_u32(&hdr, 0) as usize;
+        let ty = rd_u16(&hdr, 4);
+        if !(NLMSG_HDRLEN..=STREAM_MSG_MAX).contains(&len) {
+            return Err(Error::proto("bad greeting"));
+        }
+        let mut body = vec![0u8; len - NLMSG_HDRLEN];
+        stream.read_exact(&mut body)?;
+        match ty {
+            NLMSG_NOOP => {}
+            NLMSG_ERROR if body.len() >= 4 => {
+                return Err(Error::new(rd_u32(&body, 0) as i32));
+            }
+            _ => return Err(Error::proto("greeting is not NLMSG_NOOP")),
+        }
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(1);
+        Ok(Socket {
+            sock: Transport::Stream(stream),
+            pid: rd_u32(&hdr, 12),
             next_seq: seed | 1,
             buf: Vec::new(),
             rx: VecDeque::new(),
@@ -315,12 +381,36 @@ impl Socket {
     /// # Errors
     /// The errno of `setsockopt`.
     pub fn join_group(&self, group: u32) -> Result<()> {
-        Ok(self.sock.add_membership(group)?)
+        match &self.sock {
+            Transport::Netlink(s) => Ok(s.add_membership(group)?),
+            Transport::Stream(_) => {
+                // No ack asked: the daemon handles requests in order.
+                let mut m = MsgBuilder::new(GENL_ID_CTRL, 0, OXVS_CTRL_CMD_JOIN_GROUP, 1);
+                m.attrs().put_u32(CTRL_ATTR_MCAST_GRP_ID, group);
+                self.send(m.finish()?.as_bytes())
+            }
+        }
+    }
+
+    /// Joins multicast group `group`, waiting until the daemon has done it
+    /// (on a netlink socket, the same as [`Socket::join_group`]).
+    ///
+    /// # Errors
+    /// The errno of `setsockopt`, or the daemon's.
+    pub fn join_group_acked(&mut self, group: u32) -> Result<()> {
+        if !self.is_stream() {
+            return self.join_group(group);
+        }
+        let mut m = MsgBuilder::new(GENL_ID_CTRL, 0, OXVS_CTRL_CMD_JOIN_GROUP, 1);
+        m.attrs().put_u32(CTRL_ATTR_MCAST_GRP_ID, group);
+        self.transact(m.finish()?).map(drop)
     }
 
     /// Asks for a larger receive buffer (best effort).
     pub fn set_rcvbuf(&self, bytes: usize) {
-        let _ = self.sock.set_rx_buf_sz(bytes);
+        if let Transport::Netlink(s) = &self.sock {
+            let _ = s.set_rx_buf_sz(bytes);
+        }
     }
 
     fn seq(&mut self) -> u32 {
@@ -330,8 +420,15 @@ impl Socket {
     }
 
     fn send(&self, bytes: &[u8]) -> Result<()> {
+        let sock = match &self.sock {
+            Transport::Netlink(s) => s,
+            Transport::Stream(s) => {
+                let mut w: &UnixStream = s;
+                return w.write_all(bytes).map_err(Error::from);
+            }
+        };
         loop {
-            match self.sock.send(bytes, 0) {
+            match sock.send(bytes, 0) {
                 Ok(n) if n == bytes.len() => return Ok(()),
                 Ok(_) => return Err(Error::with_msg(errno::EIO, "short netlink send")),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -343,13 +440,17 @@ impl Socket {
     /// Receives one datagram into the queue. Returns false if `block` is
     /// false and nothing was waiting.
     fn fill(&mut self, block: bool) -> Result<bool> {
+        let sock = match &self.sock {
+            Transport::Netlink(s) => s,
+            Transport::Stream(_) => return self.fill_stream(block),
+        };
         let flags = libc_flags(block);
         if self.buf.capacity() < RX_BUF {
             self.buf.reserve_exact(RX_BUF);
         }
         loop {
             self.buf.clear();
-            match self.sock.recv(&mut self.buf, flags) {
+            match sock.recv(&mut self.buf, flags) {
                 Ok(n) if n > self.buf.len() => {
                     return Err(Error::with_msg(
                         errno::EMSGSIZE,
@@ -362,6 +463,38 @@ impl Socket {
                 Err(e) => return Err(e.into()),
             }
         }
+        let mut out = Vec::new();
+        parse_datagram(&self.buf, &mut out)?;
+        self.rx.extend(out);
+        Ok(true)
+    }
+
+    /// Reads one whole message from the stream into the queue.
+    fn fill_stream(&mut self, block: bool) -> Result<bool> {
+        let Transport::Stream(s) = &self.sock else {
+            return Ok(false);
+        };
+        if !block && !poll_readable(&[s.as_fd()], Some(Duration::ZERO)) {
+            return Ok(false);
+        }
+        let mut r: &UnixStream = s;
+        let eof = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Error::with_msg(ECONNRESET, "the daemon closed the connection")
+            } else {
+                Error::from(e)
+            }
+        };
+        let mut hdr = [0u8; NLMSG_HDRLEN];
+        r.read_exact(&mut hdr).map_err(eof)?;
+        let len = rd_u32(&hdr, 0) as usize;
+        if !(NLMSG_HDRLEN..=STREAM_MSG_MAX).contains(&len) {
+            return Err(Error::proto("bad nlmsg_len on the stream"));
+        }
+        self.buf.clear();
+        self.buf.extend_from_slice(&hdr);
+        self.buf.resize(len, 0);
+        r.read_exact(&mut self.buf[NLMSG_HDRLEN..]).map_err(eof)?;
         let mut out = Vec::new();
         parse_datagram(&self.buf, &mut out)?;
         self.rx.extend(out);
@@ -576,7 +709,7 @@ impl Socket {
     /// # Errors
     /// The errno of `dup`.
     pub fn dup_fd(&self) -> Result<std::os::fd::OwnedFd> {
-        Ok(self.sock.as_fd().try_clone_to_owned()?)
+        Ok(self.as_fd().try_clone_to_owned()?)
     }
 
     /// Whether a message is queued here or in the kernel.
@@ -590,7 +723,7 @@ impl Socket {
         if !self.rx.is_empty() {
             return true;
         }
-        poll_readable(&[self.sock.as_fd()], timeout)
+        poll_readable(&[self.as_fd()], timeout)
     }
 
     /// Drops every queued message.
@@ -603,16 +736,41 @@ impl Socket {
 
     /// The file descriptor, for polling several sockets at once.
     pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self.sock.as_fd()
+        match &self.sock {
+            Transport::Netlink(s) => s.as_fd(),
+            Transport::Stream(s) => s.as_fd(),
+        }
+    }
+
+    /// Whether this socket talks to the daemon over a Unix stream.
+    pub fn is_stream(&self) -> bool {
+        matches!(self.sock, Transport::Stream(_))
+    }
+
+    /// Sends already-framed bytes as they are (tests of malformed input).
+    ///
+    /// # Errors
+    /// The errno of the write.
+    #[doc(hidden)]
+    pub fn send_raw(&self, bytes: &[u8]) -> Result<()> {
+        self.send(bytes)
     }
 
     /// Sends a request to a port other than the kernel (used in tests).
     #[doc(hidden)]
     pub fn send_raw_to(&self, bytes: &[u8], pid: u32) -> Result<()> {
-        self.sock.send_to(bytes, &SocketAddr::new(pid, 0), 0)?;
-        Ok(())
+        match &self.sock {
+            Transport::Netlink(s) => {
+                s.send_to(bytes, &SocketAddr::new(pid, 0), 0)?;
+                Ok(())
+            }
+            Transport::Stream(_) => Err(Error::new(errno::EOPNOTSUPP)),
+        }
     }
 }
+
+/// The errno of a stream whose peer went away.
+const ECONNRESET: i32 = 104;
 
 fn libc_flags(block: bool) -> i32 {
     // MSG_TRUNC makes recv report a datagram's real length, so a truncated

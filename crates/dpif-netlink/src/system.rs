@@ -87,6 +87,12 @@ fn errno(e: Error) -> Errno {
 pub struct SystemClass {
     kernel: OnceLock<Result<Arc<Kernel>, Error>>,
     dispatch: UpcallDispatch,
+    /// `Some`: the `netdev` type, served by the `oxvsd` daemon at this
+    /// Unix socket path (see [`crate::remote`]).
+    daemon: Option<std::path::PathBuf>,
+    /// The daemon connection (not cached on failure: the daemon may start
+    /// later).
+    daemon_conn: Mutex<Option<Arc<Kernel>>>,
 }
 
 /// How the kernel picks the handler socket of a miss upcall.
@@ -108,6 +114,15 @@ impl SystemClass {
     /// A new provider type, with per-vport upcall dispatch.
     pub fn new() -> SystemClass {
         SystemClass::default()
+    }
+
+    /// The `netdev` provider type of the `oxvsd` daemon listening at
+    /// `socket` (see [`crate::remote`]).
+    pub fn daemon(socket: std::path::PathBuf) -> SystemClass {
+        SystemClass {
+            daemon: Some(socket),
+            ..SystemClass::default()
+        }
     }
 
     /// A new provider type with the given upcall dispatch mode for the
@@ -132,6 +147,15 @@ impl SystemClass {
     /// `EAFNOSUPPORT` ("openvswitch kernel module not loaded") without the
     /// module; socket errors.
     pub fn kernel(&self) -> Result<Arc<Kernel>, Error> {
+        if let Some(path) = &self.daemon {
+            let mut c = self.daemon_conn.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(k) = c.as_ref() {
+                return Ok(k.clone());
+            }
+            let k = Arc::new(Kernel::open_daemon(path)?);
+            *c = Some(k.clone());
+            return Ok(k);
+        }
         self.kernel
             .get_or_init(|| Kernel::open().map(Arc::new))
             .clone()
@@ -159,7 +183,11 @@ fn valid_dp_name(name: &str) -> bool {
 
 impl DpifClass for SystemClass {
     fn type_name(&self) -> &'static str {
-        "system"
+        if self.daemon.is_some() {
+            "netdev"
+        } else {
+            "system"
+        }
     }
 
     fn enumerate(&self) -> Result<Vec<String>, Errno> {
@@ -202,6 +230,7 @@ impl DpifClass for SystemClass {
         // (`recv_set_mask`): another handle may be receiving.
         let mut dp = SystemDp::new(k, name.to_string(), info.dp_ifindex, self.dispatch)?;
         dp.user_features = features;
+        dp.type_name = self.type_name();
         Ok(Arc::new(dp))
     }
 }
@@ -222,6 +251,8 @@ pub struct SystemDp {
     /// Sent with every `OVS_DP_CMD_SET`: the kernel resets features a SET
     /// does not carry.
     user_features: u32,
+    /// `system`, or `netdev` for a datapath of the `oxvsd` daemon.
+    type_name: &'static str,
 }
 
 impl SystemDp {
@@ -231,15 +262,15 @@ impl SystemDp {
         dp_ifindex: i32,
         dispatch: UpcallDispatch,
     ) -> Result<SystemDp, Errno> {
-        let notify = Socket::new().map_err(errno)?;
+        let mut notify = kernel.new_socket().map_err(errno)?;
         notify.set_rcvbuf(SOCK_RCVBUF);
         let group = kernel
             .families()
             .vport
             .group(OVS_VPORT_MCGROUP)
             .ok_or(Errno::EPROTO)?;
-        notify.join_group(group).map_err(errno)?;
-        let h = Socket::new().map_err(errno)?;
+        notify.join_group_acked(group).map_err(errno)?;
+        let h = kernel.new_socket().map_err(errno)?;
         h.set_rcvbuf(SOCK_RCVBUF);
         let pids = vec![h.pid()];
         Ok(SystemDp {
@@ -255,6 +286,7 @@ impl SystemDp {
             max_pids_per_port: possible_cpus(),
             dispatch,
             user_features: USER_FEATURES,
+            type_name: "system",
         })
     }
 
@@ -339,6 +371,63 @@ impl SystemDp {
         self.kernel.dp_set(&r).map(drop).map_err(errno)
     }
 
+    /// `port_add` on the daemon: its port types, options passed as they
+    /// are (the daemon checks them).
+    fn daemon_port_add(&self, spec: &PortSpec, port_no: Option<PortNo>) -> Result<PortNo, Errno> {
+        let ty = crate::vport::netdev_type_number(&spec.port_type).ok_or(Errno::EINVAL)?;
+        if port_no.is_some_and(|p| p.0 >= MAX_PORTS) {
+            return Err(Errno::EINVAL);
+        }
+        let r = VportRequest {
+            dp_ifindex: self.dp_ifindex,
+            port_no: port_no.map(|p| p.0),
+            vport_type: Some(VportType::from_u32(ty)),
+            name: Some(spec.name.clone()),
+            upcall_pids: Some(self.port_pids(port_no.map_or(0, |p| p.0))),
+            netdev_options: spec.options.clone(),
+            ..VportRequest::default()
+        };
+        let v = self.kernel.vport_new(&r).map_err(errno)?;
+        let pids = self.port_pids(v.port_no);
+        if v.upcall_pids != pids {
+            let set = VportRequest {
+                dp_ifindex: self.dp_ifindex,
+                port_no: Some(v.port_no),
+                upcall_pids: Some(pids),
+                ..VportRequest::default()
+            };
+            self.kernel.vport_set(&set).map_err(errno)?;
+        }
+        Ok(PortNo(v.port_no))
+    }
+
+    /// A datapath setting only the daemon has (`EOPNOTSUPP` on the kernel).
+    fn daemon_setting<T>(
+        &self,
+        f: impl Fn(&crate::datapath::DpInfo) -> Option<T>,
+    ) -> Result<T, Errno> {
+        if !self.kernel.is_daemon() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        self.check_alive()?;
+        let d = self
+            .kernel
+            .dp_get(DpId::Ifindex(self.dp_ifindex))
+            .map_err(errno)?;
+        f(&d).ok_or(Errno::EOPNOTSUPP)
+    }
+
+    /// Changes datapath settings only the daemon has.
+    fn daemon_set(&self, mut r: DpRequest) -> Result<(), Errno> {
+        if !self.kernel.is_daemon() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        self.check_alive()?;
+        r.dp_ifindex = self.dp_ifindex;
+        r.user_features = Some(self.user_features);
+        self.kernel.dp_set(&r).map(drop).map_err(errno)
+    }
+
     fn handler0_pid(&self) -> u32 {
         self.handler_pids
             .read()
@@ -349,9 +438,14 @@ impl SystemDp {
     }
 
     fn to_port(&self, v: VportInfo) -> DpifPort {
+        let port_type = if self.kernel.is_daemon() {
+            crate::vport::netdev_type_name(v.vport_type.to_u32()).unwrap_or("unknown")
+        } else {
+            v.vport_type.name()
+        };
         DpifPort {
             name: v.name,
-            port_type: v.vport_type.name().to_string(),
+            port_type: port_type.to_string(),
             port_no: PortNo(v.port_no),
         }
     }
@@ -449,6 +543,7 @@ impl SystemDp {
         let kind = match u.cmd {
             UpcallCmd::Miss => UpcallKind::Miss,
             UpcallCmd::Action => UpcallKind::Action,
+            UpcallCmd::Sample => UpcallKind::Sample,
         };
         let key = odp::nl::key::decode_keys(&u.key, Mode::Tolerant).ok()?.0;
         let out_tun_key = match &u.egress_tun_key {
@@ -790,7 +885,7 @@ impl Provider for SystemDp {
     }
 
     fn type_name(&self) -> &'static str {
-        "system"
+        self.type_name
     }
 
     fn destroy(&self) -> Result<(), Errno> {
@@ -825,15 +920,21 @@ impl Provider for SystemDp {
     }
 
     fn get_drop_frags(&self) -> Result<bool, Errno> {
-        Err(Errno::EOPNOTSUPP)
+        self.daemon_setting(|d| d.drop_frags)
     }
 
-    fn set_drop_frags(&self, _drop_frags: bool) -> Result<(), Errno> {
-        Err(Errno::EOPNOTSUPP)
+    fn set_drop_frags(&self, drop_frags: bool) -> Result<(), Errno> {
+        self.daemon_set(DpRequest {
+            drop_frags: Some(drop_frags),
+            ..DpRequest::default()
+        })
     }
 
     fn port_add(&self, spec: &PortSpec, port_no: Option<PortNo>) -> Result<PortNo, Errno> {
         self.check_alive()?;
+        if self.kernel.is_daemon() {
+            return self.daemon_port_add(spec, port_no);
+        }
         let ty = VportType::from_name(&spec.port_type).ok_or(Errno::EINVAL)?;
         if port_no.is_some_and(|p| p.0 >= MAX_PORTS) {
             return Err(Errno::EINVAL);
@@ -876,6 +977,7 @@ impl Provider for SystemDp {
             options: matches!(ty, VportType::Vxlan | VportType::Geneve).then_some(opts),
             // Numbered by the kernel: pids fixed up right after.
             upcall_pids: Some(self.port_pids(port_no.map_or(0, |p| p.0))),
+            netdev_options: Vec::new(),
         };
         let v = self.kernel.vport_new(&r).map_err(errno)?;
         let pids = self.port_pids(v.port_no);
@@ -1062,7 +1164,7 @@ impl Provider for SystemDp {
                 hs.pop();
             }
             while hs.len() < n {
-                let s = Socket::new().map_err(errno)?;
+                let s = self.kernel.new_socket().map_err(errno)?;
                 s.set_rcvbuf(SOCK_RCVBUF);
                 hs.push(Mutex::new(s));
             }
@@ -1097,6 +1199,7 @@ impl Provider for SystemDp {
             let wanted = match u.cmd {
                 UpcallCmd::Miss => mask.miss,
                 UpcallCmd::Action => mask.action,
+                UpcallCmd::Sample => mask.sample,
             };
             if !wanted {
                 continue;
@@ -1135,15 +1238,22 @@ impl Provider for SystemDp {
     }
 
     fn get_sflow_probability(&self) -> Result<u32, Errno> {
-        Err(Errno::EOPNOTSUPP)
+        self.daemon_setting(|d| d.sflow_probability)
     }
 
-    fn set_sflow_probability(&self, _probability: u32) -> Result<(), Errno> {
-        Err(Errno::EOPNOTSUPP)
+    fn set_sflow_probability(&self, probability: u32) -> Result<(), Errno> {
+        self.daemon_set(DpRequest {
+            sflow_probability: Some(probability),
+            ..DpRequest::default()
+        })
     }
 
-    fn queue_to_priority(&self, _queue_id: u32) -> Result<u32, Errno> {
-        Err(Errno::EOPNOTSUPP)
+    fn queue_to_priority(&self, queue_id: u32) -> Result<u32, Errno> {
+        if !self.kernel.is_daemon() {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        // As the userspace datapath: queue N is priority N + 1.
+        queue_id.checked_add(1).ok_or(Errno::EINVAL)
     }
 }
 

@@ -159,6 +159,48 @@ pub struct VportRequest {
     pub options: Option<TunnelOptions>,
     /// `OVS_VPORT_ATTR_UPCALL_PID` (required by `NEW`; `[0]`: no upcalls).
     pub upcall_pids: Option<Vec<u32>>,
+    /// oxvsd only: the port's options as `key=value` strings in
+    /// `OVS_VPORT_ATTR_OPTIONS` (when `options` is `None`).
+    pub netdev_options: Vec<(String, String)>,
+}
+
+/// The `key=value` options of an oxvsd vport request.
+pub fn parse_netdev_options(bytes: &[u8]) -> Vec<(String, String)> {
+    nl::AttrIter::new(bytes)
+        .map_while(|a| a.ok())
+        .filter(|a| a.ty == OXVS_VPORT_OPTION_KV)
+        .map(|a| {
+            let s = c_string(a.payload);
+            match s.split_once('=') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (s, String::new()),
+            }
+        })
+        .collect()
+}
+
+/// The type number of an oxvsd port type name.
+pub fn netdev_type_number(name: &str) -> Option<u32> {
+    Some(match name {
+        "" | "system" => OVS_VPORT_TYPE_NETDEV,
+        "internal" => OVS_VPORT_TYPE_INTERNAL,
+        "dummy" => OXVS_VPORT_TYPE_DUMMY,
+        "pcap" => OXVS_VPORT_TYPE_PCAP,
+        "tap" => OXVS_VPORT_TYPE_TAP,
+        _ => return None,
+    })
+}
+
+/// The oxvsd port type name of a type number.
+pub fn netdev_type_name(n: u32) -> Option<&'static str> {
+    Some(match n {
+        OVS_VPORT_TYPE_NETDEV => "system",
+        OVS_VPORT_TYPE_INTERNAL => "internal",
+        OXVS_VPORT_TYPE_DUMMY => "dummy",
+        OXVS_VPORT_TYPE_PCAP => "pcap",
+        OXVS_VPORT_TYPE_TAP => "tap",
+        _ => return None,
+    })
 }
 
 impl VportRequest {
@@ -181,6 +223,12 @@ impl VportRequest {
         if let Some(o) = &self.options {
             let n = w.begin_nested(OVS_VPORT_ATTR_OPTIONS);
             o.emit(w);
+            w.end_nested(n);
+        } else if !self.netdev_options.is_empty() {
+            let n = w.begin_nested(OVS_VPORT_ATTR_OPTIONS);
+            for (k, v) in &self.netdev_options {
+                w.put_string(OXVS_VPORT_OPTION_KV, &format!("{k}={v}"));
+            }
             w.end_nested(n);
         }
         if let Some(pids) = &self.upcall_pids {
