@@ -21,6 +21,12 @@ pub enum OutputFormat {
     Json,
 }
 
+/// Whether `e` says a daemon's socket is absent or refuses connections.
+fn unreachable_daemon(e: Errno) -> bool {
+    const ECONNREFUSED: i32 = 111;
+    e == Errno::ENOENT || e.get() == ECONNREFUSED
+}
+
 /// Command-line options.
 #[derive(Debug, Clone, Default)]
 pub struct Opts {
@@ -257,10 +263,20 @@ impl<'a> Ctx<'a> {
     /// or `None` for all types): a missing kernel module or an unknown type
     /// is said in words rather than as `EAFNOSUPPORT`'s strerror.
     pub fn dp_error(&mut self, full: Option<&str>, e: Errno, msg: &str) {
+        let ty = full.map(|f| dpif::parse_name(f).0);
+        if unreachable_daemon(e) && ty.is_some_and(|t| t != "system") {
+            let socket = dpif_netlink::RemoteClass::default_socket();
+            let _ = writeln!(
+                self.err,
+                "{PROGRAM}: {msg} (oxvsd not reachable at {}: {e})",
+                socket.display()
+            );
+            return;
+        }
         if e != Errno::EAFNOSUPPORT {
             return self.error(Some(e), msg);
         }
-        let why = match full.map(|f| dpif::parse_name(f).0) {
+        let why = match ty {
             Some(ty) if self.registry.class(ty).is_err() => {
                 format!("unknown datapath type '{ty}'")
             }
@@ -282,24 +298,27 @@ impl<'a> Ctx<'a> {
 
     /// `type@name` for every existing datapath, types in name order.
     ///
+    /// A type whose datapaths cannot be listed (no kernel module, no
+    /// daemon) has none, as long as another type could be listed.
+    ///
     /// # Errors
-    /// The last enumeration error, if no datapath was found at all (an
-    /// enumeration that fails, e.g. without the kernel module, is not an
-    /// error when other types have datapaths).
+    /// The last enumeration error, if no type could be listed.
     pub fn all_dps(&self) -> Result<Vec<String>, Errno> {
         let mut names = Vec::new();
+        let mut listed = false;
         let mut last = None;
         for ty in self.registry.types() {
             match self.registry.enumerate(ty) {
                 Ok(mut v) => {
+                    listed = true;
                     v.sort();
                     names.extend(v.into_iter().map(|n| format!("{ty}@{n}")));
                 }
                 Err(e) => last = Some(e),
             }
         }
-        match (names.is_empty(), last) {
-            (true, Some(e)) => Err(e),
+        match last {
+            Some(e) if !listed => Err(e),
             _ => Ok(names),
         }
     }

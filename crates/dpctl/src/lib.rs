@@ -46,8 +46,11 @@ pub use cli::{Ctx, Opts, OutputFormat};
 /// Adding a provider is one `register` line here.
 pub fn default_registry() -> dpif::Registry {
     let registry = dpif::Registry::new();
-    // Contacts the kernel only when a `system@` datapath is used.
+    // Each contacts its datapaths only when one of its type is used.
+    // `system`: the kernel module.
     let _ = dpif_netlink::register(&registry);
+    // `netdev`: userspace datapaths hosted by oxvsd ($OXVSD_SOCKET).
+    let _ = dpif_netlink::remote::register(&registry, dpif_netlink::RemoteClass::default_socket());
     registry
 }
 
