@@ -1,94 +1,162 @@
-//! `oxvs-dpctl`: command-line front end. Arguments → calls → text output;
-//! no datapath logic lives here.
+//! `oxvs-dpctl`: the `ovs-dpctl` command set for oxvs datapaths of every
+//! provider type (names `type@name`, `system` when no type is given).
+//! Arguments → dpif calls → text; no datapath logic lives here.
 //!
-//! The flow-checking verbs read one case per line on standard input, with
-//! the line rules of Open vSwitch's `test-odp` (see [`for_each_case`]):
+//! # Layout
 //!
-//! - `parse-keys`: text → key → flow → canonical key, printed with its fitness;
-//! - `parse-wc-keys`: text → key and mask → text;
-//! - `parse-actions`: text → actions → text;
-//! - `parse-filter FILTER`: like `parse-wc-keys`, printing only the lines that
-//!   match an OpenFlow-style filter.
+//! - [`cli`]: options (anywhere on the line, as `ovs-dpctl`'s), the command
+//!   table with argument counts, datapath lookup (an optional datapath
+//!   argument means "the only one there is"), errors printed as
+//!   `oxvs-dpctl: MESSAGE (strerror)` with exit status 1.
+//! - [`dp`]: `add-dp`, `del-dp`, `dump-dps`, `show [-s]`.
+//! - [`ports`]: `add-if`, `set-if`, `del-if`; how `show` names port types
+//!   and configuration on `system` datapaths the way `ovs-dpctl` does.
+//! - [`flows`]: `dump-flows [-m] [--names] [filter=...]`, `add-flow`,
+//!   `mod-flow [--clear] [--may-create]`, `get-flow`, `del-flow`,
+//!   `del-flows`, and the file forms `add-flows`, `mod-flows`,
+//!   `del-flows FILE` (batched).
+//! - [`fmt`]: UFIDs, flow statistics, port names in flow text, JSON.
+//! - [`ifup`]: bringing a kernel port's device up after `add-if`.
+//! - [`verbs`]: the flow-checking verbs, which read one case per line on
+//!   standard input with the line rules of Open vSwitch's `test-odp` (see
+//!   [`for_each_case`]): `parse-keys`, `parse-wc-keys`, `parse-actions`,
+//!   `parse-filter FILTER`.
+//!
+//! `--format json` makes `show`, `dump-dps`, `dump-flows` and `get-flow`
+//! print one JSON document instead of text.
+//!
+//! [`run_with`] is the library entry point: any [`dpif::Registry`], any
+//! output streams (tests register the userspace datapath in-process).
 
 #![forbid(unsafe_code)]
 
+pub mod cli;
+pub mod dp;
+pub mod flows;
+pub mod fmt;
+pub mod ifup;
+pub mod ports;
 pub mod verbs;
 
 use std::io::{self, BufRead, Write};
 
-use clap::{Parser, Subcommand};
+pub use cli::{Ctx, Opts, OutputFormat};
 
-/// Command line of `oxvs-dpctl`.
-#[derive(Debug, Parser)]
-#[command(
-    name = "oxvs-dpctl",
-    version,
-    about = "Drive oxvs datapaths like ovs-dpctl"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
+/// The registry `oxvs-dpctl` uses: every provider type it can drive.
+/// Adding a provider is one `register` line here.
+pub fn default_registry() -> dpif::Registry {
+    let registry = dpif::Registry::new();
+    // Each contacts its datapaths only when one of its type is used.
+    // `system`: the kernel module.
+    let _ = dpif_netlink::register(&registry);
+    // `netdev`: userspace datapaths hosted by oxvsd ($OXVSD_SOCKET).
+    let _ = dpif_netlink::remote::register(&registry, dpif_netlink::RemoteClass::default_socket());
+    registry
 }
 
-// Variant names mirror the ovs-dpctl verbs, several of which start alike.
-#[allow(clippy::enum_variant_names)]
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Read flow keys on stdin; print each in canonical form with its fitness.
-    #[command(name = "parse-keys")]
-    ParseKeys,
-    /// Read masked flow keys on stdin; print each as dump-flows would.
-    #[command(name = "parse-wc-keys")]
-    ParseWcKeys,
-    /// Read action lists on stdin; print each as dump-flows would.
-    #[command(name = "parse-actions")]
-    ParseActions,
-    /// Read masked flow keys on stdin; print those that match FILTER.
-    #[command(name = "parse-filter")]
-    ParseFilter {
-        /// An OpenFlow-style match, e.g. `tcp,tp_src=80`, optionally
-        /// written `filter=tcp,tp_src=80`.
-        filter: String,
-    },
-}
-
-/// Runs the command line `args` (without the program name); returns the exit status.
+/// Runs the command line `args` (without the program name) against
+/// [`default_registry`], on the process's standard streams; returns the
+/// exit status.
 pub fn run(args: Vec<String>) -> i32 {
-    let cli = match Cli::try_parse_from(std::iter::once("oxvs-dpctl".to_string()).chain(args)) {
-        Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 2 } else { 0 };
+    let registry = default_registry();
+    let stdout = io::stdout();
+    let stderr = io::stderr();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let mut err = stderr.lock();
+    let rc = run_with(&registry, args, &mut out, &mut err);
+    match out.flush() {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            let _ = writeln!(err, "oxvs-dpctl: {e}");
+            1
+        }
+        _ => rc,
+    }
+}
+
+/// Runs the command line `args` (without the program name) with the
+/// provider types of `registry`, writing to `stdout` and `stderr`; returns
+/// the exit status (0 on success, 1 on any error, as `ovs-dpctl`).
+///
+/// The flow-checking verbs (`parse-*`) read standard input.
+pub fn run_with(
+    registry: &dpif::Registry,
+    args: Vec<String>,
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> i32 {
+    let (opts, words) = match cli::parse_args(args) {
+        Ok(v) => v,
+        Err(msg) => {
+            let _ = writeln!(stderr, "{}: {msg}", cli::PROGRAM);
+            return 1;
         }
     };
+    if opts.help {
+        let _ = stdout.write_all(cli::usage().as_bytes());
+        return 0;
+    }
+    if opts.version {
+        let _ = writeln!(stdout, "oxvs-dpctl {}", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    let Some((verb, rest)) = words.split_first() else {
+        let _ = writeln!(
+            stderr,
+            "{}: missing command name; use --help for help",
+            cli::PROGRAM
+        );
+        return 1;
+    };
+    if let Some(rc) = run_verb(verb, rest, stdout, stderr) {
+        return rc;
+    }
+    let mut ctx = Ctx::new(registry, opts, stdout, stderr);
+    ctx.dispatch(verb, rest)
+}
+
+/// The flow-checking verbs, which need no datapath; `None` for other verbs.
+fn run_verb(
+    verb: &str,
+    args: &[String],
+    stdout: &mut dyn Write,
+    stderr: &mut dyn Write,
+) -> Option<i32> {
     let stdin = io::stdin();
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let result = match cli.command {
-        Command::ParseKeys => for_each_case(stdin.lock(), &mut out, verbs::parse_keys),
-        Command::ParseWcKeys => for_each_case(stdin.lock(), &mut out, verbs::parse_wc_keys),
-        Command::ParseActions => for_each_case(stdin.lock(), &mut out, verbs::parse_actions),
-        Command::ParseFilter { filter } => {
-            let spec = filter.strip_prefix("filter=").unwrap_or(&filter);
+    let result = match (verb, args) {
+        ("parse-keys", []) => for_each_case(stdin.lock(), stdout, verbs::parse_keys),
+        ("parse-wc-keys", []) => for_each_case(stdin.lock(), stdout, verbs::parse_wc_keys),
+        ("parse-actions", []) => for_each_case(stdin.lock(), stdout, verbs::parse_actions),
+        ("parse-filter", [filter]) => {
+            let spec = filter.strip_prefix("filter=").unwrap_or(filter);
             match odp::text::filter::Filter::parse(spec) {
-                Ok(f) => for_each_case(stdin.lock(), &mut out, |line, o| {
+                Ok(f) => for_each_case(stdin.lock(), stdout, |line, o| {
                     verbs::parse_filter(&f, line, o)
                 }),
                 Err(e) => {
-                    eprintln!("oxvs-dpctl: bad filter: {e}");
-                    return 1;
+                    let _ = writeln!(stderr, "{}: bad filter: {e}", cli::PROGRAM);
+                    return Some(1);
                 }
             }
         }
+        ("parse-keys" | "parse-wc-keys" | "parse-actions" | "parse-filter", _) => {
+            let _ = writeln!(
+                stderr,
+                "{}: '{verb}' command takes {} argument(s)",
+                cli::PROGRAM,
+                usize::from(verb == "parse-filter")
+            );
+            return Some(1);
+        }
+        _ => return None,
     };
-    match result.and_then(|()| out.flush()) {
+    Some(match result {
         Ok(()) => 0,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Err(e) => {
-            eprintln!("oxvs-dpctl: {e}");
+            let _ = writeln!(stderr, "{}: {e}", cli::PROGRAM);
             1
         }
-    }
+    })
 }
 
 /// Feeds each case line of `input` to `verb`, with `test-odp`'s line rules:
@@ -99,7 +167,7 @@ pub fn run(args: Vec<String>) -> i32 {
 /// - anything else is a case line: `verb` appends its output (normally one
 ///   line, without the newline; nothing for a filtered-out line) to a buffer
 ///   that is then printed, followed by a newline when non-empty.
-pub fn for_each_case<R: BufRead, W: Write>(
+pub fn for_each_case<R: BufRead, W: Write + ?Sized>(
     input: R,
     out: &mut W,
     mut verb: impl FnMut(&str, &mut String) -> bool,

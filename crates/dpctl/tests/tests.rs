@@ -1,3 +1,5 @@
 //! Integration tests of `oxvs-dpctl`.
 
-mod conformance; // Open vSwitch's odp.at corpus through the parse-* verbs, line for line
+mod commands;
+mod conformance; // Open vSwitch's odp.at corpus through the parse-* verbs, line for line // the ovs-dpctl command set against in-process userspace datapaths
+mod daemon; // the oxvs-dpctl binary against netdev@ datapaths hosted by an oxvsd
