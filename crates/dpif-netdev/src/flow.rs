@@ -2,8 +2,7 @@
 //! poll threads.
 
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use dpif::FlowStats;
@@ -14,11 +13,12 @@ use odp::key::{KeyAttr, Ufid};
 use crate::emc::EmcValue;
 use crate::flowkey::FlowKey;
 
-/// Milliseconds on the monotonic clock since this process started, plus 1
-/// (so that 0 can mean "never").
+/// Milliseconds on the system's monotonic clock (`CLOCK_MONOTONIC`, the
+/// clock the kernel datapath reports `used` times on), never 0 (0 means
+/// "never used").
 pub fn now_ms() -> u64 {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64 + 1
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64) * 1000 + (t.tv_nsec as u64) / 1_000_000 + 1
 }
 
 /// Per-flow counters, updated by poll threads once per batch.
