@@ -35,6 +35,10 @@ struct Args {
     /// Poll threads per datapath.
     #[arg(long, default_value_t = 1)]
     pmds: usize,
+    /// Poll threads of the one-command datapath spin instead of sleeping
+    /// when idle: lower latency, one busy core.
+    #[arg(long)]
+    busy_poll: bool,
 }
 
 fn port_spec(s: &str) -> PortSpec {
@@ -84,6 +88,7 @@ fn main() {
                 std::process::exit(1);
             }
         };
+        d.dp.set_busy_poll(args.busy_poll);
         for p in &args.ports {
             let spec = port_spec(p);
             match dpif::Provider::port_add(d.dp.as_ref(), &spec, None) {
