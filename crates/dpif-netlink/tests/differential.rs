@@ -166,8 +166,16 @@ fn frame(dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, ethertype: u16, body: Ve
 fn packets() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for i in 0..4u8 {
-        let pay: Vec<u8> = (0..(10 + 7 * i)).map(|b| b ^ i).collect();
         let n = u16::from(i);
+        // Each payload ends with a marker unique to its packet, by which the
+        // report names the input an output came from.
+        let mut seq = 0u8;
+        let mut pay = |kind: u8| -> Vec<u8> {
+            seq += 1;
+            let mut p: Vec<u8> = (0..(10 + 7 * i)).map(|b| b ^ i ^ kind).collect();
+            p.extend_from_slice(&[0xd1, 0xff, i, seq]);
+            p
+        };
         // Exact UDP flow: plain output to 2.
         out.push((
             format!("udp exact #{i}"),
@@ -182,7 +190,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                     17,
                     64,
                     0,
-                    udp(1000, 2000, &pay),
+                    udp(1000, 2000, &pay(1)),
                 ),
             ),
         ));
@@ -200,7 +208,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                     17,
                     30 + i,
                     0,
-                    udp(5000 + n, 53, &pay),
+                    udp(5000 + n, 53, &pay(2)),
                 ),
             ),
         ));
@@ -218,7 +226,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                     6,
                     64,
                     0x10,
-                    tcp(40000 + n, 80, 0x18, &pay),
+                    tcp(40000 + n, 80, 0x18, &pay(3)),
                 ),
             ),
         ));
@@ -236,7 +244,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                     17,
                     64,
                     0,
-                    udp(1111, 2222, &pay),
+                    udp(1111, 2222, &pay(4)),
                 ),
             ),
         ));
@@ -254,7 +262,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                     6,
                     64,
                     0,
-                    tcp(50000, 443, 0x02, &pay),
+                    tcp(50000, 443, 0x02, &pay(5)),
                 ),
             ),
         ));
@@ -266,7 +274,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                 D,
                 None,
                 0x0800,
-                ipv4([10, 6, 0, 1], [10, 6, 0, 2], 17, 64, 0, udp(7, 9, &pay)),
+                ipv4([10, 6, 0, 1], [10, 6, 0, 2], 17, 64, 0, udp(7, 9, &pay(6))),
             ),
         ));
         // Tagged VLAN 20: pop VLAN.
@@ -283,7 +291,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                     17,
                     64,
                     0,
-                    udp(9, 7, &pay),
+                    udp(9, 7, &pay(7)),
                 ),
             ),
         ));
@@ -295,7 +303,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                 C,
                 None,
                 0x0800,
-                ipv4([10, 8, 0, 1], [10, 8, 0, 2], 17, 64, 0, udp(1, 2, &pay)),
+                ipv4([10, 8, 0, 1], [10, 8, 0, 2], 17, 64, 0, udp(1, 2, &pay(8))),
             ),
         ));
         // ICMP echo request to 10.9.0.2.
@@ -312,7 +320,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                     1,
                     64,
                     0,
-                    icmp_echo(8, 0x77, n, &pay),
+                    icmp_echo(8, 0x77, n, &pay(9)),
                 ),
             ),
         ));
@@ -324,9 +332,46 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                 A,
                 None,
                 0x0806,
-                arp(1, A, [10, 10, 0, 1], [10, 10, 0, 2]),
+                arp(1, A, [10, 10, 1, i], [10, 10, 0, 2]),
             ),
         ));
+        // Exact TCP with exact flags: only the SYN hits (the ACK misses).
+        out.push((
+            format!("tcp syn #{i}"),
+            frame(
+                C,
+                A,
+                None,
+                0x0800,
+                ipv4(
+                    [10, 11, 0, 1],
+                    [10, 11, 0, 2],
+                    6,
+                    64,
+                    0,
+                    tcp(2000, 22, 0x02, &pay(13)),
+                ),
+            ),
+        ));
+        if i % 2 == 1 {
+            out.push((
+                format!("miss tcp ack #{i}"),
+                frame(
+                    C,
+                    A,
+                    None,
+                    0x0800,
+                    ipv4(
+                        [10, 11, 0, 1],
+                        [10, 11, 0, 2],
+                        6,
+                        64,
+                        0,
+                        tcp(2000, 22, 0x10, &pay(14)),
+                    ),
+                ),
+            ));
+        }
         // Misses: a UDP port no flow has, an ICMP echo reply, a TCP
         // packet to 10.3/16 from another MAC pair.
         if i % 2 == 0 {
@@ -343,7 +388,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                         17,
                         64,
                         0,
-                        udp(1000, 2001, &pay),
+                        udp(1000, 2001, &pay(10)),
                     ),
                 ),
             ));
@@ -360,7 +405,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                         1,
                         64,
                         0,
-                        icmp_echo(0, 0x77, n, &pay),
+                        icmp_echo(0, 0x77, n, &pay(11)),
                     ),
                 ),
             ));
@@ -378,7 +423,7 @@ fn packets() -> Vec<(String, Vec<u8>)> {
                         6,
                         64,
                         0,
-                        tcp(1, 80, 0x10, &pay),
+                        tcp(1, 80, 0x10, &pay(12)),
                     ),
                 ),
             ));
@@ -484,6 +529,15 @@ fn flow_texts() -> Vec<(String, String)> {
                  arp(sip=0.0.0.0/0.0.0.0,tip=10.10.0.2,op=1,sha={W6},tha={W6})"
             ),
             "2".into(),
+        ),
+        // Exact TCP, flags too: rewrite both MACs, out of both ports.
+        (
+            format!(
+                "in_port(1),eth(src={a},dst={c}),eth_type(0x0800),\
+                 ipv4(src=10.11.0.1,dst=10.11.0.2,proto=6,tos=0,ttl=64,frag=no),\
+                 tcp(src=2000,dst=22),tcp_flags(syn)"
+            ),
+            format!("1,set(eth(src={d},dst={b})),2"),
         ),
     ]
 }
@@ -722,14 +776,86 @@ fn describe_diff(k: &[u8], u: &[u8]) -> String {
     )
 }
 
-/// Which packet of the input sequence produced `out` (a guess for the
-/// report: the input with the same IPv4 identification-free payload tail).
+/// Which packet of the input sequence produced `out`: every input ends
+/// with 14 bytes unique to it that no flow's actions change (the payload's
+/// marker; for ARP, the sender and target addresses).
 fn origin<'a>(input: &'a [(String, Vec<u8>)], out: &[u8]) -> &'a str {
-    let tail = |p: &[u8]| p[p.len().saturating_sub(12)..].to_vec();
+    let tail = |p: &[u8]| p[p.len().saturating_sub(14)..].to_vec();
     input
         .iter()
         .find(|(_, p)| tail(p) == tail(out))
         .map_or("?", |(n, _)| n.as_str())
+}
+
+/// Compares what the two datapaths sent out of one port, aligned (longest
+/// common subsequence) so that one missing or extra frame is reported once,
+/// not as a shift of every later one. Appends one line per difference.
+fn compare_port(
+    port: usize,
+    k: &[Vec<u8>],
+    u: &[Vec<u8>],
+    input: &[(String, Vec<u8>)],
+    diffs: &mut Vec<String>,
+) {
+    // lcs[i][j]: length of the common subsequence of k[i..] and u[j..].
+    let mut lcs = vec![vec![0usize; u.len() + 1]; k.len() + 1];
+    for i in (0..k.len()).rev() {
+        for j in (0..u.len()).rev() {
+            lcs[i][j] = if k[i] == u[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let (mut k_only, mut u_only) = (Vec::new(), Vec::new());
+    while i < k.len() || j < u.len() {
+        if i < k.len() && j < u.len() && k[i] == u[j] {
+            i += 1;
+            j += 1;
+        } else if j == u.len() || (i < k.len() && lcs[i + 1][j] >= lcs[i][j + 1]) {
+            k_only.push(i);
+            i += 1;
+        } else {
+            u_only.push(j);
+            j += 1;
+        }
+    }
+    // Pair the leftovers: the same frame at another position is an order
+    // difference; frames from the same input differ in their bytes.
+    let mut u_left: Vec<Option<usize>> = u_only.into_iter().map(Some).collect();
+    let mut take = |pred: &dyn Fn(&[u8]) -> bool| {
+        u_left
+            .iter_mut()
+            .find(|x| x.is_some_and(|j| pred(&u[j])))
+            .and_then(Option::take)
+    };
+    for i in k_only {
+        let from = origin(input, &k[i]);
+        if let Some(j) = take(&|b| b == k[i].as_slice()) {
+            diffs.push(format!(
+                "port {port}: order differs: the output from input {from:?} is kernel #{i}, userspace #{j}"
+            ));
+        } else if let Some(j) = take(&|b| from != "?" && origin(input, b) == from) {
+            diffs.push(format!(
+                "port {port}: output from input {from:?} (kernel #{i}, userspace #{j}): {}",
+                describe_diff(&k[i], &u[j])
+            ));
+        } else {
+            diffs.push(format!(
+                "port {port}: output #{i} from input {from:?} only from the kernel: {}",
+                hex(&k[i])
+            ));
+        }
+    }
+    for j in u_left.into_iter().flatten() {
+        diffs.push(format!(
+            "port {port}: output #{j} from input {:?} only from userspace: {}",
+            origin(input, &u[j]),
+            hex(&u[j])
+        ));
+    }
 }
 
 #[test]
@@ -738,6 +864,9 @@ fn differential_kernel_vs_userspace() {
     let flows = parsed_flows();
     let input = packets();
     assert!(input.len() >= 30, "{} packets", input.len());
+    for (n, p) in &input {
+        assert_eq!(origin(&input, p), n, "inputs must have unique tails");
+    }
 
     let Some(mut bed) = bed() else {
         return;
@@ -797,27 +926,7 @@ fn differential_kernel_vs_userspace() {
             k.len(),
             u.len()
         );
-        for j in 0..k.len().max(u.len()) {
-            match (k.get(j), u.get(j)) {
-                (Some(a), Some(b)) if a == b => {}
-                (Some(a), Some(b)) => diffs.push(format!(
-                    "port {port}, output #{j} (from input {:?}): {}",
-                    origin(&input, a),
-                    describe_diff(a, b)
-                )),
-                (Some(a), None) => diffs.push(format!(
-                    "port {port}, output #{j} (from input {:?}): only the kernel sent {}",
-                    origin(&input, a),
-                    hex(a)
-                )),
-                (None, Some(b)) => diffs.push(format!(
-                    "port {port}, output #{j} (from input {:?}): only userspace sent {}",
-                    origin(&input, b),
-                    hex(b)
-                )),
-                (None, None) => unreachable!(),
-            }
-        }
+        compare_port(port, k, u, &input, &mut diffs);
     }
     assert!(total_out > 0, "the kernel datapath sent nothing at all");
 
@@ -868,4 +977,35 @@ fn differential_kernel_vs_userspace() {
             diffs.len()
         );
     }
+}
+
+/// The report's alignment, on the host: a missing frame, a changed frame and
+/// a swapped pair are each reported once.
+#[test]
+fn differential_report_alignment() {
+    let input = packets();
+    let f: Vec<Vec<u8>> = input.iter().take(6).map(|(_, p)| p.clone()).collect();
+    let mut changed = f[3].clone();
+    changed[20] ^= 1;
+    let k = f.clone();
+    let u = vec![
+        f[0].clone(),
+        f[2].clone(),
+        changed,
+        f[5].clone(),
+        f[4].clone(),
+    ];
+    let mut diffs = Vec::new();
+    compare_port(2, &k, &u, &input, &mut diffs);
+    assert_eq!(diffs.len(), 3, "{diffs:#?}");
+    assert!(diffs
+        .iter()
+        .any(|d| d.contains("only from the kernel") && d.contains(&input[1].0)));
+    assert!(diffs
+        .iter()
+        .any(|d| d.contains("first difference at byte 20")));
+    assert!(diffs.iter().any(|d| d.contains("order differs")));
+    let mut none = Vec::new();
+    compare_port(1, &k, &k, &input, &mut none);
+    assert!(none.is_empty());
 }
