@@ -11,7 +11,8 @@
 //!   so flow-table reads on the fast path never block on writers.
 //! - Counters are atomics updated once per batch.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use odp::flow::Flow;
 use odp::key::{KeyAttr, PortNo, Ufid};
 use odp::nl::Mode;
 
-use crate::flow::DpFlow;
+use crate::flow::{DpFlow, StoredAttrs};
 use crate::flowkey::FlowKey;
 use crate::pmd::{DpSink, PmdHandle, Update};
 use crate::port::{netdev_kind, Port};
@@ -46,8 +47,108 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Default)]
 struct FlowTable {
     by_ufid: HashMap<Ufid, Arc<DpFlow>>,
-    /// (mask, masked key) → UFID, to reject duplicate megaflows.
-    by_match: HashMap<(FlowKey, FlowKey), Ufid>,
+    /// The flows by match (mask and masked key), to reject duplicate
+    /// megaflows.
+    by_match: HashSet<ByMatch>,
+    /// The distinct masks, each with the number of flows that use it.
+    /// Flows share these `Arc`s, so equal masks are the same pointer.
+    masks: HashMap<Arc<FlowKey>, usize>,
+}
+
+/// A flow as a key of [`FlowTable::by_match`]: hashed and compared by its
+/// match. Masks are interned, so comparing them is comparing pointers.
+struct ByMatch(Arc<DpFlow>);
+
+impl PartialEq for ByMatch {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(self.0.packed_mask(), other.0.packed_mask())
+            && self.0.key_words() == other.0.key_words()
+    }
+}
+
+impl Eq for ByMatch {}
+
+impl Hash for ByMatch {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(self.0.packed_mask()) as usize).hash(state);
+        self.0.key_words().hash(state);
+    }
+}
+
+impl FlowTable {
+    /// The interned copy of `mask`, if some flow uses it.
+    fn interned_mask(&self, mask: &FlowKey) -> Option<Arc<FlowKey>> {
+        self.masks.get_key_value(mask).map(|(m, _)| m.clone())
+    }
+
+    /// Adds `flow`, unless a flow with its UFID or its match exists.
+    fn insert(&mut self, flow: &Arc<DpFlow>) -> Result<(), Errno> {
+        if self.by_ufid.contains_key(&flow.ufid) {
+            return Err(Errno::EEXIST);
+        }
+        if self.by_ufid.len() >= MAX_FLOWS {
+            return Err(Errno::EFBIG);
+        }
+        if !self.by_match.insert(ByMatch(flow.clone())) {
+            return Err(Errno::EEXIST);
+        }
+        self.by_ufid.insert(flow.ufid, flow.clone());
+        *self.masks.entry(flow.packed_mask().clone()).or_insert(0) += 1;
+        Ok(())
+    }
+
+    /// Removes `flow` (which must be in the table).
+    fn remove(&mut self, flow: &Arc<DpFlow>) {
+        if self.by_ufid.remove(&flow.ufid).is_none() {
+            return;
+        }
+        self.by_match.remove(&ByMatch(flow.clone()));
+        if let Some(n) = self.masks.get_mut(&**flow.packed_mask()) {
+            *n -= 1;
+            if *n == 0 {
+                self.masks.remove(&**flow.packed_mask());
+            }
+        }
+    }
+
+    /// Removes every flow, killing each.
+    fn clear(&mut self) {
+        for f in self.by_ufid.values() {
+            f.kill();
+        }
+        self.by_ufid.clear();
+        self.by_match.clear();
+        self.masks.clear();
+    }
+}
+
+/// A validated put, ready to become a [`DpFlow`] under the table lock.
+struct NewFlow {
+    ufid: Ufid,
+    /// The key, packed (not yet masked).
+    key: FlowKey,
+    /// The mask, packed.
+    mask: FlowKey,
+    key_attrs: StoredAttrs,
+    mask_attrs: StoredAttrs,
+    actions: Vec<odp::action::Action>,
+}
+
+impl NewFlow {
+    /// The flow, sharing `table`'s copy of its mask when there is one.
+    fn build(self, table: &FlowTable) -> Arc<DpFlow> {
+        let mask = table
+            .interned_mask(&self.mask)
+            .unwrap_or_else(|| Arc::new(self.mask));
+        DpFlow::new(
+            self.ufid,
+            &self.key,
+            mask,
+            self.key_attrs,
+            self.mask_attrs,
+            self.actions,
+        )
+    }
 }
 
 /// Port changes for `port_poll`.
@@ -131,11 +232,7 @@ impl Shared {
     pub fn lookup_control(&self, flow: &Flow) -> Option<Arc<DpFlow>> {
         let key = FlowKey::new(flow);
         let flows = lock(&self.flows);
-        flows
-            .by_ufid
-            .values()
-            .find(|f| key.and(&f.packed_mask) == f.packed_key)
-            .cloned()
+        flows.by_ufid.values().find(|f| f.matches(&key)).cloned()
     }
 
     fn note_change(&self, name: &str) {
@@ -312,7 +409,7 @@ impl Datapath {
 
     /// Builds a flow entry from a put, checking everything the contract
     /// requires (EINVAL on any failure).
-    fn make_flow(&self, put: &FlowPut, ufid: Ufid) -> Result<Arc<DpFlow>, Errno> {
+    fn make_flow(&self, put: &FlowPut, ufid: Ufid) -> Result<NewFlow, Errno> {
         // Apply the kernel's rules to key and mask by passing them through
         // the strict netlink decoder.
         let mut w = nl::Writer::new();
@@ -325,6 +422,9 @@ impl Datapath {
         if fitness != odp::Fitness::Perfect {
             return Err(Errno::EINVAL);
         }
+        // The attributes are kept in their netlink form when that decodes
+        // back to what the client gave (it nearly always does).
+        let compact = key == put.key;
         let (mask_attrs, mask_flow) = match &put.mask {
             Some(mask) => {
                 let mut mw = nl::Writer::new();
@@ -332,14 +432,24 @@ impl Datapath {
                 let mask = odp::nl::key::decode_mask(mw.as_bytes(), &key, Mode::Strict)
                     .map_err(|_| Errno::EINVAL)?;
                 let (m, _) = odp::convert::key_to_mask(&mask, &flow).map_err(|_| Errno::EINVAL)?;
-                (mask, m)
+                let stored = if compact {
+                    StoredAttrs::Nl(mw.into_bytes().into_boxed_slice())
+                } else {
+                    StoredAttrs::List(mask.into_boxed_slice())
+                };
+                (stored, m)
             }
             None => {
                 let m = odp::convert::exact_mask_for_packet(&flow);
-                (
-                    odp::convert::flow_to_mask(&m, &flow, &odp::convert::KeyParms::all()),
-                    m,
-                )
+                let stored = if compact {
+                    StoredAttrs::ExactMask
+                } else {
+                    StoredAttrs::List(
+                        odp::convert::flow_to_mask(&m, &flow, &odp::convert::KeyParms::all())
+                            .into_boxed_slice(),
+                    )
+                };
+                (stored, m)
             }
         };
         if !key.iter().any(|a| matches!(a, KeyAttr::InPort(_))) || mask_flow.in_port != u32::MAX {
@@ -355,15 +465,19 @@ impl Datapath {
             );
             Errno::EINVAL
         })?;
-        let masked = mask_flows(&flow, &mask_flow);
-        Ok(DpFlow::new(
+        let key_attrs = if compact {
+            StoredAttrs::Nl(w.into_bytes().into_boxed_slice())
+        } else {
+            StoredAttrs::List(put.key.clone().into_boxed_slice())
+        };
+        Ok(NewFlow {
             ufid,
-            put.key.clone(),
+            key: FlowKey::new(&flow),
+            mask: FlowKey::new(&mask_flow),
+            key_attrs,
             mask_attrs,
-            masked,
-            mask_flow,
-            put.actions.clone(),
-        ))
+            actions: put.actions.clone(),
+        })
     }
 
     fn flow_put(&self, put: &FlowPut) -> Result<Option<FlowStats>, Errno> {
@@ -375,31 +489,24 @@ impl Datapath {
                 return Err(Errno::EEXIST);
             }
             // Validate the new actions against the existing match.
-            odp::execute::validate(&put.actions, &existing.flow, &existing.mask_flow)
+            odp::execute::validate(&put.actions, &existing.flow(), &existing.mask_flow())
                 .map_err(|_| Errno::EINVAL)?;
             let old = if put.flags.zero_stats {
-                existing.stats.take()
+                existing.stats().take()
             } else {
-                existing.stats.get()
+                existing.stats().get()
             };
-            existing.actions.store(Arc::new(put.actions.clone()));
+            existing.actions().store(Arc::new(put.actions.clone()));
             return Ok(put.want_stats.then_some(old));
         }
         if !put.flags.create {
             return Err(Errno::ENOENT);
         }
         drop(table);
-        let flow = self.make_flow(put, ufid)?;
+        let new = self.make_flow(put, ufid)?;
         let mut table = lock(&self.shared.flows);
-        let m = (flow.packed_mask.clone(), flow.packed_key.clone());
-        if table.by_match.contains_key(&m) || table.by_ufid.contains_key(&ufid) {
-            return Err(Errno::EEXIST);
-        }
-        if table.by_ufid.len() >= MAX_FLOWS {
-            return Err(Errno::EFBIG);
-        }
-        table.by_match.insert(m, ufid);
-        table.by_ufid.insert(ufid, flow.clone());
+        let flow = new.build(&table);
+        table.insert(&flow)?;
         drop(table);
         self.broadcast(|| Update::AddFlow(flow.clone()));
         Ok(None)
@@ -426,14 +533,11 @@ impl Datapath {
         self.alive()?;
         let f = self.find(&del.key, del.ufid)?;
         let mut table = lock(&self.shared.flows);
-        table.by_ufid.remove(&f.ufid);
-        table
-            .by_match
-            .remove(&(f.packed_mask.clone(), f.packed_key.clone()));
+        table.remove(&f);
         drop(table);
         f.kill();
         self.broadcast(|| Update::DelFlow(f.clone()));
-        Ok(del.want_stats.then(|| f.stats.get()))
+        Ok(del.want_stats.then(|| f.stats().get()))
     }
 
     fn flow_get(&self, get: &FlowGet) -> Result<DpifFlow, Errno> {
@@ -471,26 +575,20 @@ impl Datapath {
     }
 }
 
-/// `flow & mask`, field by field (through the packed form, which commutes
-/// with AND).
-fn mask_flows(flow: &Flow, mask: &Flow) -> Flow {
-    FlowKey::new(flow).and(&FlowKey::new(mask)).to_flow()
-}
-
 fn to_dpif_flow(f: &DpFlow, terse: bool) -> DpifFlow {
     if terse {
         return DpifFlow {
             ufid: f.ufid,
-            stats: f.stats.get(),
+            stats: f.stats().get(),
             ..Default::default()
         };
     }
     DpifFlow {
-        key: f.key.clone(),
-        mask: f.mask.clone(),
-        actions: (**f.actions.load()).clone(),
+        key: f.key_attrs(),
+        mask: f.mask_attrs(),
+        actions: (**f.actions().load()).clone(),
         ufid: f.ufid,
-        stats: f.stats.get(),
+        stats: f.stats().get(),
     }
 }
 
@@ -547,13 +645,7 @@ impl Provider for Datapath {
         }
         pmds.clear();
         drop(pmds);
-        let mut table = lock(&self.shared.flows);
-        for f in table.by_ufid.values() {
-            f.kill();
-        }
-        table.by_ufid.clear();
-        table.by_match.clear();
-        drop(table);
+        lock(&self.shared.flows).clear();
         self.shared
             .ports
             .write()
@@ -572,12 +664,7 @@ impl Provider for Datapath {
         let s = &self.shared;
         let flows = lock(&s.flows);
         let n_flows = flows.by_ufid.len() as u64;
-        let n_masks = {
-            let mut masks: Vec<&FlowKey> = flows.by_ufid.values().map(|f| &f.packed_mask).collect();
-            masks.sort_by(|a, b| a.words().cmp(b.words()));
-            masks.dedup();
-            masks.len() as u32
-        };
+        let n_masks = flows.masks.len() as u32;
         drop(flows);
         Ok(DpStats {
             n_hit: s.n_hit.load(Ordering::Relaxed),
@@ -723,13 +810,7 @@ impl Provider for Datapath {
 
     fn flow_flush(&self) -> Result<(), Errno> {
         self.alive()?;
-        let mut table = lock(&self.shared.flows);
-        for f in table.by_ufid.values() {
-            f.kill();
-        }
-        table.by_ufid.clear();
-        table.by_match.clear();
-        drop(table);
+        lock(&self.shared.flows).clear();
         self.broadcast(|| Update::Flush);
         Ok(())
     }

@@ -45,7 +45,7 @@ pub const W_IPV6_ADDRS: usize = 7;
 const W_TUN_OPTS: usize = 39;
 
 /// A [`Flow`] (or a mask) packed into [`N_WORDS`] words; see the module docs.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct FlowKey {
     words: [u64; N_WORDS],
 }
@@ -55,6 +55,15 @@ impl Default for FlowKey {
         FlowKey {
             words: [0; N_WORDS],
         }
+    }
+}
+
+/// Hashes the words through the classifier's word hash and hands the
+/// hasher one 64-bit value: much cheaper than feeding it 568 bytes.
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let h = self.words.iter().fold(HASH_SEED, |h, &w| hash_word(h, w));
+        state.write_u64(hash_finish(h));
     }
 }
 
@@ -118,6 +127,12 @@ impl FlowKey {
     /// packing of some [`Flow`].
     pub fn from_words(words: [u64; N_WORDS]) -> FlowKey {
         FlowKey::new(&FlowKey { words }.to_flow())
+    }
+
+    /// Builds a key from words known to be the packing of some flow (no
+    /// normalisation, unlike [`FlowKey::from_words`]).
+    pub(crate) fn from_raw_words(words: [u64; N_WORDS]) -> FlowKey {
+        FlowKey { words }
     }
 
     /// `self & mask`, word by word (the packing of the masked flow).

@@ -263,9 +263,9 @@ pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[Action])
             let flow = odp::extract::extract(p.data(), &md);
             match shared.lookup_control(&flow) {
                 Some(f) => {
-                    f.stats
+                    f.stats()
                         .add(1, p.data().len() as u64, flow.tcp_flags, now_ms());
-                    let actions = f.actions.load();
+                    let actions = f.actions().load();
                     sink.orig = flow;
                     let mut p = p;
                     let mut m = md;
@@ -358,12 +358,13 @@ impl Pmd {
                 Update::AddFlow(f) => {
                     let _ = self
                         .classifier
-                        .insert_key(&f.packed_key, &f.packed_mask, f.clone());
+                        .insert_key(&f.packed_key(), f.packed_mask(), f.clone());
                 }
                 Update::DelFlow(f) => {
-                    if let Some(old) = self.classifier.get(&f.packed_key, &f.packed_mask) {
+                    let key = f.packed_key();
+                    if let Some(old) = self.classifier.get(&key, f.packed_mask()) {
                         if Arc::ptr_eq(old, &f) {
-                            self.classifier.remove_key(&f.packed_key, &f.packed_mask);
+                            self.classifier.remove_key(&key, f.packed_mask());
                         }
                     }
                 }
@@ -549,8 +550,8 @@ impl Pmd {
                 rng: self.rng,
             };
             for g in &groups {
-                g.flow.stats.add(g.n as u64, g.bytes, g.tcp_flags, now);
-                let actions = g.flow.actions.load();
+                g.flow.stats().add(g.n as u64, g.bytes, g.tcp_flags, now);
+                let actions = g.flow.actions().load();
                 for &i in &g.members[..g.n] {
                     let i = usize::from(i);
                     std::mem::swap(&mut self.spare.0, &mut batch.packets_mut()[i]);
