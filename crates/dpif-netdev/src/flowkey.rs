@@ -176,6 +176,13 @@ impl FlowKey {
     /// Writes every field of `flow` into its place. Each struct is
     /// destructured without `..`, so a field added to [`Flow`] fails to
     /// compile here until it is given a place.
+    /// Overwrites the key with the packing of `flow` (every word is
+    /// written), in place.
+    #[inline]
+    pub fn repack(&mut self, flow: &Flow) {
+        self.pack(flow);
+    }
+
     fn pack(&mut self, flow: &Flow) {
         // Matching through the reference copies only the small fields.
         let &Flow {

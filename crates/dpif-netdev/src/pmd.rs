@@ -170,6 +170,21 @@ impl<'a> DpSink<'a> {
         }
     }
 
+    /// Outputs `packet` to `port` by moving its buffer into the port's
+    /// transmit batch (`packet` gets a spare buffer back).
+    #[inline]
+    fn output_move(&mut self, port: PortNo, packet: &mut Packet) {
+        let txq = self.txq;
+        let Some(t) = self.tx_for(port) else {
+            return;
+        };
+        if t.batch.is_full() {
+            let n = t.port.netdev.n_txq().max(1);
+            let _ = t.port.netdev.send(txq % n, &mut t.batch);
+        }
+        t.batch.push_swap(packet);
+    }
+
     fn upcall(&mut self, kind: UpcallKind, packet: &[u8], userdata: Option<Vec<u8>>) {
         let key = odp::convert::flow_to_key(&self.orig, &odp::convert::KeyParms::all());
         let ufid = dpif::ufid::from_key(&key);
@@ -283,6 +298,18 @@ pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[Action])
     }
 }
 
+/// Per-batch scratch of a poll thread, kept across batches so that the
+/// fast path allocates nothing.
+struct Scratch {
+    /// The extracted flow of each packet (also its metadata while its
+    /// actions run).
+    flows: [Flow; netdev::BATCH_SIZE],
+    /// Each packet's flow, packed.
+    keys: [FlowKey; netdev::BATCH_SIZE],
+    /// Each packet's cache hash.
+    hashes: [u32; netdev::BATCH_SIZE],
+}
+
 /// One poll thread's state.
 struct Pmd {
     id: usize,
@@ -297,21 +324,43 @@ struct Pmd {
     emc: Emc<Arc<DpFlow>>,
     exit: bool,
     rng: u64,
-    /// Scratch: the flows of the batch being processed.
-    flows: Box<[Flow; netdev::BATCH_SIZE]>,
-    /// Scratch: the batch's packets grouped by flow.
-    groups: Vec<Group>,
+    scratch: Box<Scratch>,
     /// Scratch buffer the executor works in (swapped with batch slots).
     spare: Pkt,
 }
 
-/// Packets of one batch that hit the same flow.
-struct Group {
-    flow: Arc<DpFlow>,
-    members: [u8; netdev::BATCH_SIZE],
-    n: usize,
-    bytes: u64,
+/// Packets of one batch that hit the same flow: a chain through
+/// `next` from `first`, with their total size and TCP flags.
+#[derive(Clone, Copy)]
+struct Group<'a> {
+    flow: &'a DpFlow,
+    first: u8,
+    last: u8,
+    n: u8,
+    bytes: u32,
     tcp_flags: u16,
+}
+
+/// xorshift64*: the next pseudo-random 32-bit number of `state`.
+#[inline]
+fn next_random(state: &mut u64) -> u32 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+}
+
+/// Whether an event of probability `1 / inv_prob` happens, given the
+/// random number `r` (0 never, 1 always).
+#[inline]
+fn one_in(inv_prob: u32, r: u32) -> bool {
+    match inv_prob {
+        0 => false,
+        1 => true,
+        p => (u64::from(r) * u64::from(p)) >> 32 == 0,
+    }
 }
 
 impl Pmd {
@@ -333,12 +382,14 @@ impl Pmd {
             emc: Emc::new(),
             exit: false,
             rng: 0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1),
-            flows: Box::new([Flow::default(); netdev::BATCH_SIZE]),
-            groups: Vec::with_capacity(netdev::BATCH_SIZE),
+            scratch: Box::new(Scratch {
+                flows: [Flow::default(); netdev::BATCH_SIZE],
+                keys: std::array::from_fn(|_| FlowKey::default()),
+                hashes: [0; netdev::BATCH_SIZE],
+            }),
             spare: Pkt::default(),
         }
     }
-
     fn apply_updates(&mut self) {
         while let Ok(u) = self.updates.try_recv() {
             match u {
@@ -447,42 +498,61 @@ impl Pmd {
     /// Looks up, counts and executes one batch; `md_of(i)` is packet `i`'s
     /// metadata. Runs on the poll thread: no locks, no allocation except
     /// for upcalls and packet copies made by actions.
+    ///
+    /// Four passes: extract, pack and look every packet up in the cache;
+    /// look the cache misses up in the classifier together (their memory
+    /// reads overlap); group the packets by flow; run each group's actions
+    /// (counting its statistics once). Flows are only borrowed from the
+    /// lookup tables, never cloned, until the cache insertions at the end.
     fn process_with<'m>(
         &mut self,
         batch: &mut Batch,
         md_of: impl Fn(usize) -> &'m Flow,
         recirc: &mut Vec<(Pkt, Flow)>,
     ) {
-        let shared = self.shared.clone();
+        const N: usize = netdev::BATCH_SIZE;
+        let Pmd {
+            id,
+            shared,
+            tx,
+            classifier,
+            emc,
+            rng,
+            scratch,
+            spare,
+            ..
+        } = self;
+        let shared: &Shared = shared;
+        let Scratch {
+            flows,
+            keys,
+            hashes,
+        } = &mut **scratch;
         let drop_frags = shared.drop_frags.load(Ordering::Relaxed);
         let sample_prob = shared.sflow_probability.load(Ordering::Relaxed);
         let listen = shared.listen();
         let now = now_ms();
-        let mut groups = std::mem::take(&mut self.groups);
-        groups.clear();
-        let mut n_hit = 0u64;
-        let mut n_missed = 0u64;
+        let n = batch.len().min(N);
         let mut n_cache_hit = 0u64;
         let mut n_mask_hit = 0u64;
-        let mut misses: [u8; netdev::BATCH_SIZE] = [0; netdev::BATCH_SIZE];
-        let mut n_misses = 0;
-        let n = batch.len().min(netdev::BATCH_SIZE);
+        let mut found: [Option<&Arc<DpFlow>>; N] = [None; N];
+        // Packets the cache did not know (indices).
+        let mut pending = [0u8; N];
+        let mut n_pending = 0;
 
+        // Pass 1: extract, pack, exact-match cache.
         for i in 0..n {
             let pkt = &batch.packets()[i];
-            self.flows[i] = odp::extract::extract(pkt.data(), md_of(i));
-            let sampled = sample_prob != 0
+            flows[i] = odp::extract::extract(pkt.data(), md_of(i));
+            let flow = &flows[i];
+            if sample_prob != 0
                 && listen.sample
-                && (sample_prob == u32::MAX || self.random() < sample_prob);
-            let flow = &self.flows[i];
-            if drop_frags && flow.nw_frag != 0 {
-                continue;
-            }
-            if sampled {
-                let mut tx = Vec::new();
+                && (sample_prob == u32::MAX || next_random(rng) < sample_prob)
+            {
+                let mut no_tx = Vec::new();
                 let mut s = DpSink {
-                    shared: &shared,
-                    tx: &mut tx,
+                    shared,
+                    tx: &mut no_tx,
                     recirc: Vec::new(),
                     orig: *flow,
                     txq: 0,
@@ -490,98 +560,143 @@ impl Pmd {
                 };
                 s.upcall(UpcallKind::Sample, pkt.data(), None);
             }
-            let key = FlowKey::new(flow);
-            let hash = key.emc_hash();
-            let hit = match self.emc.lookup(&key, hash) {
+            if drop_frags && flow.nw_frag != 0 {
+                continue;
+            }
+            let key = &mut keys[i];
+            key.repack(flow);
+            let h = key.emc_hash();
+            hashes[i] = h;
+            match emc.lookup(key, h) {
                 Some(f) => {
+                    found[i] = Some(f);
                     n_cache_hit += 1;
-                    Some(f)
                 }
                 None => {
-                    let (found, visited) = self.classifier.lookup_key(&key);
-                    n_mask_hit += visited as u64;
-                    match found.filter(|f| f.is_alive()) {
-                        Some(f) => {
-                            self.emc.maybe_insert(&key, hash, f);
-                            self.emc.lookup(&key, hash).or(Some(f))
+                    pending[n_pending] = i as u8;
+                    n_pending += 1;
+                }
+            }
+        }
+
+        // Pass 2: the classifier, for every cache miss at once.
+        let mut misses = [0u8; N];
+        let mut n_misses = 0;
+        let mut emc_new: [Option<Arc<DpFlow>>; N] = Default::default();
+        if n_pending > 0 {
+            let refs: [&FlowKey; N] =
+                std::array::from_fn(|j| &keys[usize::from(pending[j.min(n_pending - 1)])]);
+            let mut out: [Option<&Arc<DpFlow>>; N] = [None; N];
+            let stats = classifier.lookup_batch_keys(&refs[..n_pending], &mut out[..n_pending]);
+            n_mask_hit = stats.masks_visited;
+            let inv_prob = emc.insert_inv_prob();
+            for (&i, f) in pending[..n_pending].iter().zip(out) {
+                let i = usize::from(i);
+                match f.filter(|f| f.is_alive()) {
+                    Some(f) => {
+                        found[i] = Some(f);
+                        if one_in(inv_prob, next_random(rng)) {
+                            emc_new[i] = Some(f.clone());
                         }
-                        None => None,
+                    }
+                    None => {
+                        misses[n_misses] = i as u8;
+                        n_misses += 1;
                     }
                 }
-            };
-            let Some(f) = hit else {
-                n_missed += 1;
-                misses[n_misses] = i as u8;
-                n_misses += 1;
-                continue;
-            };
+            }
+        }
+
+        // Pass 3: group the packets by flow.
+        let mut groups: [Option<Group<'_>>; N] = [None; N];
+        let mut n_groups = 0;
+        let mut next = [0u8; N];
+        let mut n_hit = 0u64;
+        for i in 0..n {
+            let Some(f) = found[i] else { continue };
+            let f: &DpFlow = f;
             n_hit += 1;
-            let len = pkt.len() as u64;
-            let tcp_flags = flow.tcp_flags;
-            match groups.iter_mut().find(|g| Arc::ptr_eq(&g.flow, f)) {
+            let len = batch.packets()[i].len() as u32;
+            let tcp_flags = flows[i].tcp_flags;
+            // The latest groups first: packets of one flow tend to come
+            // together.
+            let g = groups[..n_groups]
+                .iter_mut()
+                .rev()
+                .flatten()
+                .find(|g| std::ptr::eq(g.flow, f));
+            match g {
                 Some(g) => {
-                    g.members[g.n] = i as u8;
+                    next[usize::from(g.last)] = i as u8;
+                    g.last = i as u8;
                     g.n += 1;
                     g.bytes += len;
                     g.tcp_flags |= tcp_flags;
                 }
                 None => {
-                    let mut members = [0u8; netdev::BATCH_SIZE];
-                    members[0] = i as u8;
-                    groups.push(Group {
-                        flow: f.clone(),
-                        members,
+                    groups[n_groups] = Some(Group {
+                        flow: f,
+                        first: i as u8,
+                        last: i as u8,
                         n: 1,
                         bytes: len,
                         tcp_flags,
                     });
+                    n_groups += 1;
                 }
             }
         }
 
-        let mut tx = std::mem::take(&mut self.tx);
-        {
-            let mut sink = DpSink {
-                shared: &shared,
-                tx: &mut tx,
-                recirc: std::mem::take(recirc),
-                orig: Flow::default(),
-                txq: self.id,
-                rng: self.rng,
-            };
-            for g in &groups {
-                g.flow.stats().add(g.n as u64, g.bytes, g.tcp_flags, now);
-                let actions = g.flow.actions().load();
-                for &i in &g.members[..g.n] {
-                    let i = usize::from(i);
-                    std::mem::swap(&mut self.spare.0, &mut batch.packets_mut()[i]);
-                    // The extracted flow doubles as the packet's metadata:
-                    // set actions on metadata edit this scratch copy.
-                    let md = &mut self.flows[i];
-                    odp::execute::execute(&mut self.spare, md, &actions, &mut sink, 0);
-                    std::mem::swap(&mut self.spare.0, &mut batch.packets_mut()[i]);
+        // Pass 4: count and execute, group by group.
+        let mut sink = DpSink {
+            shared,
+            tx,
+            recirc: std::mem::take(recirc),
+            orig: Flow::default(),
+            txq: *id,
+            rng: *rng,
+        };
+        for g in groups[..n_groups].iter().flatten() {
+            g.flow
+                .stats()
+                .add(u64::from(g.n), u64::from(g.bytes), g.tcp_flags, now);
+            let actions = g.flow.actions().load();
+            let mut i = usize::from(g.first);
+            if let [Action::Output(port)] = actions.as_slice() {
+                // The common case: the packets move to the port's
+                // transmit batch, no copy.
+                for _ in 0..g.n {
+                    sink.output_move(*port, &mut batch.packets_mut()[i]);
+                    i = usize::from(next[i]);
                 }
+                continue;
             }
-            for &i in &misses[..n_misses] {
-                let i = usize::from(i);
-                sink.orig = self.flows[i];
-                shared.miss(&mut sink, batch.packets()[i].data());
+            for _ in 0..g.n {
+                std::mem::swap(&mut spare.0, &mut batch.packets_mut()[i]);
+                // The extracted flow doubles as the packet's metadata:
+                // set actions on metadata edit this scratch copy.
+                odp::execute::execute(spare, &mut flows[i], &actions, &mut sink, 0);
+                std::mem::swap(&mut spare.0, &mut batch.packets_mut()[i]);
+                i = usize::from(next[i]);
             }
-            sink.flush();
-            self.rng = sink.rng;
-            *recirc = std::mem::take(&mut sink.recirc);
         }
-        self.tx = tx;
-        groups.clear();
-        self.groups = groups;
-        shared.count(n_hit, n_missed, n_mask_hit, n_cache_hit);
-    }
+        for &i in &misses[..n_misses] {
+            let i = usize::from(i);
+            sink.orig = flows[i];
+            shared.miss(&mut sink, batch.packets()[i].data());
+        }
+        sink.flush();
+        *rng = sink.rng;
+        *recirc = std::mem::take(&mut sink.recirc);
+        drop(sink);
+        shared.count(n_hit, n_misses as u64, n_mask_hit, n_cache_hit);
 
-    fn random(&mut self) -> u32 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+        // Cache the flows the classifier found (a sample of them).
+        for (i, f) in emc_new.iter_mut().enumerate() {
+            if let Some(f) = f.take() {
+                emc.insert(&keys[i], hashes[i], f);
+            }
+        }
     }
 }
 
