@@ -543,7 +543,7 @@ impl Pmd {
         // Pass 1: extract, pack, exact-match cache.
         for i in 0..n {
             let pkt = &batch.packets()[i];
-            flows[i] = odp::extract::extract(pkt.data(), md_of(i));
+            odp::extract::extract_into(pkt.data(), md_of(i), &mut flows[i]);
             let flow = &flows[i];
             if sample_prob != 0
                 && listen.sample
