@@ -12,7 +12,7 @@
 //! - Counters are atomics updated once per batch.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -43,16 +43,77 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A cheap hasher for the flow table's maps (UFIDs are already hashes;
+/// matches are a pointer and a few words): the word hash of the
+/// classifier, seeded per map. SipHash made inserting a flow (and
+/// rehashing a growing table) several times dearer.
+#[derive(Clone, Copy)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.0 = crate::flowkey::hash_word(self.0, u64::from_le_bytes(b));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.0 = crate::flowkey::hash_word(
+                self.0,
+                u64::from_le_bytes(b) ^ (rest.len() as u64) << 59,
+            );
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = crate::flowkey::hash_word(self.0, n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.write_u64(n as u64);
+        self.write_u64((n >> 64) as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        crate::flowkey::hash_finish(self.0)
+    }
+}
+
+/// Builds [`WordHasher`]s with a random seed per map.
+#[derive(Clone, Copy)]
+struct WordHasherBuilder(u64);
+
+impl Default for WordHasherBuilder {
+    fn default() -> Self {
+        WordHasherBuilder(std::collections::hash_map::RandomState::new().hash_one(0u64))
+    }
+}
+
+impl BuildHasher for WordHasherBuilder {
+    type Hasher = WordHasher;
+    fn build_hasher(&self) -> WordHasher {
+        WordHasher(self.0)
+    }
+}
+
 /// The flow table as the control plane sees it.
 #[derive(Default)]
 struct FlowTable {
-    by_ufid: HashMap<Ufid, Arc<DpFlow>>,
+    by_ufid: HashMap<Ufid, Arc<DpFlow>, WordHasherBuilder>,
     /// The flows by match (mask and masked key), to reject duplicate
     /// megaflows.
-    by_match: HashSet<ByMatch>,
+    by_match: HashSet<ByMatch, WordHasherBuilder>,
     /// The distinct masks, each with the number of flows that use it.
     /// Flows share these `Arc`s, so equal masks are the same pointer.
-    masks: HashMap<Arc<FlowKey>, usize>,
+    masks: HashMap<Arc<FlowKey>, usize, WordHasherBuilder>,
 }
 
 /// A flow as a key of [`FlowTable::by_match`]: hashed and compared by its
@@ -247,9 +308,23 @@ impl Shared {
     }
 }
 
+/// [`dpif::ufid::from_key`], encoding into a buffer sized up front (a
+/// typical key is about 150 bytes; growing from empty reallocated several
+/// times per upcall).
+pub(crate) fn key_ufid(key: &[KeyAttr]) -> Ufid {
+    let mut w = nl::Writer::with_buffer(Vec::with_capacity(256));
+    odp::nl::key::emit_keys(key, &mut w);
+    Ufid(dpif::ufid::murmur3_x64_128(w.as_bytes(), 0))
+}
+
 fn sink_upcall(sink: &mut DpSink<'_>, kind: UpcallKind, packet: &[u8]) {
+    if sink.shared.upcalls.all_full() {
+        // Building the upcall (key, UFID, packet copy) would be wasted.
+        sink.shared.upcalls.count_lost(1);
+        return;
+    }
     let key = odp::convert::flow_to_key(&sink.orig, &odp::convert::KeyParms::all());
-    let ufid = dpif::ufid::from_key(&key);
+    let ufid = key_ufid(&key);
     let hash = (ufid.0 as u32) ^ ((ufid.0 >> 64) as u32);
     let up = dpif::Upcall {
         kind,
@@ -412,7 +487,7 @@ impl Datapath {
     fn make_flow(&self, put: &FlowPut, ufid: Ufid) -> Result<NewFlow, Errno> {
         // Apply the kernel's rules to key and mask by passing them through
         // the strict netlink decoder.
-        let mut w = nl::Writer::new();
+        let mut w = nl::Writer::with_buffer(Vec::with_capacity(256));
         odp::nl::key::emit_keys(&put.key, &mut w);
         let (key, _) = odp::nl::key::decode_keys(w.as_bytes(), Mode::Strict).map_err(|e| {
             log::debug!("{}: bad flow key: {e}", self.shared.name);
@@ -427,7 +502,7 @@ impl Datapath {
         let compact = key == put.key;
         let (mask_attrs, mask_flow) = match &put.mask {
             Some(mask) => {
-                let mut mw = nl::Writer::new();
+                let mut mw = nl::Writer::with_buffer(Vec::with_capacity(256));
                 odp::nl::key::emit_keys(mask, &mut mw);
                 let mask = odp::nl::key::decode_mask(mw.as_bytes(), &key, Mode::Strict)
                     .map_err(|_| Errno::EINVAL)?;
@@ -480,7 +555,29 @@ impl Datapath {
         })
     }
 
-    fn flow_put(&self, put: &FlowPut) -> Result<Option<FlowStats>, Errno> {
+    /// Sends flows added by puts to the poll threads, in one message each.
+    fn send_adds(&self, adds: &mut Vec<Arc<DpFlow>>) {
+        if adds.is_empty() {
+            return;
+        }
+        let pmds = lock(&self.pmds);
+        if let Some((last, rest)) = pmds.split_last() {
+            for p in rest {
+                p.send(Update::AddFlows(adds.clone()));
+            }
+            last.send(Update::AddFlows(std::mem::take(adds)));
+        }
+        adds.clear();
+    }
+
+    /// A put; a new flow is appended to `adds` for the caller to send to
+    /// the poll threads with [`Datapath::send_adds`] (once per batch of
+    /// operations, rather than one message and wake-up per flow).
+    fn flow_put(
+        &self,
+        put: &FlowPut,
+        adds: &mut Vec<Arc<DpFlow>>,
+    ) -> Result<Option<FlowStats>, Errno> {
         self.alive()?;
         let ufid = put.ufid.unwrap_or_else(|| dpif::ufid::from_key(&put.key));
         let table = lock(&self.shared.flows);
@@ -508,7 +605,7 @@ impl Datapath {
         let flow = new.build(&table);
         table.insert(&flow)?;
         drop(table);
-        self.broadcast(|| Update::AddFlow(flow.clone()));
+        adds.push(flow);
         Ok(None)
     }
 
@@ -826,14 +923,27 @@ impl Provider for Datapath {
     }
 
     fn operate(&self, ops: &[Op]) -> Vec<Result<OpReply, Errno>> {
-        ops.iter()
+        // New flows reach the poll threads together, before any other
+        // operation that could depend on them (a delete, an execute) and
+        // before returning.
+        let mut adds = Vec::new();
+        let replies = ops
+            .iter()
             .map(|op| match op {
-                Op::Put(p) => self.flow_put(p).map(OpReply::Put),
-                Op::Del(d) => self.flow_del(d).map(OpReply::Del),
+                Op::Put(p) => self.flow_put(p, &mut adds).map(OpReply::Put),
+                Op::Del(d) => {
+                    self.send_adds(&mut adds);
+                    self.flow_del(d).map(OpReply::Del)
+                }
                 Op::Get(g) => self.flow_get(g).map(|f| OpReply::Get(Box::new(f))),
-                Op::Execute(x) => self.execute(x).map(|()| OpReply::Execute),
+                Op::Execute(x) => {
+                    self.send_adds(&mut adds);
+                    self.execute(x).map(|()| OpReply::Execute)
+                }
             })
-            .collect()
+            .collect();
+        self.send_adds(&mut adds);
+        replies
     }
 
     fn recv_set_mask(&self, mask: ListenMask) -> Result<(), Errno> {

@@ -139,13 +139,18 @@ impl DpFlow {
         mask_attrs: StoredAttrs,
         actions: Vec<Action>,
     ) -> Arc<DpFlow> {
-        let key_words = mask
-            .words()
-            .iter()
-            .zip(key.words())
-            .filter(|(&m, _)| m != 0)
-            .map(|(&m, &k)| k & m)
-            .collect();
+        // Sized first: collecting through the filter would grow (and
+        // then shrink) the allocation several times.
+        let n = mask.words().iter().filter(|&&m| m != 0).count();
+        let mut key_words = Vec::with_capacity(n);
+        key_words.extend(
+            mask.words()
+                .iter()
+                .zip(key.words())
+                .filter(|(&m, _)| m != 0)
+                .map(|(&m, &k)| k & m),
+        );
+        let key_words = key_words.into_boxed_slice();
         Arc::new(DpFlow {
             hot: Hot {
                 alive: AtomicBool::new(true),

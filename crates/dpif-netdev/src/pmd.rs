@@ -45,8 +45,8 @@ pub enum Update {
     AddPort(Arc<Port>),
     /// Stop polling a port and sending to it.
     DelPort(PortNo),
-    /// Install a flow.
-    AddFlow(Arc<DpFlow>),
+    /// Install flows.
+    AddFlows(Vec<Arc<DpFlow>>),
     /// Remove a flow.
     DelFlow(Arc<DpFlow>),
     /// Remove every flow.
@@ -186,8 +186,12 @@ impl<'a> DpSink<'a> {
     }
 
     fn upcall(&mut self, kind: UpcallKind, packet: &[u8], userdata: Option<Vec<u8>>) {
+        if self.shared.upcalls.all_full() {
+            self.shared.upcalls.count_lost(1);
+            return;
+        }
         let key = odp::convert::flow_to_key(&self.orig, &odp::convert::KeyParms::all());
-        let ufid = dpif::ufid::from_key(&key);
+        let ufid = crate::dp::key_ufid(&key);
         let hash = (ufid.0 as u32) ^ ((ufid.0 >> 64) as u32);
         let up = Upcall {
             kind,
@@ -406,10 +410,12 @@ impl Pmd {
                     self.rx_ports.retain(|x| x.no != no);
                     self.tx.retain(|t| t.port.no != no);
                 }
-                Update::AddFlow(f) => {
-                    let _ = self
-                        .classifier
-                        .insert_key(&f.packed_key(), f.packed_mask(), f.clone());
+                Update::AddFlows(flows) => {
+                    for f in flows {
+                        let key = f.packed_key();
+                        let mask = f.packed_mask().clone();
+                        let _ = self.classifier.insert_key(&key, &mask, f);
+                    }
                 }
                 Update::DelFlow(f) => {
                     let key = f.packed_key();
