@@ -593,7 +593,7 @@ impl Datapath {
             } else {
                 existing.stats().get()
             };
-            existing.actions().store(Arc::new(put.actions.clone()));
+            existing.set_actions(put.actions.clone());
             return Ok(put.want_stats.then_some(old));
         }
         if !put.flags.create {

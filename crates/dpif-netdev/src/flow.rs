@@ -13,7 +13,7 @@
 //! attributes the client gave are kept in their netlink form and decoded
 //! again when a client reads the flow back.
 
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -21,7 +21,7 @@ use arc_swap::ArcSwap;
 use dpif::FlowStats;
 use odp::action::Action;
 use odp::flow::Flow;
-use odp::key::{KeyAttr, Ufid};
+use odp::key::{KeyAttr, PortNo, Ufid};
 use odp::nl::Mode;
 
 use crate::emc::EmcValue;
@@ -88,6 +88,11 @@ impl FlowCounters {
 #[repr(C, align(64))]
 struct Hot {
     alive: AtomicBool,
+    /// Whether `actions` is a single output, to `single_output`'s port:
+    /// the common case, handled without reading the action list (two
+    /// more cache lines).
+    is_single_output: AtomicU8,
+    single_output: AtomicU64,
     stats: FlowCounters,
     actions: ArcSwap<Vec<Action>>,
 }
@@ -151,9 +156,12 @@ impl DpFlow {
                 .map(|(&m, &k)| k & m),
         );
         let key_words = key_words.into_boxed_slice();
+        let single = single_output(&actions);
         Arc::new(DpFlow {
             hot: Hot {
                 alive: AtomicBool::new(true),
+                is_single_output: AtomicU8::new(u8::from(single.is_some())),
+                single_output: AtomicU64::new(single.unwrap_or(0)),
                 stats: FlowCounters::default(),
                 actions: ArcSwap::from_pointee(actions),
             },
@@ -183,10 +191,35 @@ impl DpFlow {
         &self.hot.stats
     }
 
-    /// The actions; a modify swaps in a new list.
+    /// The actions; [`DpFlow::set_actions`] swaps in a new list.
     #[inline]
     pub fn actions(&self) -> &ArcSwap<Vec<Action>> {
         &self.hot.actions
+    }
+
+    /// The port, if the actions are exactly one output (read from the
+    /// flow's first cache line only). A reader racing with
+    /// [`DpFlow::set_actions`] sees the old or the new actions.
+    #[inline]
+    pub fn single_output(&self) -> Option<PortNo> {
+        if self.hot.is_single_output.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        Some(PortNo(self.hot.single_output.load(Ordering::Acquire) as u32))
+    }
+
+    /// Replaces the actions (a modify). Callers serialise modifies of a
+    /// flow (the control plane holds the flow table lock).
+    pub fn set_actions(&self, actions: Vec<Action>) {
+        let single = single_output(&actions);
+        // Readers check the flag first: clear it before the switch, set
+        // it after, so that a set flag always goes with a matching port.
+        self.hot.is_single_output.store(0, Ordering::Release);
+        self.hot.actions.store(Arc::new(actions));
+        if let Some(p) = single {
+            self.hot.single_output.store(p, Ordering::Release);
+            self.hot.is_single_output.store(1, Ordering::Release);
+        }
     }
 
     /// The mask, packed.
@@ -266,6 +299,14 @@ impl DpFlow {
     }
 }
 
+/// The port of an action list that is exactly one output.
+fn single_output(actions: &[Action]) -> Option<u64> {
+    match actions {
+        [Action::Output(p)] => Some(u64::from(p.0)),
+        _ => None,
+    }
+}
+
 impl EmcValue for DpFlow {
     #[inline]
     fn is_alive(&self) -> bool {
@@ -311,6 +352,12 @@ mod tests {
         assert_eq!(f.in_port, 3);
         assert_eq!(f.packed_key(), key.and(&mask));
         assert!(f.matches(&key));
+        assert_eq!(f.single_output(), None);
+        f.set_actions(vec![Action::Output(PortNo(7))]);
+        assert_eq!(f.single_output(), Some(PortNo(7)));
+        f.set_actions(vec![Action::Output(PortNo(7)), Action::Output(PortNo(8))]);
+        assert_eq!(f.single_output(), None);
+        assert_eq!(f.actions().load().len(), 2);
         let mut other = key.to_flow();
         other.nw_dst = 0x0a00_01ff;
         other.tp_dst = 22;

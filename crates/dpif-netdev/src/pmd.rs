@@ -666,17 +666,18 @@ impl Pmd {
             g.flow
                 .stats()
                 .add(u64::from(g.n), u64::from(g.bytes), g.tcp_flags, now);
-            let actions = g.flow.actions().load();
             let mut i = usize::from(g.first);
-            if let [Action::Output(port)] = actions.as_slice() {
+            if let Some(port) = g.flow.single_output() {
                 // The common case: the packets move to the port's
-                // transmit batch, no copy.
+                // transmit batch, no copy, and the action list is not
+                // even read.
                 for _ in 0..g.n {
-                    sink.output_move(*port, &mut batch.packets_mut()[i]);
+                    sink.output_move(port, &mut batch.packets_mut()[i]);
                     i = usize::from(next[i]);
                 }
                 continue;
             }
+            let actions = g.flow.actions().load();
             for _ in 0..g.n {
                 std::mem::swap(&mut spare.0, &mut batch.packets_mut()[i]);
                 // The extracted flow doubles as the packet's metadata:
