@@ -382,7 +382,11 @@ impl Pmd {
             rx_ports: Vec::new(),
             all_signaled: true,
             tx: Vec::new(),
-            classifier: Classifier::new(),
+            classifier: {
+                let mut c = Classifier::new();
+                c.enable_smc();
+                c
+            },
             emc: Emc::new(),
             exit: false,
             rng: 0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1),
@@ -437,6 +441,7 @@ impl Pmd {
     fn run(mut self) {
         let mut batch = Batch::new();
         let mut polls = 0u64;
+        let mut next_sort = 0u64;
         loop {
             self.apply_updates();
             if self.exit {
@@ -463,8 +468,15 @@ impl Pmd {
             }
             polls += 1;
             if polls & 63 == 0 {
-                self.classifier.sort_subtables();
                 self.emc.sweep(64);
+                // Re-rank the subtables once a second (as OVS does): more
+                // often, equally busy subtables trade places on noise, and
+                // every change of order empties the signature cache.
+                let now = now_ms();
+                if now >= next_sort {
+                    self.classifier.sort_subtables();
+                    next_sort = now + 1000;
+                }
             }
             if got == 0 {
                 let timeout = if self.all_signaled && !self.shared.busy_poll.load(Ordering::Relaxed)
@@ -546,7 +558,9 @@ impl Pmd {
         let mut pending = [0u8; N];
         let mut n_pending = 0;
 
-        // Pass 1: extract, pack, exact-match cache.
+        // Pass 1: extract and pack every packet; touch its cache slots.
+        let mut live: u32 = 0;
+        let mut touched = 0u32;
         for i in 0..n {
             let pkt = &batch.packets()[i];
             odp::extract::extract_into(pkt.data(), md_of(i), &mut flows[i]);
@@ -569,11 +583,21 @@ impl Pmd {
             if drop_frags && flow.nw_frag != 0 {
                 continue;
             }
+            live |= 1 << i;
             let key = &mut keys[i];
             key.repack(flow);
             let h = key.emc_hash();
             hashes[i] = h;
-            match emc.lookup(key, h) {
+            touched ^= emc.touch(h);
+        }
+        std::hint::black_box(touched);
+
+        // Pass 1b: the exact-match cache.
+        let mut bits = live;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            match emc.lookup(&keys[i], hashes[i]) {
                 Some(f) => {
                     found[i] = Some(f);
                     n_cache_hit += 1;
@@ -592,9 +616,16 @@ impl Pmd {
         if n_pending > 0 {
             let refs: [&FlowKey; N] =
                 std::array::from_fn(|j| &keys[usize::from(pending[j.min(n_pending - 1)])]);
+            let hs: [u32; N] = std::array::from_fn(|j| hashes[usize::from(pending[j])]);
             let mut out: [Option<&Arc<DpFlow>>; N] = [None; N];
-            let stats = classifier.lookup_batch_keys(&refs[..n_pending], &mut out[..n_pending]);
+            let (stats, smc_hits) = classifier.lookup_batch_cached(
+                &refs[..n_pending],
+                &hs[..n_pending],
+                &mut out[..n_pending],
+            );
             n_mask_hit = stats.masks_visited;
+            // Like OVS, signature-cache hits count as cache hits.
+            n_cache_hit += smc_hits;
             let inv_prob = emc.insert_inv_prob();
             for (&i, f) in pending[..n_pending].iter().zip(out) {
                 let i = usize::from(i);
