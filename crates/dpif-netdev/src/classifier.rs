@@ -542,8 +542,43 @@ pub struct Classifier<T> {
     /// Total number of entries.
     len: usize,
     /// The signature cache of [`Classifier::lookup_batch_cached`]
-    /// (allocated on first use).
-    smc: Box<[Cell<u64>]>,
+    /// (allocated by [`Classifier::enable_smc`]).
+    smc: Box<[SmcBucket]>,
+}
+
+/// One cache line of the signature cache: [`SMC_WAYS`] entries (see
+/// [`smc_entry`]) for the hashes whose low bits pick this bucket.
+#[derive(Default)]
+#[repr(C, align(64))]
+struct SmcBucket {
+    ways: [Cell<u64>; SMC_WAYS],
+}
+
+/// Entries per signature-cache bucket.
+const SMC_WAYS: usize = 8;
+
+impl SmcBucket {
+    /// The entry for signature `sig`, if any.
+    #[inline]
+    fn find(&self, sig: u64) -> Option<u64> {
+        self.ways
+            .iter()
+            .map(Cell::get)
+            .find(|&e| e != 0 && e >> 48 == sig)
+    }
+
+    /// Stores `entry` over the entry with the same signature, else an
+    /// empty one, else the one `victim` picks.
+    fn store(&self, entry: u64, victim: usize) {
+        let sig = entry >> 48;
+        let way = self
+            .ways
+            .iter()
+            .position(|w| w.get() >> 48 == sig && w.get() != 0)
+            .or_else(|| self.ways.iter().position(|w| w.get() == 0))
+            .unwrap_or(victim % SMC_WAYS);
+        self.ways[way].set(entry);
+    }
 }
 
 impl<T> Default for Classifier<T> {
@@ -556,7 +591,8 @@ impl<T> Default for Classifier<T> {
     }
 }
 
-/// Entries of the signature cache (a power of two): 512 KiB.
+/// Entries of the signature cache (a power of two): 512 KiB, in buckets
+/// of [`SMC_WAYS`] (one cache line).
 pub const SMC_ENTRIES: usize = 1 << 16;
 
 /// A signature-cache entry: the packet hash's high 16 bits, the subtable's
@@ -775,15 +811,14 @@ impl<T> Classifier<T> {
         let mut cached = 0u64;
         for j in 0..n {
             let h = hashes[j];
-            let e = self.smc[h as usize & smc_mask].get();
-            let hit = if e != 0 && (e >> 48) as u32 == h >> 16 {
-                let pos = ((e >> 32) & 0x7fff) as usize;
-                self.subtables
-                    .get(pos)
-                    .and_then(|st| st.verify(keys[j].words(), e as u32))
-            } else {
-                None
-            };
+            let hit = self.smc[h as usize & smc_mask]
+                .find(u64::from(h >> 16))
+                .and_then(|e| {
+                    let pos = ((e >> 32) & 0x7fff) as usize;
+                    self.subtables
+                        .get(pos)
+                        .and_then(|st| st.verify(keys[j].words(), e as u32))
+                });
             match hit {
                 Some(v) => {
                     out[j] = Some(v);
@@ -803,7 +838,10 @@ impl<T> Classifier<T> {
                 bits &= bits - 1;
                 if out[j].is_some() {
                     let h = hashes[j];
-                    self.smc[h as usize & smc_mask].set(smc_entry(h, usize::from(pos[j]), loc[j]));
+                    // The victim way: cheap pseudo-random bits of the hash.
+                    let victim = (h >> 13) as usize ^ loc[j] as usize;
+                    self.smc[h as usize & smc_mask]
+                        .store(smc_entry(h, usize::from(pos[j]), loc[j]), victim);
                 }
             }
         }
@@ -814,7 +852,9 @@ impl<T> Classifier<T> {
     /// ([`SMC_ENTRIES`] entries).
     pub fn enable_smc(&mut self) {
         if self.smc.is_empty() {
-            self.smc = (0..SMC_ENTRIES).map(|_| Cell::new(0)).collect();
+            self.smc = (0..SMC_ENTRIES / SMC_WAYS)
+                .map(|_| SmcBucket::default())
+                .collect();
         }
     }
 
@@ -859,8 +899,10 @@ impl<T> Classifier<T> {
     }
 
     fn clear_smc(&self) {
-        for e in self.smc.iter() {
-            e.set(0);
+        for b in self.smc.iter() {
+            for w in &b.ways {
+                w.set(0);
+            }
         }
     }
 }
