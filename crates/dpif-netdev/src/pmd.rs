@@ -331,6 +331,48 @@ struct Pmd {
     scratch: Box<Scratch>,
     /// Scratch buffer the executor works in (swapped with batch slots).
     spare: Pkt,
+    /// Adaptive use of the exact-match cache (see [`EmcUse`]).
+    emc_use: EmcUse,
+}
+
+/// Whether a poll thread consults its exact-match cache.
+///
+/// The cache is much larger than the CPU's caches: a lookup costs about
+/// two cache misses, worth it only when it often hits (with many
+/// microflows the signature cache and the subtables do the work anyway).
+/// Each second the hit rate of the batches that used the cache decides:
+/// below [`EMC_MIN_HIT_PCT`]% the cache is skipped, except on one batch in
+/// [`EMC_PROBE_EVERY`], whose lookups (and insertions) keep measuring
+/// whether it would pay again.
+#[derive(Default)]
+struct EmcUse {
+    off: bool,
+    batches: u64,
+    lookups: u64,
+    hits: u64,
+}
+
+/// Hit rate (percent) below which the exact-match cache is skipped.
+const EMC_MIN_HIT_PCT: u64 = 30;
+/// While skipped, one batch in this many still uses the cache.
+const EMC_PROBE_EVERY: u64 = 16;
+
+impl EmcUse {
+    /// Whether the next batch should use the cache.
+    #[inline]
+    fn use_now(&mut self) -> bool {
+        self.batches += 1;
+        !self.off || self.batches.is_multiple_of(EMC_PROBE_EVERY)
+    }
+
+    /// Re-decides from the counts since the last call.
+    fn review(&mut self) {
+        if self.lookups >= 1000 {
+            self.off = self.hits * 100 < self.lookups * EMC_MIN_HIT_PCT;
+        }
+        self.lookups = 0;
+        self.hits = 0;
+    }
 }
 
 /// Packets of one batch that hit the same flow: a chain through
@@ -396,6 +438,7 @@ impl Pmd {
                 hashes: [0; netdev::BATCH_SIZE],
             }),
             spare: Pkt::default(),
+            emc_use: EmcUse::default(),
         }
     }
     fn apply_updates(&mut self) {
@@ -475,6 +518,7 @@ impl Pmd {
                 let now = now_ms();
                 if now >= next_sort {
                     self.classifier.sort_subtables();
+                    self.emc_use.review();
                     next_sort = now + 1000;
                 }
             }
@@ -538,8 +582,10 @@ impl Pmd {
             rng,
             scratch,
             spare,
+            emc_use,
             ..
         } = self;
+        let use_emc = emc_use.use_now();
         let shared: &Shared = shared;
         let Scratch {
             flows,
@@ -588,7 +634,9 @@ impl Pmd {
             key.repack(flow);
             let h = key.emc_hash();
             hashes[i] = h;
-            touched ^= emc.touch(h);
+            if use_emc {
+                touched ^= emc.touch(h);
+            }
         }
         std::hint::black_box(touched);
 
@@ -597,7 +645,12 @@ impl Pmd {
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            match emc.lookup(&keys[i], hashes[i]) {
+            let hit = if use_emc {
+                emc.lookup(&keys[i], hashes[i])
+            } else {
+                None
+            };
+            match hit {
                 Some(f) => {
                     found[i] = Some(f);
                     n_cache_hit += 1;
@@ -607,6 +660,10 @@ impl Pmd {
                     n_pending += 1;
                 }
             }
+        }
+        if use_emc {
+            emc_use.lookups += u64::from(live.count_ones());
+            emc_use.hits += n_cache_hit;
         }
 
         // Pass 2: the classifier, for every cache miss at once.
@@ -626,7 +683,7 @@ impl Pmd {
             n_mask_hit = stats.masks_visited;
             // Like OVS, signature-cache hits count as cache hits.
             n_cache_hit += smc_hits;
-            let inv_prob = emc.insert_inv_prob();
+            let inv_prob = if use_emc { emc.insert_inv_prob() } else { 0 };
             for (&i, f) in pending[..n_pending].iter().zip(out) {
                 let i = usize::from(i);
                 match f.filter(|f| f.is_alive()) {
