@@ -41,6 +41,8 @@ pub const W_DL_DST: usize = 4;
 pub const W_DL_SRC: usize = 5;
 /// First of the four words holding `ipv6_src` then `ipv6_dst`.
 pub const W_IPV6_ADDRS: usize = 7;
+/// First word of the tunnel metadata.
+const W_TUNNEL: usize = 30;
 /// First word of the Geneve option bytes.
 const W_TUN_OPTS: usize = 39;
 
@@ -183,7 +185,29 @@ impl FlowKey {
         self.pack(flow);
     }
 
+    /// [`FlowKey::repack`] for a flow without tunnel metadata (every
+    /// field of `flow.tunnel` zero) into a key whose tunnel words are
+    /// already zero (a fresh key, or one last packed this way): those 41
+    /// words are left alone.
+    #[inline]
+    pub fn repack_untunneled(&mut self, flow: &Flow) {
+        debug_assert!(flow.tunnel == FlowTnl::default());
+        debug_assert!(self.words[W_TUNNEL..].iter().all(|&w| w == 0));
+        self.pack_fields(flow, false);
+    }
+
+    /// Zeroes the tunnel words (before [`FlowKey::repack_untunneled`] on
+    /// a key that held a tunnel).
+    pub fn clear_tunnel(&mut self) {
+        self.words[W_TUNNEL..].fill(0);
+    }
+
     fn pack(&mut self, flow: &Flow) {
+        self.pack_fields(flow, true);
+    }
+
+    #[inline(always)]
+    fn pack_fields(&mut self, flow: &Flow, with_tunnel: bool) {
         // Matching through the reference copies only the small fields.
         let &Flow {
             ref tunnel,
@@ -289,7 +313,9 @@ impl FlowKey {
             | u64::from(path_hdr) << 32;
         w[28] = w32(context[0], context[1]);
         w[29] = w32(context[2], context[3]);
-        self.pack_tunnel(tunnel);
+        if with_tunnel {
+            self.pack_tunnel(tunnel);
+        }
     }
 
     fn pack_tunnel(&mut self, tunnel: &FlowTnl) {
@@ -594,6 +620,16 @@ mod tests {
         let l4 = 128 + 48 + 48 + 16 + (4 * 8 + 32 + 4 * 32) + 4 * 16 + 32;
         assert_eq!(set, tunnel + meta + l2 + l3 + l4);
         assert_eq!(packed.to_flow(), f);
+    }
+
+    #[test]
+    fn untunneled_repack_matches_a_full_pack() {
+        let mut k = FlowKey::new(&dense_flow(5));
+        let mut f = dense_flow(6);
+        f.tunnel = FlowTnl::default();
+        k.clear_tunnel();
+        k.repack_untunneled(&f);
+        assert_eq!(k, FlowKey::new(&f));
     }
 
     #[test]

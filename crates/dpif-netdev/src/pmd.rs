@@ -312,6 +312,8 @@ struct Scratch {
     keys: [FlowKey; netdev::BATCH_SIZE],
     /// Each packet's cache hash.
     hashes: [u32; netdev::BATCH_SIZE],
+    /// The `keys` whose tunnel words may be nonzero (one bit each).
+    tunneled: u32,
 }
 
 /// One poll thread's state.
@@ -436,6 +438,7 @@ impl Pmd {
                 flows: [Flow::default(); netdev::BATCH_SIZE],
                 keys: std::array::from_fn(|_| FlowKey::default()),
                 hashes: [0; netdev::BATCH_SIZE],
+                tunneled: 0,
             }),
             spare: Pkt::default(),
             emc_use: EmcUse::default(),
@@ -541,7 +544,7 @@ impl Pmd {
             ..Flow::default()
         };
         let mut recirc = Vec::new();
-        self.process_with(batch, |_| &md, &mut recirc);
+        self.process_with(batch, |_| &md, true, &mut recirc);
         for _ in 0..MAX_RECIRC {
             if recirc.is_empty() {
                 break;
@@ -552,7 +555,7 @@ impl Pmd {
                 for (p, _) in chunk {
                     b.push_copy(p.data());
                 }
-                self.process_with(&mut b, |i| &chunk[i].1, &mut recirc);
+                self.process_with(&mut b, |i| &chunk[i].1, false, &mut recirc);
             }
         }
     }
@@ -566,10 +569,13 @@ impl Pmd {
     /// reads overlap); group the packets by flow; run each group's actions
     /// (counting its statistics once). Flows are only borrowed from the
     /// lookup tables, never cloned, until the cache insertions at the end.
+    ///
+    /// `untunneled` says that no packet's metadata has tunnel fields.
     fn process_with<'m>(
         &mut self,
         batch: &mut Batch,
         md_of: impl Fn(usize) -> &'m Flow,
+        untunneled: bool,
         recirc: &mut Vec<(Pkt, Flow)>,
     ) {
         const N: usize = netdev::BATCH_SIZE;
@@ -591,6 +597,7 @@ impl Pmd {
             flows,
             keys,
             hashes,
+            tunneled,
         } = &mut **scratch;
         let drop_frags = shared.drop_frags.load(Ordering::Relaxed);
         let sample_prob = shared.sflow_probability.load(Ordering::Relaxed);
@@ -631,7 +638,18 @@ impl Pmd {
             }
             live |= 1 << i;
             let key = &mut keys[i];
-            key.repack(flow);
+            if untunneled {
+                // Received packets carry no tunnel metadata: skip packing
+                // (and re-zeroing) the 41 tunnel words.
+                if *tunneled & (1 << i) != 0 {
+                    key.clear_tunnel();
+                    *tunneled &= !(1 << i);
+                }
+                key.repack_untunneled(flow);
+            } else {
+                key.repack(flow);
+                *tunneled |= 1 << i;
+            }
             let h = key.emc_hash();
             hashes[i] = h;
             if use_emc {
