@@ -544,7 +544,19 @@ pub struct Classifier<T> {
     /// The signature cache of [`Classifier::lookup_batch_cached`]
     /// (allocated by [`Classifier::enable_smc`]).
     smc: Box<[SmcBucket]>,
+    /// Adaptive use of the signature cache: skipped (but for one batch in
+    /// [`SMC_PROBE_EVERY`]) while its hit rate stays below
+    /// [`SMC_MIN_HIT_PCT`]%, re-decided by [`Classifier::sort_subtables`].
+    smc_off: Cell<bool>,
+    smc_batches: Cell<u64>,
+    smc_lookups: Cell<u64>,
+    smc_hits: Cell<u64>,
 }
+
+/// Hit rate (percent) below which the signature cache is skipped.
+const SMC_MIN_HIT_PCT: u64 = 20;
+/// While skipped, one batch in this many still uses the signature cache.
+const SMC_PROBE_EVERY: u64 = 16;
 
 /// One cache line of the signature cache: [`SMC_WAYS`] entries (see
 /// [`smc_entry`]) for the hashes whose low bits pick this bucket.
@@ -587,6 +599,10 @@ impl<T> Default for Classifier<T> {
             subtables: Vec::new(),
             len: 0,
             smc: Box::new([]),
+            smc_off: Cell::new(false),
+            smc_batches: Cell::new(0),
+            smc_lookups: Cell::new(0),
+            smc_hits: Cell::new(0),
         }
     }
 }
@@ -803,7 +819,14 @@ impl<T> Classifier<T> {
     ) -> (LookupStats, u64) {
         let n = keys.len().min(out.len()).min(hashes.len()).min(CHUNK);
         out.fill(None);
-        if self.smc.is_empty() {
+        // With one subtable, checking the cached entry costs as much as
+        // searching; with a low hit rate the cache's own miss is wasted.
+        let batches = self.smc_batches.get() + 1;
+        self.smc_batches.set(batches);
+        if self.smc.is_empty()
+            || self.subtables.len() <= 1
+            || (self.smc_off.get() && !batches.is_multiple_of(SMC_PROBE_EVERY))
+        {
             return (self.lookup_chunk(&keys[..n], &mut out[..n]), 0);
         }
         let smc_mask = self.smc.len() - 1;
@@ -839,6 +862,10 @@ impl<T> Classifier<T> {
             let mut loc = [0u32; CHUNK];
             let mut pos = [0u16; CHUNK];
             stats = self.lookup_pending(&keys[..n], pending, &mut out[..n], &mut loc, &mut pos);
+            // Only packets the subtables found could have been cache hits.
+            self.smc_lookups
+                .set(self.smc_lookups.get() + stats.hits + cached);
+            self.smc_hits.set(self.smc_hits.get() + cached);
             let mut bits = pending;
             while bits != 0 {
                 let j = bits.trailing_zeros() as usize % CHUNK;
@@ -851,6 +878,10 @@ impl<T> Classifier<T> {
                         .store(smc_entry(h, usize::from(pos[j]), loc[j]), victim);
                 }
             }
+        }
+        if pending == 0 {
+            self.smc_lookups.set(self.smc_lookups.get() + cached);
+            self.smc_hits.set(self.smc_hits.get() + cached);
         }
         (stats, cached)
     }
@@ -881,6 +912,12 @@ impl<T> Classifier<T> {
         for s in &self.subtables {
             s.hits.set(0);
         }
+        if self.smc_lookups.get() >= 1000 {
+            self.smc_off
+                .set(self.smc_hits.get() * 100 < self.smc_lookups.get() * SMC_MIN_HIT_PCT);
+        }
+        self.smc_lookups.set(0);
+        self.smc_hits.set(0);
     }
 
     /// The masks in visiting order, each with its number of entries and the
