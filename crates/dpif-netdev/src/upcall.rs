@@ -94,10 +94,16 @@ impl UpcallQueues {
             self.count_lost(1);
             return false;
         }
+        let was_empty = q.is_empty();
         q.push_back(upcall);
         handler.queued.store(q.len(), Ordering::Relaxed);
         drop(q);
-        handler.ready.notify_one();
+        // Waiters wait only while the queue is empty (checked under the
+        // lock), so only the push that ends emptiness needs to wake them:
+        // one wake-up (a system call) per burst instead of per upcall.
+        if was_empty {
+            handler.ready.notify_all();
+        }
         true
     }
 
