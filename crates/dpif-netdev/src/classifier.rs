@@ -608,7 +608,7 @@ impl<T> Default for Classifier<T> {
 }
 
 /// Entries of the signature cache (a power of two): 512 KiB, in buckets
-/// of [`SMC_WAYS`] (one cache line).
+/// of eight (one cache line).
 pub const SMC_ENTRIES: usize = 1 << 16;
 
 /// A signature-cache entry: the packet hash's high 16 bits, the subtable's

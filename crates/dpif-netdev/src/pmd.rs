@@ -8,9 +8,12 @@
 //! is always seen by that packet.
 //!
 //! Per batch of up to 32 packets: extract each packet's flow, look it up in
-//! the cache then the classifier, group the packets by flow, count each
-//! flow's statistics once, execute the flow's actions per packet, collect
-//! outputs into per-port transmit batches, and send each of those once.
+//! the exact-match cache (skipped while it rarely hits), then all the
+//! misses together in the classifier (signature cache, then subtables),
+//! group the packets by flow, count each flow's statistics once, execute
+//! the flow's actions per packet (a single output moves the packet's
+//! buffer), collect outputs into per-port transmit batches, and send each
+//! of those once.
 //! Misses become upcalls. Nothing on this path allocates except upcalls
 //! and actions that copy packets (clone, sample, flood to several ports
 //! copies into recycled buffers).
