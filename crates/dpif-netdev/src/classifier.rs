@@ -308,14 +308,26 @@ impl<T, const K: usize> Table<T, K> {
     /// reads the home bucket of the others (the reads of different packets
     /// proceed in parallel); then compares.
     #[inline(always)]
-    fn probe<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
+    fn probe<'a>(
+        &'a self,
+        keys: &[&FlowKey],
+        pending: u64,
+        out: &mut [Option<&'a T>],
+        loc: &mut [u32; CHUNK],
+    ) -> u64 {
         if pending & pending.wrapping_sub(1) == 0 {
             // A single packet: nothing to overlap.
-            let j = pending.trailing_zeros() as usize;
+            let j = pending.trailing_zeros() as usize % CHUNK;
             let (Some(key), Some(o)) = (keys.get(j), out.get_mut(j)) else {
                 return 0;
             };
-            *o = self.find(&self.masked(key.words()));
+            let key = self.masked(key.words());
+            let Some((b, s)) = self.locate(&key, hash_key(&key)) else {
+                return 0;
+            };
+            let e = self.buckets[b].idx[s];
+            *o = self.entries.get(e as usize).map(|(_, v)| v);
+            loc[j] = e;
             return u64::from(o.is_some()) << j;
         }
         let mut hashes = [0u64; CHUNK];
@@ -343,14 +355,22 @@ impl<T, const K: usize> Table<T, K> {
             let Some(key) = keys.get(j) else { break };
             // Masking again is cheaper than keeping every masked key.
             if let Some((b, s)) = self.locate(&self.masked(key.words()), hashes[j]) {
-                let e = self.buckets[b].idx[s] as usize;
-                if let (Some((_, v)), Some(o)) = (self.entries.get(e), out.get_mut(j)) {
+                let e = self.buckets[b].idx[s];
+                if let (Some((_, v)), Some(o)) = (self.entries.get(e as usize), out.get_mut(j)) {
                     *o = Some(v);
+                    loc[j] = e;
                     found |= 1u64 << j;
                 }
             }
         }
         found
+    }
+
+    /// The value of entry `e` if `w` matches it under the mask.
+    #[inline(always)]
+    fn verify(&self, w: &[u64; N_WORDS], e: u32) -> Option<&T> {
+        let (k, v) = self.entries.get(e as usize)?;
+        same_key(k, &self.masked(w)).then_some(v)
     }
 
     /// Every entry as (masked key, value).
@@ -479,8 +499,19 @@ impl<T> Subtable<T> {
     }
 
     #[inline]
-    fn probe<'a>(&'a self, keys: &[&FlowKey], pending: u64, out: &mut [Option<&'a T>]) -> u64 {
-        with_table!(&self.store, t => t.probe(keys, pending, out))
+    fn probe<'a>(
+        &'a self,
+        keys: &[&FlowKey],
+        pending: u64,
+        out: &mut [Option<&'a T>],
+        loc: &mut [u32; CHUNK],
+    ) -> u64 {
+        with_table!(&self.store, t => t.probe(keys, pending, out, loc))
+    }
+
+    #[inline]
+    fn verify(&self, w: &[u64; N_WORDS], e: u32) -> Option<&T> {
+        with_table!(&self.store, t => t.verify(w, e))
     }
 
     /// Sum of the overflow counts of the index (0 when no entry sits
@@ -510,6 +541,56 @@ pub struct Classifier<T> {
     subtables: Vec<Subtable<T>>,
     /// Total number of entries.
     len: usize,
+    /// The signature cache of [`Classifier::lookup_batch_cached`]
+    /// (allocated by [`Classifier::enable_smc`]).
+    smc: Box<[SmcBucket]>,
+    /// Adaptive use of the signature cache: skipped (but for one batch in
+    /// [`SMC_PROBE_EVERY`]) while its hit rate stays below
+    /// [`SMC_MIN_HIT_PCT`]%, re-decided by [`Classifier::sort_subtables`].
+    smc_off: Cell<bool>,
+    smc_batches: Cell<u64>,
+    smc_lookups: Cell<u64>,
+    smc_hits: Cell<u64>,
+}
+
+/// Hit rate (percent) below which the signature cache is skipped.
+const SMC_MIN_HIT_PCT: u64 = 20;
+/// While skipped, one batch in this many still uses the signature cache.
+const SMC_PROBE_EVERY: u64 = 16;
+
+/// One cache line of the signature cache: [`SMC_WAYS`] entries (see
+/// [`smc_entry`]) for the hashes whose low bits pick this bucket.
+#[derive(Default)]
+#[repr(C, align(64))]
+struct SmcBucket {
+    ways: [Cell<u64>; SMC_WAYS],
+}
+
+/// Entries per signature-cache bucket.
+const SMC_WAYS: usize = 8;
+
+impl SmcBucket {
+    /// The entry for signature `sig`, if any.
+    #[inline]
+    fn find(&self, sig: u64) -> Option<u64> {
+        self.ways
+            .iter()
+            .map(Cell::get)
+            .find(|&e| e != 0 && e >> 48 == sig)
+    }
+
+    /// Stores `entry` over the entry with the same signature, else an
+    /// empty one, else the one `victim` picks.
+    fn store(&self, entry: u64, victim: usize) {
+        let sig = entry >> 48;
+        let way = self
+            .ways
+            .iter()
+            .position(|w| w.get() >> 48 == sig && w.get() != 0)
+            .or_else(|| self.ways.iter().position(|w| w.get() == 0))
+            .unwrap_or(victim % SMC_WAYS);
+        self.ways[way].set(entry);
+    }
 }
 
 impl<T> Default for Classifier<T> {
@@ -517,8 +598,24 @@ impl<T> Default for Classifier<T> {
         Classifier {
             subtables: Vec::new(),
             len: 0,
+            smc: Box::new([]),
+            smc_off: Cell::new(false),
+            smc_batches: Cell::new(0),
+            smc_lookups: Cell::new(0),
+            smc_hits: Cell::new(0),
         }
     }
+}
+
+/// Entries of the signature cache (a power of two): 512 KiB, in buckets
+/// of eight (one cache line).
+pub const SMC_ENTRIES: usize = 1 << 16;
+
+/// A signature-cache entry: the packet hash's high 16 bits, the subtable's
+/// position (15 bits) and a valid bit, the entry's index in its table.
+/// 0 is an empty entry.
+fn smc_entry(hash: u32, pos: usize, e: u32) -> u64 {
+    u64::from(hash >> 16) << 48 | 1 << 47 | ((pos as u64) & 0x7fff) << 32 | u64::from(e)
 }
 
 impl<T> std::fmt::Debug for Classifier<T> {
@@ -587,6 +684,7 @@ impl<T> Classifier<T> {
         self.len -= 1;
         if st.len == 0 {
             self.subtables.remove(pos);
+            self.clear_smc();
         }
         Some(value)
     }
@@ -657,24 +755,145 @@ impl<T> Classifier<T> {
     /// One chunk of at most [`CHUNK`] packets, `keys.len() == out.len()`.
     #[inline]
     fn lookup_chunk<'a>(&'a self, keys: &[&FlowKey], out: &mut [Option<&'a T>]) -> LookupStats {
+        out.fill(None);
+        let pending: u64 = (1u64 << keys.len().min(CHUNK)) - 1;
+        let mut loc = [0u32; CHUNK];
+        let mut pos = [0u16; CHUNK];
+        self.lookup_pending(keys, pending, out, &mut loc, &mut pos)
+    }
+
+    /// Looks up the packets of `keys` whose bit is in `pending`, writing
+    /// each match to `out` and where it was found to `pos` (subtable
+    /// position) and `loc` (entry index).
+    #[inline]
+    fn lookup_pending<'a>(
+        &'a self,
+        keys: &[&FlowKey],
+        mut pending: u64,
+        out: &mut [Option<&'a T>],
+        loc: &mut [u32; CHUNK],
+        pos_of: &mut [u16; CHUNK],
+    ) -> LookupStats {
         debug_assert!(keys.len() <= CHUNK && keys.len() == out.len());
         let mut stats = LookupStats::default();
-        out.fill(None);
-        let mut pending: u64 = (1u64 << keys.len().min(CHUNK)) - 1;
         for (pos, st) in self.subtables.iter().enumerate() {
             if pending == 0 {
                 break;
             }
-            let found = st.probe(keys, pending, out);
+            let found = st.probe(keys, pending, out, loc);
             if found != 0 {
                 pending &= !found;
                 let hits = u64::from(found.count_ones());
                 st.hits.set(st.hits.get() + hits);
                 stats.hits += hits;
                 stats.masks_visited += hits * (pos as u64 + 1);
+                let mut bits = found;
+                while bits != 0 {
+                    let j = bits.trailing_zeros() as usize % CHUNK;
+                    bits &= bits - 1;
+                    pos_of[j] = pos as u16;
+                }
             }
         }
         stats
+    }
+
+    /// [`Classifier::lookup_batch_keys`] for at most 32 packets, in front
+    /// of which sits a signature cache (OVS's SMC): `hashes[i]` (a hash of
+    /// the whole packet key, such as [`FlowKey::emc_hash`]) picks an entry
+    /// that remembers where a packet with that hash last matched (subtable
+    /// and entry); the packet is checked against that one entry, under its
+    /// subtable's mask, before any subtable is searched. A stale entry (the
+    /// entry moved or was removed, subtables were re-ranked) only costs the
+    /// check: whatever it points to is returned only if the packet matches
+    /// it. With overlapping entries the cache may return a match other than
+    /// the first in rank order (as an exact-match cache does). Returns the
+    /// statistics of the subtable search (`hits` and `masks_visited` count
+    /// only packets the cache did not answer) and the number of packets
+    /// the cache answered.
+    pub fn lookup_batch_cached<'a>(
+        &'a self,
+        keys: &[&FlowKey],
+        hashes: &[u32],
+        out: &mut [Option<&'a T>],
+    ) -> (LookupStats, u64) {
+        let n = keys.len().min(out.len()).min(hashes.len()).min(CHUNK);
+        out.fill(None);
+        // With one subtable, checking the cached entry costs as much as
+        // searching; with a low hit rate the cache's own miss is wasted.
+        let batches = self.smc_batches.get() + 1;
+        self.smc_batches.set(batches);
+        if self.smc.is_empty()
+            || self.subtables.len() <= 1
+            || (self.smc_off.get() && !batches.is_multiple_of(SMC_PROBE_EVERY))
+        {
+            return (self.lookup_chunk(&keys[..n], &mut out[..n]), 0);
+        }
+        let smc_mask = self.smc.len() - 1;
+        let mut pending = 0u64;
+        let mut cached = 0u64;
+        // Read every packet's bucket first, so that the cache misses
+        // overlap, then search them.
+        let mut touched = 0u64;
+        for &h in &hashes[..n] {
+            touched ^= self.smc[h as usize & smc_mask].ways[0].get();
+        }
+        std::hint::black_box(touched);
+        for j in 0..n {
+            let h = hashes[j];
+            let hit = self.smc[h as usize & smc_mask]
+                .find(u64::from(h >> 16))
+                .and_then(|e| {
+                    let pos = ((e >> 32) & 0x7fff) as usize;
+                    self.subtables
+                        .get(pos)
+                        .and_then(|st| st.verify(keys[j].words(), e as u32))
+                });
+            match hit {
+                Some(v) => {
+                    out[j] = Some(v);
+                    cached += 1;
+                }
+                None => pending |= 1 << j,
+            }
+        }
+        let mut stats = LookupStats::default();
+        if pending != 0 {
+            let mut loc = [0u32; CHUNK];
+            let mut pos = [0u16; CHUNK];
+            stats = self.lookup_pending(&keys[..n], pending, &mut out[..n], &mut loc, &mut pos);
+            // Only packets the subtables found could have been cache hits.
+            self.smc_lookups
+                .set(self.smc_lookups.get() + stats.hits + cached);
+            self.smc_hits.set(self.smc_hits.get() + cached);
+            let mut bits = pending;
+            while bits != 0 {
+                let j = bits.trailing_zeros() as usize % CHUNK;
+                bits &= bits - 1;
+                if out[j].is_some() {
+                    let h = hashes[j];
+                    // The victim way: cheap pseudo-random bits of the hash.
+                    let victim = (h >> 13) as usize ^ loc[j] as usize;
+                    self.smc[h as usize & smc_mask]
+                        .store(smc_entry(h, usize::from(pos[j]), loc[j]), victim);
+                }
+            }
+        }
+        if pending == 0 {
+            self.smc_lookups.set(self.smc_lookups.get() + cached);
+            self.smc_hits.set(self.smc_hits.get() + cached);
+        }
+        (stats, cached)
+    }
+
+    /// Turns on the signature cache of [`Classifier::lookup_batch_cached`]
+    /// ([`SMC_ENTRIES`] entries).
+    pub fn enable_smc(&mut self) {
+        if self.smc.is_empty() {
+            self.smc = (0..SMC_ENTRIES / SMC_WAYS)
+                .map(|_| SmcBucket::default())
+                .collect();
+        }
     }
 
     /// Re-ranks the subtables by the packets each matched since the last
@@ -687,10 +906,18 @@ impl<T> Classifier<T> {
             .all(|p| p[0].hits.get() >= p[1].hits.get());
         if !sorted {
             self.subtables.sort_by_key(|s| Reverse(s.hits.get()));
+            // Signature-cache entries name subtables by position.
+            self.clear_smc();
         }
         for s in &self.subtables {
             s.hits.set(0);
         }
+        if self.smc_lookups.get() >= 1000 {
+            self.smc_off
+                .set(self.smc_hits.get() * 100 < self.smc_lookups.get() * SMC_MIN_HIT_PCT);
+        }
+        self.smc_lookups.set(0);
+        self.smc_hits.set(0);
     }
 
     /// The masks in visiting order, each with its number of entries and the
@@ -712,6 +939,15 @@ impl<T> Classifier<T> {
     pub fn clear(&mut self) {
         self.subtables.clear();
         self.len = 0;
+        self.clear_smc();
+    }
+
+    fn clear_smc(&self) {
+        for b in self.smc.iter() {
+            for w in &b.ways {
+                w.set(0);
+            }
+        }
     }
 }
 
@@ -960,5 +1196,60 @@ mod tests {
         assert_eq!(c.len(), 1);
         assert_eq!(c.subtables[0].overflow_sum(), 0);
         assert_eq!(c.lookup(&keep_one), Some(&0));
+    }
+
+    #[test]
+    fn signature_cache_answers_like_the_subtables_and_never_returns_removed_entries() {
+        let mut c = Classifier::new();
+        c.enable_smc();
+        for i in 0..64u32 {
+            let m = if i % 2 == 0 {
+                mask(!0, 0xffff_ff00, 0)
+            } else {
+                mask(!0, 0xffff_ffff, 0xffff)
+            };
+            c.insert(&flow(1, 0x0a00_0000 + (i << 8) + i, 80), &m, i)
+                .unwrap();
+        }
+        let pkts: Vec<FlowKey> = (0..96u32)
+            .map(|i| FlowKey::new(&flow(1, 0x0a00_0000 + (i << 8) + i, 80)))
+            .collect();
+        let check = |c: &Classifier<u32>, expect: &dyn Fn(usize) -> Option<u32>| {
+            for chunk in (0..pkts.len()).collect::<Vec<_>>().chunks(CHUNK) {
+                let keys: Vec<&FlowKey> = chunk.iter().map(|&i| &pkts[i]).collect();
+                let hashes: Vec<u32> = keys.iter().map(|k| k.emc_hash()).collect();
+                let mut out = vec![None; keys.len()];
+                let (_, cached) = c.lookup_batch_cached(&keys, &hashes, &mut out);
+                for (o, &i) in out.iter().zip(chunk) {
+                    assert_eq!(o.copied(), expect(i), "packet {i}");
+                }
+                let _ = cached;
+            }
+        };
+        let all = |i: usize| (i < 64).then_some(i as u32);
+        check(&c, &all);
+        // The second time the cache answers.
+        let keys: Vec<&FlowKey> = pkts[..CHUNK].iter().collect();
+        let hashes: Vec<u32> = keys.iter().map(|k| k.emc_hash()).collect();
+        let mut out = vec![None; CHUNK];
+        let (stats, cached) = c.lookup_batch_cached(&keys, &hashes, &mut out);
+        assert_eq!(cached, CHUNK as u64);
+        assert_eq!(stats.hits, 0);
+        // Removing entries (the last moves into their slots) never makes
+        // the cache return them.
+        for i in (0..64u32).step_by(3) {
+            let m = if i % 2 == 0 {
+                mask(!0, 0xffff_ff00, 0)
+            } else {
+                mask(!0, 0xffff_ffff, 0xffff)
+            };
+            assert_eq!(
+                c.remove(&flow(1, 0x0a00_0000 + (i << 8) + i, 80), &m),
+                Some(i)
+            );
+        }
+        let after = |i: usize| (i < 64 && !i.is_multiple_of(3)).then_some(i as u32);
+        check(&c, &after);
+        check(&c, &after);
     }
 }

@@ -11,7 +11,8 @@
 //!   so flow-table reads on the fast path never block on writers.
 //! - Counters are atomics updated once per batch.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -25,7 +26,7 @@ use odp::flow::Flow;
 use odp::key::{KeyAttr, PortNo, Ufid};
 use odp::nl::Mode;
 
-use crate::flow::DpFlow;
+use crate::flow::{DpFlow, StoredAttrs};
 use crate::flowkey::FlowKey;
 use crate::pmd::{DpSink, PmdHandle, Update};
 use crate::port::{netdev_kind, open_netdev, Port};
@@ -42,12 +43,173 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// A cheap hasher for the flow table's maps (UFIDs are already hashes;
+/// matches are a pointer and a few words): the word hash of the
+/// classifier, seeded per map. SipHash made inserting a flow (and
+/// rehashing a growing table) several times dearer.
+#[derive(Clone, Copy)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(c);
+            self.0 = crate::flowkey::hash_word(self.0, u64::from_le_bytes(b));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.0 = crate::flowkey::hash_word(
+                self.0,
+                u64::from_le_bytes(b) ^ (rest.len() as u64) << 59,
+            );
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = crate::flowkey::hash_word(self.0, n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+
+    fn write_u128(&mut self, n: u128) {
+        self.write_u64(n as u64);
+        self.write_u64((n >> 64) as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        crate::flowkey::hash_finish(self.0)
+    }
+}
+
+/// Builds [`WordHasher`]s with a random seed per map.
+#[derive(Clone, Copy)]
+struct WordHasherBuilder(u64);
+
+impl Default for WordHasherBuilder {
+    fn default() -> Self {
+        WordHasherBuilder(std::collections::hash_map::RandomState::new().hash_one(0u64))
+    }
+}
+
+impl BuildHasher for WordHasherBuilder {
+    type Hasher = WordHasher;
+    fn build_hasher(&self) -> WordHasher {
+        WordHasher(self.0)
+    }
+}
+
 /// The flow table as the control plane sees it.
 #[derive(Default)]
 struct FlowTable {
-    by_ufid: HashMap<Ufid, Arc<DpFlow>>,
-    /// (mask, masked key) → UFID, to reject duplicate megaflows.
-    by_match: HashMap<(FlowKey, FlowKey), Ufid>,
+    by_ufid: HashMap<Ufid, Arc<DpFlow>, WordHasherBuilder>,
+    /// The flows by match (mask and masked key), to reject duplicate
+    /// megaflows.
+    by_match: HashSet<ByMatch, WordHasherBuilder>,
+    /// The distinct masks, each with the number of flows that use it.
+    /// Flows share these `Arc`s, so equal masks are the same pointer.
+    masks: HashMap<Arc<FlowKey>, usize, WordHasherBuilder>,
+}
+
+/// A flow as a key of [`FlowTable::by_match`]: hashed and compared by its
+/// match. Masks are interned, so comparing them is comparing pointers.
+struct ByMatch(Arc<DpFlow>);
+
+impl PartialEq for ByMatch {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(self.0.packed_mask(), other.0.packed_mask())
+            && self.0.key_words() == other.0.key_words()
+    }
+}
+
+impl Eq for ByMatch {}
+
+impl Hash for ByMatch {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(self.0.packed_mask()) as usize).hash(state);
+        self.0.key_words().hash(state);
+    }
+}
+
+impl FlowTable {
+    /// The interned copy of `mask`, if some flow uses it.
+    fn interned_mask(&self, mask: &FlowKey) -> Option<Arc<FlowKey>> {
+        self.masks.get_key_value(mask).map(|(m, _)| m.clone())
+    }
+
+    /// Adds `flow`, unless a flow with its UFID or its match exists.
+    fn insert(&mut self, flow: &Arc<DpFlow>) -> Result<(), Errno> {
+        if self.by_ufid.contains_key(&flow.ufid) {
+            return Err(Errno::EEXIST);
+        }
+        if self.by_ufid.len() >= MAX_FLOWS {
+            return Err(Errno::EFBIG);
+        }
+        if !self.by_match.insert(ByMatch(flow.clone())) {
+            return Err(Errno::EEXIST);
+        }
+        self.by_ufid.insert(flow.ufid, flow.clone());
+        *self.masks.entry(flow.packed_mask().clone()).or_insert(0) += 1;
+        Ok(())
+    }
+
+    /// Removes `flow` (which must be in the table).
+    fn remove(&mut self, flow: &Arc<DpFlow>) {
+        if self.by_ufid.remove(&flow.ufid).is_none() {
+            return;
+        }
+        self.by_match.remove(&ByMatch(flow.clone()));
+        if let Some(n) = self.masks.get_mut(&**flow.packed_mask()) {
+            *n -= 1;
+            if *n == 0 {
+                self.masks.remove(&**flow.packed_mask());
+            }
+        }
+    }
+
+    /// Removes every flow, killing each.
+    fn clear(&mut self) {
+        for f in self.by_ufid.values() {
+            f.kill();
+        }
+        self.by_ufid.clear();
+        self.by_match.clear();
+        self.masks.clear();
+    }
+}
+
+/// A validated put, ready to become a [`DpFlow`] under the table lock.
+struct NewFlow {
+    ufid: Ufid,
+    /// The key, packed (not yet masked).
+    key: FlowKey,
+    /// The mask, packed.
+    mask: FlowKey,
+    key_attrs: StoredAttrs,
+    mask_attrs: StoredAttrs,
+    actions: Vec<odp::action::Action>,
+}
+
+impl NewFlow {
+    /// The flow, sharing `table`'s copy of its mask when there is one.
+    fn build(self, table: &FlowTable) -> Arc<DpFlow> {
+        let mask = table
+            .interned_mask(&self.mask)
+            .unwrap_or_else(|| Arc::new(self.mask));
+        DpFlow::new(
+            self.ufid,
+            &self.key,
+            mask,
+            self.key_attrs,
+            self.mask_attrs,
+            self.actions,
+        )
+    }
 }
 
 /// Port changes for `port_poll`.
@@ -131,11 +293,7 @@ impl Shared {
     pub fn lookup_control(&self, flow: &Flow) -> Option<Arc<DpFlow>> {
         let key = FlowKey::new(flow);
         let flows = lock(&self.flows);
-        flows
-            .by_ufid
-            .values()
-            .find(|f| key.and(&f.packed_mask) == f.packed_key)
-            .cloned()
+        flows.by_ufid.values().find(|f| f.matches(&key)).cloned()
     }
 
     fn note_change(&self, name: &str) {
@@ -150,9 +308,23 @@ impl Shared {
     }
 }
 
+/// [`dpif::ufid::from_key`], encoding into a buffer sized up front (a
+/// typical key is about 150 bytes; growing from empty reallocated several
+/// times per upcall).
+pub(crate) fn key_ufid(key: &[KeyAttr]) -> Ufid {
+    let mut w = nl::Writer::with_buffer(Vec::with_capacity(256));
+    odp::nl::key::emit_keys(key, &mut w);
+    Ufid(dpif::ufid::murmur3_x64_128(w.as_bytes(), 0))
+}
+
 fn sink_upcall(sink: &mut DpSink<'_>, kind: UpcallKind, packet: &[u8]) {
+    if sink.shared.upcalls.all_full() {
+        // Building the upcall (key, UFID, packet copy) would be wasted.
+        sink.shared.upcalls.count_lost(1);
+        return;
+    }
     let key = odp::convert::flow_to_key(&sink.orig, &odp::convert::KeyParms::all());
-    let ufid = dpif::ufid::from_key(&key);
+    let ufid = key_ufid(&key);
     let hash = (ufid.0 as u32) ^ ((ufid.0 >> 64) as u32);
     let up = dpif::Upcall {
         kind,
@@ -312,10 +484,10 @@ impl Datapath {
 
     /// Builds a flow entry from a put, checking everything the contract
     /// requires (EINVAL on any failure).
-    fn make_flow(&self, put: &FlowPut, ufid: Ufid) -> Result<Arc<DpFlow>, Errno> {
+    fn make_flow(&self, put: &FlowPut, ufid: Ufid) -> Result<NewFlow, Errno> {
         // Apply the kernel's rules to key and mask by passing them through
         // the strict netlink decoder.
-        let mut w = nl::Writer::new();
+        let mut w = nl::Writer::with_buffer(Vec::with_capacity(256));
         odp::nl::key::emit_keys(&put.key, &mut w);
         let (key, _) = odp::nl::key::decode_keys(w.as_bytes(), Mode::Strict).map_err(|e| {
             log::debug!("{}: bad flow key: {e}", self.shared.name);
@@ -325,21 +497,34 @@ impl Datapath {
         if fitness != odp::Fitness::Perfect {
             return Err(Errno::EINVAL);
         }
+        // The attributes are kept in their netlink form when that decodes
+        // back to what the client gave (it nearly always does).
+        let compact = key == put.key;
         let (mask_attrs, mask_flow) = match &put.mask {
             Some(mask) => {
-                let mut mw = nl::Writer::new();
+                let mut mw = nl::Writer::with_buffer(Vec::with_capacity(256));
                 odp::nl::key::emit_keys(mask, &mut mw);
                 let mask = odp::nl::key::decode_mask(mw.as_bytes(), &key, Mode::Strict)
                     .map_err(|_| Errno::EINVAL)?;
                 let (m, _) = odp::convert::key_to_mask(&mask, &flow).map_err(|_| Errno::EINVAL)?;
-                (mask, m)
+                let stored = if compact {
+                    StoredAttrs::Nl(mw.into_bytes().into_boxed_slice())
+                } else {
+                    StoredAttrs::List(mask.into_boxed_slice())
+                };
+                (stored, m)
             }
             None => {
                 let m = odp::convert::exact_mask_for_packet(&flow);
-                (
-                    odp::convert::flow_to_mask(&m, &flow, &odp::convert::KeyParms::all()),
-                    m,
-                )
+                let stored = if compact {
+                    StoredAttrs::ExactMask
+                } else {
+                    StoredAttrs::List(
+                        odp::convert::flow_to_mask(&m, &flow, &odp::convert::KeyParms::all())
+                            .into_boxed_slice(),
+                    )
+                };
+                (stored, m)
             }
         };
         if !key.iter().any(|a| matches!(a, KeyAttr::InPort(_))) || mask_flow.in_port != u32::MAX {
@@ -356,18 +541,44 @@ impl Datapath {
             );
             Errno::EINVAL
         })?;
-        let masked = mask_flows(&flow, &mask_flow);
-        Ok(DpFlow::new(
+        let key_attrs = if compact {
+            StoredAttrs::Nl(w.into_bytes().into_boxed_slice())
+        } else {
+            StoredAttrs::List(put.key.clone().into_boxed_slice())
+        };
+        Ok(NewFlow {
             ufid,
-            put.key.clone(),
+            key: FlowKey::new(&flow),
+            mask: FlowKey::new(&mask_flow),
+            key_attrs,
             mask_attrs,
-            masked,
-            mask_flow,
-            put.actions.clone(),
-        ))
+            actions: put.actions.clone(),
+        })
     }
 
-    fn flow_put(&self, put: &FlowPut) -> Result<Option<FlowStats>, Errno> {
+    /// Sends flows added by puts to the poll threads, in one message each.
+    fn send_adds(&self, adds: &mut Vec<Arc<DpFlow>>) {
+        if adds.is_empty() {
+            return;
+        }
+        let pmds = lock(&self.pmds);
+        if let Some((last, rest)) = pmds.split_last() {
+            for p in rest {
+                p.send(Update::AddFlows(adds.clone()));
+            }
+            last.send(Update::AddFlows(std::mem::take(adds)));
+        }
+        adds.clear();
+    }
+
+    /// A put; a new flow is appended to `adds` for the caller to send to
+    /// the poll threads with [`Datapath::send_adds`] (once per batch of
+    /// operations, rather than one message and wake-up per flow).
+    fn flow_put(
+        &self,
+        put: &FlowPut,
+        adds: &mut Vec<Arc<DpFlow>>,
+    ) -> Result<Option<FlowStats>, Errno> {
         self.alive()?;
         let ufid = put.ufid.unwrap_or_else(|| dpif::ufid::from_key(&put.key));
         let table = lock(&self.shared.flows);
@@ -377,33 +588,26 @@ impl Datapath {
             }
             // Validate the new actions against the existing match.
             check_supported(&put.actions)?;
-            odp::execute::validate(&put.actions, &existing.flow, &existing.mask_flow)
+            odp::execute::validate(&put.actions, &existing.flow(), &existing.mask_flow())
                 .map_err(|_| Errno::EINVAL)?;
             let old = if put.flags.zero_stats {
-                existing.stats.take()
+                existing.stats().take()
             } else {
-                existing.stats.get()
+                existing.stats().get()
             };
-            existing.actions.store(Arc::new(put.actions.clone()));
+            existing.set_actions(put.actions.clone());
             return Ok(put.want_stats.then_some(old));
         }
         if !put.flags.create {
             return Err(Errno::ENOENT);
         }
         drop(table);
-        let flow = self.make_flow(put, ufid)?;
+        let new = self.make_flow(put, ufid)?;
         let mut table = lock(&self.shared.flows);
-        let m = (flow.packed_mask.clone(), flow.packed_key.clone());
-        if table.by_match.contains_key(&m) || table.by_ufid.contains_key(&ufid) {
-            return Err(Errno::EEXIST);
-        }
-        if table.by_ufid.len() >= MAX_FLOWS {
-            return Err(Errno::EFBIG);
-        }
-        table.by_match.insert(m, ufid);
-        table.by_ufid.insert(ufid, flow.clone());
+        let flow = new.build(&table);
+        table.insert(&flow)?;
         drop(table);
-        self.broadcast(|| Update::AddFlow(flow.clone()));
+        adds.push(flow);
         Ok(None)
     }
 
@@ -428,14 +632,11 @@ impl Datapath {
         self.alive()?;
         let f = self.find(&del.key, del.ufid)?;
         let mut table = lock(&self.shared.flows);
-        table.by_ufid.remove(&f.ufid);
-        table
-            .by_match
-            .remove(&(f.packed_mask.clone(), f.packed_key.clone()));
+        table.remove(&f);
         drop(table);
         f.kill();
         self.broadcast(|| Update::DelFlow(f.clone()));
-        Ok(del.want_stats.then(|| f.stats.get()))
+        Ok(del.want_stats.then(|| f.stats().get()))
     }
 
     fn flow_get(&self, get: &FlowGet) -> Result<DpifFlow, Errno> {
@@ -487,26 +688,20 @@ fn check_supported(actions: &[odp::action::Action]) -> Result<(), Errno> {
     }
 }
 
-/// `flow & mask`, field by field (through the packed form, which commutes
-/// with AND).
-fn mask_flows(flow: &Flow, mask: &Flow) -> Flow {
-    FlowKey::new(flow).and(&FlowKey::new(mask)).to_flow()
-}
-
 fn to_dpif_flow(f: &DpFlow, terse: bool) -> DpifFlow {
     if terse {
         return DpifFlow {
             ufid: f.ufid,
-            stats: f.stats.get(),
+            stats: f.stats().get(),
             ..Default::default()
         };
     }
     DpifFlow {
-        key: f.key.clone(),
-        mask: f.mask.clone(),
-        actions: (**f.actions.load()).clone(),
+        key: f.key_attrs(),
+        mask: f.mask_attrs(),
+        actions: (**f.actions().load()).clone(),
         ufid: f.ufid,
-        stats: f.stats.get(),
+        stats: f.stats().get(),
     }
 }
 
@@ -563,13 +758,7 @@ impl Provider for Datapath {
         }
         pmds.clear();
         drop(pmds);
-        let mut table = lock(&self.shared.flows);
-        for f in table.by_ufid.values() {
-            f.kill();
-        }
-        table.by_ufid.clear();
-        table.by_match.clear();
-        drop(table);
+        lock(&self.shared.flows).clear();
         self.shared
             .ports
             .write()
@@ -588,12 +777,7 @@ impl Provider for Datapath {
         let s = &self.shared;
         let flows = lock(&s.flows);
         let n_flows = flows.by_ufid.len() as u64;
-        let n_masks = {
-            let mut masks: Vec<&FlowKey> = flows.by_ufid.values().map(|f| &f.packed_mask).collect();
-            masks.sort_by(|a, b| a.words().cmp(b.words()));
-            masks.dedup();
-            masks.len() as u32
-        };
+        let n_masks = flows.masks.len() as u32;
         drop(flows);
         Ok(DpStats {
             n_hit: s.n_hit.load(Ordering::Relaxed),
@@ -739,13 +923,7 @@ impl Provider for Datapath {
 
     fn flow_flush(&self) -> Result<(), Errno> {
         self.alive()?;
-        let mut table = lock(&self.shared.flows);
-        for f in table.by_ufid.values() {
-            f.kill();
-        }
-        table.by_ufid.clear();
-        table.by_match.clear();
-        drop(table);
+        lock(&self.shared.flows).clear();
         self.broadcast(|| Update::Flush);
         Ok(())
     }
@@ -761,14 +939,27 @@ impl Provider for Datapath {
     }
 
     fn operate(&self, ops: &[Op]) -> Vec<Result<OpReply, Errno>> {
-        ops.iter()
+        // New flows reach the poll threads together, before any other
+        // operation that could depend on them (a delete, an execute) and
+        // before returning.
+        let mut adds = Vec::new();
+        let replies = ops
+            .iter()
             .map(|op| match op {
-                Op::Put(p) => self.flow_put(p).map(OpReply::Put),
-                Op::Del(d) => self.flow_del(d).map(OpReply::Del),
+                Op::Put(p) => self.flow_put(p, &mut adds).map(OpReply::Put),
+                Op::Del(d) => {
+                    self.send_adds(&mut adds);
+                    self.flow_del(d).map(OpReply::Del)
+                }
                 Op::Get(g) => self.flow_get(g).map(|f| OpReply::Get(Box::new(f))),
-                Op::Execute(x) => self.execute(x).map(|()| OpReply::Execute),
+                Op::Execute(x) => {
+                    self.send_adds(&mut adds);
+                    self.execute(x).map(|()| OpReply::Execute)
+                }
             })
-            .collect()
+            .collect();
+        self.send_adds(&mut adds);
+        replies
     }
 
     fn recv_set_mask(&self, mask: ListenMask) -> Result<(), Errno> {

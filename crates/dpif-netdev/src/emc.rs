@@ -220,6 +220,18 @@ impl<T: EmcValue> Emc<T> {
         ]
     }
 
+    /// Reads the headers of the two candidate slots of `hash` and returns
+    /// a value derived from them. A batch of packets calls this for every
+    /// packet before looking any up, so that the cache misses of the slots
+    /// (the cache is larger than the CPU's caches) overlap instead of being
+    /// paid one after the other; the caller feeds the results to
+    /// [`std::hint::black_box`] so that the reads happen.
+    #[inline]
+    pub fn touch(&self, hash: u32) -> u32 {
+        let [a, b] = self.ways(hash);
+        self.slots[a].hash ^ self.slots[b].hash
+    }
+
     /// The live value cached for exactly `key`; `hash` is the packet's hash
     /// ([`FlowKey::emc_hash`], or any 32-bit hash of the packet that is
     /// the same for equal flows, such as a NIC's RSS hash).

@@ -1,17 +1,30 @@
 //! [`DpFlow`]: one installed megaflow, shared by the control plane and the
 //! poll threads.
+//!
+//! # Layout
+//!
+//! A poll thread that matches a flow touches its liveness flag, its
+//! counters and its action list, and nothing else. Those live together in
+//! the first cache line of the flow ([`DpFlow`] is `repr(C)` with that
+//! line first and 64-byte aligned), so a hit costs one line of the flow.
+//! Everything else is cold and kept compact: the mask is shared by every
+//! flow that has it (the control plane interns masks), the masked key is
+//! stored as only the words the mask touches, and the key and mask
+//! attributes the client gave are kept in their netlink form and decoded
+//! again when a client reads the flow back.
 
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use dpif::FlowStats;
 use odp::action::Action;
 use odp::flow::Flow;
-use odp::key::{KeyAttr, Ufid};
+use odp::key::{KeyAttr, PortNo, Ufid};
+use odp::nl::Mode;
 
 use crate::emc::EmcValue;
-use crate::flowkey::FlowKey;
+use crate::flowkey::{FlowKey, N_WORDS};
 
 /// Milliseconds on the system's monotonic clock (`CLOCK_MONOTONIC`, the
 /// clock the kernel datapath reports `used` times on), never 0 (0 means
@@ -32,11 +45,19 @@ pub struct FlowCounters {
 
 impl FlowCounters {
     /// Counts `packets` packets of `bytes` bytes with `tcp_flags` OR'd, used now.
+    ///
+    /// Only the packet and byte counts need read-modify-write atomics (a
+    /// zeroing `take` may run concurrently and several poll threads may
+    /// count one flow); the last-used time and the TCP flags are read
+    /// first and written only when they change, which is rare.
+    #[inline]
     pub fn add(&self, packets: u64, bytes: u64, tcp_flags: u16, now: u64) {
         self.packets.fetch_add(packets, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        self.used_ms.fetch_max(now, Ordering::Relaxed);
-        if tcp_flags != 0 {
+        if self.used_ms.load(Ordering::Relaxed) < now {
+            self.used_ms.fetch_max(now, Ordering::Relaxed);
+        }
+        if tcp_flags & !self.tcp_flags.load(Ordering::Relaxed) != 0 {
             self.tcp_flags.fetch_or(tcp_flags, Ordering::Relaxed);
         }
     }
@@ -62,77 +83,288 @@ impl FlowCounters {
     }
 }
 
+/// What a poll thread reads on every hit: one cache line.
+#[derive(Debug)]
+#[repr(C, align(64))]
+struct Hot {
+    alive: AtomicBool,
+    /// Whether `actions` is a single output, to `single_output`'s port:
+    /// the common case, handled without reading the action list (two
+    /// more cache lines).
+    is_single_output: AtomicU8,
+    single_output: AtomicU64,
+    stats: FlowCounters,
+    actions: ArcSwap<Vec<Action>>,
+}
+
+/// Key or mask attributes as a client gave them, stored compactly.
+#[derive(Debug)]
+pub enum StoredAttrs {
+    /// The netlink encoding; decoding it (strictly) gives the attributes.
+    Nl(Box<[u8]>),
+    /// The exact mask the datapath derived for a put without a mask
+    /// (mask attributes only): derived again from the key when read.
+    ExactMask,
+    /// The attributes themselves (when their encoding does not decode
+    /// back to them).
+    List(Box<[KeyAttr]>),
+}
+
 /// An installed megaflow.
 ///
 /// Immutable except for its actions (replaced atomically by a modify), its
 /// counters, and its `alive` flag (cleared when it is deleted, so that poll
 /// threads that still hold it stop using it at once).
 #[derive(Debug)]
+#[repr(C)]
 pub struct DpFlow {
+    hot: Hot,
     /// The flow's id.
     pub ufid: Ufid,
-    /// The key as the client gave it.
-    pub key: Vec<KeyAttr>,
-    /// The mask, as attributes (the client's, or exact for every key field).
-    pub mask: Vec<KeyAttr>,
-    /// The key, as a [`Flow`], already masked.
-    pub flow: Flow,
-    /// The mask, as a [`Flow`].
-    pub mask_flow: Flow,
-    /// The masked key, packed.
-    pub packed_key: FlowKey,
-    /// The mask, packed.
-    pub packed_mask: FlowKey,
     /// The input port the flow matches (exact).
     pub in_port: u32,
-    /// The actions; a modify swaps in a new list.
-    pub actions: ArcSwap<Vec<Action>>,
-    /// Counters.
-    pub stats: FlowCounters,
-    alive: AtomicBool,
+    /// The mask, packed (shared by the flows with this mask).
+    mask: Arc<FlowKey>,
+    /// The masked key's words at the positions where `mask` is nonzero.
+    key_words: Box<[u64]>,
+    /// The key as the client gave it.
+    key_attrs: StoredAttrs,
+    /// The mask attributes (the client's, or exact for every key field).
+    mask_attrs: StoredAttrs,
 }
 
 impl DpFlow {
-    /// A new, live flow.
-    #[allow(clippy::too_many_arguments)]
+    /// A new, live flow matching `key & mask` (`mask` packed and ideally
+    /// shared with the other flows that have it).
     pub fn new(
         ufid: Ufid,
-        key: Vec<KeyAttr>,
-        mask: Vec<KeyAttr>,
-        flow: Flow,
-        mask_flow: Flow,
+        key: &FlowKey,
+        mask: Arc<FlowKey>,
+        key_attrs: StoredAttrs,
+        mask_attrs: StoredAttrs,
         actions: Vec<Action>,
     ) -> Arc<DpFlow> {
-        let packed_mask = FlowKey::new(&mask_flow);
-        let packed_key = FlowKey::new(&flow).and(&packed_mask);
+        // Sized first: collecting through the filter would grow (and
+        // then shrink) the allocation several times.
+        let n = mask.words().iter().filter(|&&m| m != 0).count();
+        let mut key_words = Vec::with_capacity(n);
+        key_words.extend(
+            mask.words()
+                .iter()
+                .zip(key.words())
+                .filter(|(&m, _)| m != 0)
+                .map(|(&m, &k)| k & m),
+        );
+        let key_words = key_words.into_boxed_slice();
+        let single = single_output(&actions);
         Arc::new(DpFlow {
+            hot: Hot {
+                alive: AtomicBool::new(true),
+                is_single_output: AtomicU8::new(u8::from(single.is_some())),
+                single_output: AtomicU64::new(single.unwrap_or(0)),
+                stats: FlowCounters::default(),
+                actions: ArcSwap::from_pointee(actions),
+            },
             ufid,
-            key,
+            in_port: key.words()[crate::flowkey::W_IN_PORT_RECIRC] as u32,
             mask,
-            in_port: flow.in_port,
-            flow,
-            mask_flow,
-            packed_key,
-            packed_mask,
-            actions: ArcSwap::from_pointee(actions),
-            stats: FlowCounters::default(),
-            alive: AtomicBool::new(true),
+            key_words,
+            key_attrs,
+            mask_attrs,
         })
     }
 
     /// Marks the flow deleted: poll threads stop matching it.
     pub fn kill(&self) {
-        self.alive.store(false, Ordering::Release);
+        self.hot.alive.store(false, Ordering::Release);
     }
 
     /// Whether the flow is still installed.
+    #[inline]
     pub fn is_alive(&self) -> bool {
-        self.alive.load(Ordering::Acquire)
+        self.hot.alive.load(Ordering::Acquire)
+    }
+
+    /// Counters.
+    #[inline]
+    pub fn stats(&self) -> &FlowCounters {
+        &self.hot.stats
+    }
+
+    /// The actions; [`DpFlow::set_actions`] swaps in a new list.
+    #[inline]
+    pub fn actions(&self) -> &ArcSwap<Vec<Action>> {
+        &self.hot.actions
+    }
+
+    /// The port, if the actions are exactly one output (read from the
+    /// flow's first cache line only). A reader racing with
+    /// [`DpFlow::set_actions`] sees the old or the new actions.
+    #[inline]
+    pub fn single_output(&self) -> Option<PortNo> {
+        if self.hot.is_single_output.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        Some(PortNo(self.hot.single_output.load(Ordering::Acquire) as u32))
+    }
+
+    /// Replaces the actions (a modify). Callers serialise modifies of a
+    /// flow (the control plane holds the flow table lock).
+    pub fn set_actions(&self, actions: Vec<Action>) {
+        let single = single_output(&actions);
+        // Readers check the flag first: clear it before the switch, set
+        // it after, so that a set flag always goes with a matching port.
+        self.hot.is_single_output.store(0, Ordering::Release);
+        self.hot.actions.store(Arc::new(actions));
+        if let Some(p) = single {
+            self.hot.single_output.store(p, Ordering::Release);
+            self.hot.is_single_output.store(1, Ordering::Release);
+        }
+    }
+
+    /// The mask, packed.
+    pub fn packed_mask(&self) -> &Arc<FlowKey> {
+        &self.mask
+    }
+
+    /// The masked key, packed.
+    pub fn packed_key(&self) -> FlowKey {
+        let mut w = [0u64; N_WORDS];
+        let slots = self.mask.words().iter().zip(w.iter_mut());
+        for (dst, &k) in slots
+            .filter(|(&m, _)| m != 0)
+            .map(|(_, d)| d)
+            .zip(self.key_words.iter())
+        {
+            *dst = k;
+        }
+        FlowKey::from_raw_words(w)
+    }
+
+    /// The masked key's words where the mask is nonzero (with the mask's
+    /// identity, what tells two flows' matches apart).
+    pub fn key_words(&self) -> &[u64] {
+        &self.key_words
+    }
+
+    /// Whether the packed flow `key` matches this flow.
+    pub fn matches(&self, key: &FlowKey) -> bool {
+        let mut kw = self.key_words.iter();
+        self.mask
+            .words()
+            .iter()
+            .zip(key.words())
+            .filter(|(&m, _)| m != 0)
+            .all(|(&m, &k)| kw.next() == Some(&(k & m)))
+    }
+
+    /// The key as a [`Flow`], already masked.
+    pub fn flow(&self) -> Flow {
+        self.packed_key().to_flow()
+    }
+
+    /// The mask as a [`Flow`].
+    pub fn mask_flow(&self) -> Flow {
+        self.mask.to_flow()
+    }
+
+    /// The key attributes as the client gave them.
+    pub fn key_attrs(&self) -> Vec<KeyAttr> {
+        match &self.key_attrs {
+            StoredAttrs::Nl(b) => odp::nl::key::decode_keys(b, Mode::Strict)
+                .map(|(k, _)| k)
+                .unwrap_or_default(),
+            StoredAttrs::List(l) => l.to_vec(),
+            StoredAttrs::ExactMask => Vec::new(),
+        }
+    }
+
+    /// The mask attributes.
+    pub fn mask_attrs(&self) -> Vec<KeyAttr> {
+        match &self.mask_attrs {
+            StoredAttrs::List(l) => l.to_vec(),
+            StoredAttrs::Nl(b) => {
+                let key = self.key_attrs();
+                odp::nl::key::decode_mask(b, &key, Mode::Strict).unwrap_or_default()
+            }
+            StoredAttrs::ExactMask => {
+                let key = self.key_attrs();
+                let Ok((flow, _)) = odp::convert::key_to_flow(&key) else {
+                    return Vec::new();
+                };
+                let m = odp::convert::exact_mask_for_packet(&flow);
+                odp::convert::flow_to_mask(&m, &flow, &odp::convert::KeyParms::all())
+            }
+        }
+    }
+}
+
+/// The port of an action list that is exactly one output.
+fn single_output(actions: &[Action]) -> Option<u64> {
+    match actions {
+        [Action::Output(p)] => Some(u64::from(p.0)),
+        _ => None,
     }
 }
 
 impl EmcValue for DpFlow {
+    #[inline]
     fn is_alive(&self) -> bool {
         DpFlow::is_alive(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hot_fields_share_the_first_cache_line() {
+        assert_eq!(std::mem::align_of::<DpFlow>(), 64);
+        assert_eq!(std::mem::size_of::<Hot>(), 64);
+        assert!(std::mem::size_of::<DpFlow>() <= 192);
+    }
+
+    #[test]
+    fn sparse_key_round_trips_and_matches() {
+        let key = FlowKey::new(&Flow {
+            in_port: 3,
+            dl_type: 0x0800,
+            nw_src: 0x0a00_0001,
+            nw_dst: 0x0a00_0102,
+            tp_dst: 80,
+            ..Flow::default()
+        });
+        let mask = Arc::new(FlowKey::new(&Flow {
+            in_port: u32::MAX,
+            dl_type: 0xffff,
+            nw_dst: 0xffff_ff00,
+            ..Flow::default()
+        }));
+        let f = DpFlow::new(
+            Ufid(1),
+            &key,
+            mask.clone(),
+            StoredAttrs::List(Box::new([])),
+            StoredAttrs::List(Box::new([])),
+            vec![],
+        );
+        assert_eq!(f.in_port, 3);
+        assert_eq!(f.packed_key(), key.and(&mask));
+        assert!(f.matches(&key));
+        assert_eq!(f.single_output(), None);
+        f.set_actions(vec![Action::Output(PortNo(7))]);
+        assert_eq!(f.single_output(), Some(PortNo(7)));
+        f.set_actions(vec![Action::Output(PortNo(7)), Action::Output(PortNo(8))]);
+        assert_eq!(f.single_output(), None);
+        assert_eq!(f.actions().load().len(), 2);
+        let mut other = key.to_flow();
+        other.nw_dst = 0x0a00_01ff;
+        other.tp_dst = 22;
+        assert!(f.matches(&FlowKey::new(&other)));
+        other.nw_dst = 0x0a00_02ff;
+        assert!(!f.matches(&FlowKey::new(&other)));
+        assert_eq!(f.flow().nw_dst, 0x0a00_0100);
+        assert_eq!(f.mask_flow().nw_dst, 0xffff_ff00);
     }
 }

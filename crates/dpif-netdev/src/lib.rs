@@ -5,7 +5,8 @@
 //! - [`emc`]: the exact-match cache, a small fixed array in front of the
 //!   classifier.
 //! - [`classifier`]: the megaflow classifier (one hash table per distinct
-//!   mask, visited busiest first).
+//!   mask, visited busiest first), with a signature cache in front that
+//!   remembers where recent packets matched.
 //!
 //! # Thread model
 //!

@@ -8,9 +8,12 @@
 //! is always seen by that packet.
 //!
 //! Per batch of up to 32 packets: extract each packet's flow, look it up in
-//! the cache then the classifier, group the packets by flow, count each
-//! flow's statistics once, execute the flow's actions per packet, collect
-//! outputs into per-port transmit batches, and send each of those once.
+//! the exact-match cache (skipped while it rarely hits), then all the
+//! misses together in the classifier (signature cache, then subtables),
+//! group the packets by flow, count each flow's statistics once, execute
+//! the flow's actions per packet (a single output moves the packet's
+//! buffer), collect outputs into per-port transmit batches, and send each
+//! of those once.
 //! Misses become upcalls. Nothing on this path allocates except upcalls
 //! and actions that copy packets (clone, sample, flood to several ports
 //! copies into recycled buffers).
@@ -45,8 +48,8 @@ pub enum Update {
     AddPort(Arc<Port>),
     /// Stop polling a port and sending to it.
     DelPort(PortNo),
-    /// Install a flow.
-    AddFlow(Arc<DpFlow>),
+    /// Install flows.
+    AddFlows(Vec<Arc<DpFlow>>),
     /// Remove a flow.
     DelFlow(Arc<DpFlow>),
     /// Remove every flow.
@@ -170,9 +173,28 @@ impl<'a> DpSink<'a> {
         }
     }
 
+    /// Outputs `packet` to `port` by moving its buffer into the port's
+    /// transmit batch (`packet` gets a spare buffer back).
+    #[inline]
+    fn output_move(&mut self, port: PortNo, packet: &mut Packet) {
+        let txq = self.txq;
+        let Some(t) = self.tx_for(port) else {
+            return;
+        };
+        if t.batch.is_full() {
+            let n = t.port.netdev.n_txq().max(1);
+            let _ = t.port.netdev.send(txq % n, &mut t.batch);
+        }
+        t.batch.push_swap(packet);
+    }
+
     fn upcall(&mut self, kind: UpcallKind, packet: &[u8], userdata: Option<Vec<u8>>) {
+        if self.shared.upcalls.all_full() {
+            self.shared.upcalls.count_lost(1);
+            return;
+        }
         let key = odp::convert::flow_to_key(&self.orig, &odp::convert::KeyParms::all());
-        let ufid = dpif::ufid::from_key(&key);
+        let ufid = crate::dp::key_ufid(&key);
         let hash = (ufid.0 as u32) ^ ((ufid.0 >> 64) as u32);
         let up = Upcall {
             kind,
@@ -268,9 +290,9 @@ pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[Action])
             let flow = odp::extract::extract(p.data(), &md);
             match shared.lookup_control(&flow) {
                 Some(f) => {
-                    f.stats
+                    f.stats()
                         .add(1, p.data().len() as u64, flow.tcp_flags, now_ms());
-                    let actions = f.actions.load();
+                    let actions = f.actions().load();
                     sink.orig = flow;
                     let mut p = p;
                     let mut m = md;
@@ -286,6 +308,20 @@ pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[Action])
         sink.flush();
         pending = next;
     }
+}
+
+/// Per-batch scratch of a poll thread, kept across batches so that the
+/// fast path allocates nothing.
+struct Scratch {
+    /// The extracted flow of each packet (also its metadata while its
+    /// actions run).
+    flows: [Flow; netdev::BATCH_SIZE],
+    /// Each packet's flow, packed.
+    keys: [FlowKey; netdev::BATCH_SIZE],
+    /// Each packet's cache hash.
+    hashes: [u32; netdev::BATCH_SIZE],
+    /// The `keys` whose tunnel words may be nonzero (one bit each).
+    tunneled: u32,
 }
 
 /// One poll thread's state.
@@ -305,21 +341,85 @@ struct Pmd {
     emc: Emc<Arc<DpFlow>>,
     exit: bool,
     rng: u64,
-    /// Scratch: the flows of the batch being processed.
-    flows: Box<[Flow; netdev::BATCH_SIZE]>,
-    /// Scratch: the batch's packets grouped by flow.
-    groups: Vec<Group>,
+    scratch: Box<Scratch>,
     /// Scratch buffer the executor works in (swapped with batch slots).
     spare: Pkt,
+    /// Adaptive use of the exact-match cache (see [`EmcUse`]).
+    emc_use: EmcUse,
 }
 
-/// Packets of one batch that hit the same flow.
-struct Group {
-    flow: Arc<DpFlow>,
-    members: [u8; netdev::BATCH_SIZE],
-    n: usize,
-    bytes: u64,
+/// Whether a poll thread consults its exact-match cache.
+///
+/// The cache is much larger than the CPU's caches: a lookup costs about
+/// two cache misses, worth it only when it often hits (with many
+/// microflows the signature cache and the subtables do the work anyway).
+/// Each second the hit rate of the batches that used the cache decides:
+/// below [`EMC_MIN_HIT_PCT`]% the cache is skipped, except on one batch in
+/// [`EMC_PROBE_EVERY`], whose lookups (and insertions) keep measuring
+/// whether it would pay again.
+#[derive(Default)]
+struct EmcUse {
+    off: bool,
+    batches: u64,
+    lookups: u64,
+    hits: u64,
+}
+
+/// Hit rate (percent) below which the exact-match cache is skipped.
+const EMC_MIN_HIT_PCT: u64 = 30;
+/// While skipped, one batch in this many still uses the cache.
+const EMC_PROBE_EVERY: u64 = 16;
+
+impl EmcUse {
+    /// Whether the next batch should use the cache.
+    #[inline]
+    fn use_now(&mut self) -> bool {
+        self.batches += 1;
+        !self.off || self.batches.is_multiple_of(EMC_PROBE_EVERY)
+    }
+
+    /// Re-decides from the counts since the last call.
+    fn review(&mut self) {
+        if self.lookups >= 1000 {
+            self.off = self.hits * 100 < self.lookups * EMC_MIN_HIT_PCT;
+        }
+        self.lookups = 0;
+        self.hits = 0;
+    }
+}
+
+/// Packets of one batch that hit the same flow: a chain through
+/// `next` from `first`, with their total size and TCP flags.
+#[derive(Clone, Copy)]
+struct Group<'a> {
+    flow: &'a DpFlow,
+    first: u8,
+    last: u8,
+    n: u8,
+    bytes: u32,
     tcp_flags: u16,
+}
+
+/// xorshift64*: the next pseudo-random 32-bit number of `state`.
+#[inline]
+fn next_random(state: &mut u64) -> u32 {
+    let mut x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+}
+
+/// Whether an event of probability `1 / inv_prob` happens, given the
+/// random number `r` (0 never, 1 always).
+#[inline]
+fn one_in(inv_prob: u32, r: u32) -> bool {
+    match inv_prob {
+        0 => false,
+        1 => true,
+        p => (u64::from(r) * u64::from(p)) >> 32 == 0,
+    }
 }
 
 impl Pmd {
@@ -338,16 +438,24 @@ impl Pmd {
             all_signaled: true,
             kwait: KernelWait::default(),
             tx: Vec::new(),
-            classifier: Classifier::new(),
+            classifier: {
+                let mut c = Classifier::new();
+                c.enable_smc();
+                c
+            },
             emc: Emc::new(),
             exit: false,
             rng: 0x9e37_79b9_7f4a_7c15 ^ (id as u64 + 1),
-            flows: Box::new([Flow::default(); netdev::BATCH_SIZE]),
-            groups: Vec::with_capacity(netdev::BATCH_SIZE),
+            scratch: Box::new(Scratch {
+                flows: [Flow::default(); netdev::BATCH_SIZE],
+                keys: std::array::from_fn(|_| FlowKey::default()),
+                hashes: [0; netdev::BATCH_SIZE],
+                tunneled: 0,
+            }),
             spare: Pkt::default(),
+            emc_use: EmcUse::default(),
         }
     }
-
     fn apply_updates(&mut self) {
         while let Ok(u) = self.updates.try_recv() {
             match u {
@@ -372,15 +480,18 @@ impl Pmd {
                     self.rx_ports.retain(|x| x.no != no);
                     self.tx.retain(|t| t.port.no != no);
                 }
-                Update::AddFlow(f) => {
-                    let _ = self
-                        .classifier
-                        .insert_key(&f.packed_key, &f.packed_mask, f.clone());
+                Update::AddFlows(flows) => {
+                    for f in flows {
+                        let key = f.packed_key();
+                        let mask = f.packed_mask().clone();
+                        let _ = self.classifier.insert_key(&key, &mask, f);
+                    }
                 }
                 Update::DelFlow(f) => {
-                    if let Some(old) = self.classifier.get(&f.packed_key, &f.packed_mask) {
+                    let key = f.packed_key();
+                    if let Some(old) = self.classifier.get(&key, f.packed_mask()) {
                         if Arc::ptr_eq(old, &f) {
-                            self.classifier.remove_key(&f.packed_key, &f.packed_mask);
+                            self.classifier.remove_key(&key, f.packed_mask());
                         }
                     }
                 }
@@ -396,6 +507,7 @@ impl Pmd {
     fn run(mut self) {
         let mut batch = Batch::new();
         let mut polls = 0u64;
+        let mut next_sort = 0u64;
         loop {
             self.apply_updates();
             if self.exit {
@@ -422,8 +534,16 @@ impl Pmd {
             }
             polls += 1;
             if polls & 63 == 0 {
-                self.classifier.sort_subtables();
                 self.emc.sweep(64);
+                // Re-rank the subtables once a second (as OVS does): more
+                // often, equally busy subtables trade places on noise, and
+                // every change of order empties the signature cache.
+                let now = now_ms();
+                if now >= next_sort {
+                    self.classifier.sort_subtables();
+                    self.emc_use.review();
+                    next_sort = now + 1000;
+                }
             }
             if got == 0 {
                 self.idle_wait(gen);
@@ -475,7 +595,7 @@ impl Pmd {
             ..Flow::default()
         };
         let mut recirc = Vec::new();
-        self.process_with(batch, |_| &md, &mut recirc);
+        self.process_with(batch, |_| &md, true, &mut recirc);
         for _ in 0..MAX_RECIRC {
             if recirc.is_empty() {
                 break;
@@ -486,7 +606,7 @@ impl Pmd {
                 for (p, _) in chunk {
                     b.push_copy(p.data());
                 }
-                self.process_with(&mut b, |i| &chunk[i].1, &mut recirc);
+                self.process_with(&mut b, |i| &chunk[i].1, false, &mut recirc);
             }
         }
     }
@@ -494,42 +614,69 @@ impl Pmd {
     /// Looks up, counts and executes one batch; `md_of(i)` is packet `i`'s
     /// metadata. Runs on the poll thread: no locks, no allocation except
     /// for upcalls and packet copies made by actions.
+    ///
+    /// Four passes: extract, pack and look every packet up in the cache;
+    /// look the cache misses up in the classifier together (their memory
+    /// reads overlap); group the packets by flow; run each group's actions
+    /// (counting its statistics once). Flows are only borrowed from the
+    /// lookup tables, never cloned, until the cache insertions at the end.
+    ///
+    /// `untunneled` says that no packet's metadata has tunnel fields.
     fn process_with<'m>(
         &mut self,
         batch: &mut Batch,
         md_of: impl Fn(usize) -> &'m Flow,
+        untunneled: bool,
         recirc: &mut Vec<(Pkt, Flow)>,
     ) {
-        let shared = self.shared.clone();
+        const N: usize = netdev::BATCH_SIZE;
+        let Pmd {
+            id,
+            shared,
+            tx,
+            classifier,
+            emc,
+            rng,
+            scratch,
+            spare,
+            emc_use,
+            ..
+        } = self;
+        let use_emc = emc_use.use_now();
+        let shared: &Shared = shared;
+        let Scratch {
+            flows,
+            keys,
+            hashes,
+            tunneled,
+        } = &mut **scratch;
         let drop_frags = shared.drop_frags.load(Ordering::Relaxed);
         let sample_prob = shared.sflow_probability.load(Ordering::Relaxed);
         let listen = shared.listen();
         let now = now_ms();
-        let mut groups = std::mem::take(&mut self.groups);
-        groups.clear();
-        let mut n_hit = 0u64;
-        let mut n_missed = 0u64;
+        let n = batch.len().min(N);
         let mut n_cache_hit = 0u64;
         let mut n_mask_hit = 0u64;
-        let mut misses: [u8; netdev::BATCH_SIZE] = [0; netdev::BATCH_SIZE];
-        let mut n_misses = 0;
-        let n = batch.len().min(netdev::BATCH_SIZE);
+        let mut found: [Option<&Arc<DpFlow>>; N] = [None; N];
+        // Packets the cache did not know (indices).
+        let mut pending = [0u8; N];
+        let mut n_pending = 0;
 
+        // Pass 1: extract and pack every packet; touch its cache slots.
+        let mut live: u32 = 0;
+        let mut touched = 0u32;
         for i in 0..n {
             let pkt = &batch.packets()[i];
-            self.flows[i] = odp::extract::extract(pkt.data(), md_of(i));
-            let sampled = sample_prob != 0
+            odp::extract::extract_into(pkt.data(), md_of(i), &mut flows[i]);
+            let flow = &flows[i];
+            if sample_prob != 0
                 && listen.sample
-                && (sample_prob == u32::MAX || self.random() < sample_prob);
-            let flow = &self.flows[i];
-            if drop_frags && flow.nw_frag != 0 {
-                continue;
-            }
-            if sampled {
-                let mut tx = Vec::new();
+                && (sample_prob == u32::MAX || next_random(rng) < sample_prob)
+            {
+                let mut no_tx = Vec::new();
                 let mut s = DpSink {
-                    shared: &shared,
-                    tx: &mut tx,
+                    shared,
+                    tx: &mut no_tx,
                     recirc: Vec::new(),
                     orig: *flow,
                     txq: 0,
@@ -537,92 +684,180 @@ impl Pmd {
                 };
                 s.upcall(UpcallKind::Sample, pkt.data(), None);
             }
-            let key = FlowKey::new(flow);
-            let hash = key.emc_hash();
-            let hit = match self.emc.lookup(&key, hash) {
+            if drop_frags && flow.nw_frag != 0 {
+                continue;
+            }
+            live |= 1 << i;
+            let key = &mut keys[i];
+            if untunneled {
+                // Received packets carry no tunnel metadata: skip packing
+                // (and re-zeroing) the 41 tunnel words.
+                if *tunneled & (1 << i) != 0 {
+                    key.clear_tunnel();
+                    *tunneled &= !(1 << i);
+                }
+                key.repack_untunneled(flow);
+            } else {
+                key.repack(flow);
+                *tunneled |= 1 << i;
+            }
+            let h = key.emc_hash();
+            hashes[i] = h;
+            if use_emc {
+                touched ^= emc.touch(h);
+            }
+        }
+        std::hint::black_box(touched);
+
+        // Pass 1b: the exact-match cache.
+        let mut bits = live;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let hit = if use_emc {
+                emc.lookup(&keys[i], hashes[i])
+            } else {
+                None
+            };
+            match hit {
                 Some(f) => {
+                    found[i] = Some(f);
                     n_cache_hit += 1;
-                    Some(f)
                 }
                 None => {
-                    let (found, visited) = self.classifier.lookup_key(&key);
-                    n_mask_hit += visited as u64;
-                    match found.filter(|f| f.is_alive()) {
-                        Some(f) => {
-                            self.emc.maybe_insert(&key, hash, f);
-                            self.emc.lookup(&key, hash).or(Some(f))
+                    pending[n_pending] = i as u8;
+                    n_pending += 1;
+                }
+            }
+        }
+        if use_emc {
+            emc_use.lookups += u64::from(live.count_ones());
+            emc_use.hits += n_cache_hit;
+        }
+
+        // Pass 2: the classifier, for every cache miss at once.
+        let mut misses = [0u8; N];
+        let mut n_misses = 0;
+        let mut emc_new: [Option<Arc<DpFlow>>; N] = Default::default();
+        if n_pending > 0 {
+            let refs: [&FlowKey; N] =
+                std::array::from_fn(|j| &keys[usize::from(pending[j.min(n_pending - 1)])]);
+            let hs: [u32; N] = std::array::from_fn(|j| hashes[usize::from(pending[j])]);
+            let mut out: [Option<&Arc<DpFlow>>; N] = [None; N];
+            let (stats, smc_hits) = classifier.lookup_batch_cached(
+                &refs[..n_pending],
+                &hs[..n_pending],
+                &mut out[..n_pending],
+            );
+            n_mask_hit = stats.masks_visited;
+            // Like OVS, signature-cache hits count as cache hits.
+            n_cache_hit += smc_hits;
+            let inv_prob = if use_emc { emc.insert_inv_prob() } else { 0 };
+            for (&i, f) in pending[..n_pending].iter().zip(out) {
+                let i = usize::from(i);
+                match f.filter(|f| f.is_alive()) {
+                    Some(f) => {
+                        found[i] = Some(f);
+                        if one_in(inv_prob, next_random(rng)) {
+                            emc_new[i] = Some(f.clone());
                         }
-                        None => None,
+                    }
+                    None => {
+                        misses[n_misses] = i as u8;
+                        n_misses += 1;
                     }
                 }
-            };
-            let Some(f) = hit else {
-                n_missed += 1;
-                misses[n_misses] = i as u8;
-                n_misses += 1;
-                continue;
-            };
+            }
+        }
+
+        // Pass 3: group the packets by flow.
+        let mut groups: [Option<Group<'_>>; N] = [None; N];
+        let mut n_groups = 0;
+        let mut next = [0u8; N];
+        let mut n_hit = 0u64;
+        for i in 0..n {
+            let Some(f) = found[i] else { continue };
+            let f: &DpFlow = f;
             n_hit += 1;
-            let len = pkt.len() as u64;
-            let tcp_flags = flow.tcp_flags;
-            match groups.iter_mut().find(|g| Arc::ptr_eq(&g.flow, f)) {
+            let len = batch.packets()[i].len() as u32;
+            let tcp_flags = flows[i].tcp_flags;
+            // The latest groups first: packets of one flow tend to come
+            // together.
+            let g = groups[..n_groups]
+                .iter_mut()
+                .rev()
+                .flatten()
+                .find(|g| std::ptr::eq(g.flow, f));
+            match g {
                 Some(g) => {
-                    g.members[g.n] = i as u8;
+                    next[usize::from(g.last)] = i as u8;
+                    g.last = i as u8;
                     g.n += 1;
                     g.bytes += len;
                     g.tcp_flags |= tcp_flags;
                 }
                 None => {
-                    let mut members = [0u8; netdev::BATCH_SIZE];
-                    members[0] = i as u8;
-                    groups.push(Group {
-                        flow: f.clone(),
-                        members,
+                    groups[n_groups] = Some(Group {
+                        flow: f,
+                        first: i as u8,
+                        last: i as u8,
                         n: 1,
                         bytes: len,
                         tcp_flags,
                     });
+                    n_groups += 1;
                 }
             }
         }
 
-        let mut tx = std::mem::take(&mut self.tx);
-        {
-            let mut sink = DpSink {
-                shared: &shared,
-                tx: &mut tx,
-                recirc: std::mem::take(recirc),
-                orig: Flow::default(),
-                txq: self.id,
-                rng: self.rng,
-            };
-            for g in &groups {
-                g.flow.stats.add(g.n as u64, g.bytes, g.tcp_flags, now);
-                let actions = g.flow.actions.load();
-                let mut keeps_offloads = None;
-                for &i in &g.members[..g.n] {
-                    let i = usize::from(i);
-                    // Actions that rewrite headers would break a checksum
-                    // left to finish or a segment left to cut: finish those
-                    // in software first (see `port::keeps_offloads`).
-                    let mut segs = Vec::new();
-                    let mut md0 = None;
-                    if batch.packets()[i].vnet.is_some()
-                        && !*keeps_offloads
-                            .get_or_insert_with(|| crate::port::keeps_offloads(&actions))
-                    {
-                        md0 = Some(self.flows[i]);
-                        let pkt = &mut batch.packets_mut()[i];
-                        if netdev::offload::finish_in_software(pkt, &mut segs).is_err() {
-                            continue;
-                        }
-                    }
-                    std::mem::swap(&mut self.spare.0, &mut batch.packets_mut()[i]);
+        // Pass 4: count and execute, group by group.
+        let mut sink = DpSink {
+            shared,
+            tx,
+            recirc: std::mem::take(recirc),
+            orig: Flow::default(),
+            txq: *id,
+            rng: *rng,
+        };
+        for g in groups[..n_groups].iter().flatten() {
+            g.flow
+                .stats()
+                .add(u64::from(g.n), u64::from(g.bytes), g.tcp_flags, now);
+            let mut i = usize::from(g.first);
+            if let Some(port) = g.flow.single_output() {
+                // The common case: the packets move to the port's
+                // transmit batch, no copy, and the action list is not
+                // even read. Offload metadata (a vnet header) moves with
+                // the buffer; the output port finishes what it must.
+                for _ in 0..g.n {
+                    sink.output_move(port, &mut batch.packets_mut()[i]);
+                    i = usize::from(next[i]);
+                }
+                continue;
+            }
+            let actions = g.flow.actions().load();
+            let mut keeps_offloads = None;
+            for _ in 0..g.n {
+                // Actions that rewrite headers would break a checksum left
+                // to finish or a segment left to cut: finish those in
+                // software first (see `port::keeps_offloads`).
+                let mut segs = Vec::new();
+                let mut md0 = None;
+                let mut ok = true;
+                if batch.packets()[i].vnet.is_some()
+                    && !*keeps_offloads.get_or_insert_with(|| crate::port::keeps_offloads(&actions))
+                {
+                    md0 = Some(flows[i]);
+                    ok =
+                        netdev::offload::finish_in_software(&mut batch.packets_mut()[i], &mut segs)
+                            .is_ok();
+                }
+                if ok {
+                    std::mem::swap(&mut spare.0, &mut batch.packets_mut()[i]);
                     // The extracted flow doubles as the packet's metadata:
                     // set actions on metadata edit this scratch copy.
-                    let md = &mut self.flows[i];
-                    odp::execute::execute(&mut self.spare, md, &actions, &mut sink, 0);
-                    std::mem::swap(&mut self.spare.0, &mut batch.packets_mut()[i]);
+                    odp::execute::execute(spare, &mut flows[i], &actions, &mut sink, 0);
+                    std::mem::swap(&mut spare.0, &mut batch.packets_mut()[i]);
                     if let Some(md0) = md0 {
                         for seg in segs {
                             let mut md = md0;
@@ -630,40 +865,39 @@ impl Pmd {
                         }
                     }
                 }
+                i = usize::from(next[i]);
             }
-            for &i in &misses[..n_misses] {
-                let i = usize::from(i);
-                sink.orig = self.flows[i];
-                let pkt = &mut batch.packets_mut()[i];
-                if pkt.vnet.is_some() {
-                    // Upcalls carry finished packets, as the kernel's do:
-                    // checksum completed, a large segment cut into frames.
-                    let mut segs = Vec::new();
-                    if netdev::offload::finish_in_software(pkt, &mut segs).is_ok() {
-                        shared.miss(&mut sink, pkt.data());
-                        for s in &segs {
-                            shared.miss(&mut sink, s.data());
-                        }
-                    }
-                    continue;
-                }
-                shared.miss(&mut sink, pkt.data());
-            }
-            sink.flush();
-            self.rng = sink.rng;
-            *recirc = std::mem::take(&mut sink.recirc);
         }
-        self.tx = tx;
-        groups.clear();
-        self.groups = groups;
-        shared.count(n_hit, n_missed, n_mask_hit, n_cache_hit);
-    }
+        for &i in &misses[..n_misses] {
+            let i = usize::from(i);
+            sink.orig = flows[i];
+            let pkt = &mut batch.packets_mut()[i];
+            if pkt.vnet.is_some() {
+                // Upcalls carry finished packets, as the kernel's do:
+                // checksum completed, a large segment cut into frames.
+                let mut segs = Vec::new();
+                if netdev::offload::finish_in_software(pkt, &mut segs).is_ok() {
+                    shared.miss(&mut sink, pkt.data());
+                    for s in &segs {
+                        shared.miss(&mut sink, s.data());
+                    }
+                }
+                continue;
+            }
+            shared.miss(&mut sink, pkt.data());
+        }
+        sink.flush();
+        *rng = sink.rng;
+        *recirc = std::mem::take(&mut sink.recirc);
+        drop(sink);
+        shared.count(n_hit, n_misses as u64, n_mask_hit, n_cache_hit);
 
-    fn random(&mut self) -> u32 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        (self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 32) as u32
+        // Cache the flows the classifier found (a sample of them).
+        for (i, f) in emc_new.iter_mut().enumerate() {
+            if let Some(f) = f.take() {
+                emc.insert(&keys[i], hashes[i], f);
+            }
+        }
     }
 }
 

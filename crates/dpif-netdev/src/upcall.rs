@@ -6,7 +6,7 @@
 //! stay in order.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,8 @@ pub const DEFAULT_QUEUE_LEN: usize = 4096;
 struct Handler {
     queue: Mutex<VecDeque<Upcall>>,
     ready: Condvar,
+    /// The queue's length, readable without the lock.
+    queued: AtomicUsize,
 }
 
 /// The handler queues of one datapath.
@@ -66,6 +68,15 @@ impl UpcallQueues {
             .len()
     }
 
+    /// Whether every queue is full, so that an upcall would certainly be
+    /// lost: poll threads check it before building one (a racy read; a
+    /// queue that fills up meanwhile still drops and counts in `push`).
+    pub fn all_full(&self) -> bool {
+        let h = self.handlers.read().unwrap_or_else(PoisonError::into_inner);
+        h.iter()
+            .all(|h| h.queued.load(Ordering::Relaxed) >= self.capacity)
+    }
+
     /// Queues `upcall` on the queue chosen by `hash`; returns false (and
     /// counts it lost) if that queue is full.
     pub fn push(&self, hash: u32, upcall: Upcall) -> bool {
@@ -83,9 +94,16 @@ impl UpcallQueues {
             self.count_lost(1);
             return false;
         }
+        let was_empty = q.is_empty();
         q.push_back(upcall);
+        handler.queued.store(q.len(), Ordering::Relaxed);
         drop(q);
-        handler.ready.notify_one();
+        // Waiters wait only while the queue is empty (checked under the
+        // lock), so only the push that ends emptiness needs to wake them:
+        // one wake-up (a system call) per burst instead of per upcall.
+        if was_empty {
+            handler.ready.notify_all();
+        }
         true
     }
 
@@ -101,7 +119,9 @@ impl UpcallQueues {
     pub fn pop(&self, id: u32) -> Result<Option<Upcall>, dpif::Errno> {
         let h = self.handler(id).ok_or(dpif::Errno::EINVAL)?;
         let mut q = h.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(q.pop_front())
+        let up = q.pop_front();
+        h.queued.store(q.len(), Ordering::Relaxed);
+        Ok(up)
     }
 
     /// Waits until queue `id` is non-empty or `timeout` passes.
@@ -134,11 +154,9 @@ impl UpcallQueues {
     pub fn purge(&self) {
         let h = self.handlers.read().unwrap_or_else(PoisonError::into_inner);
         for handler in h.iter() {
-            handler
-                .queue
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clear();
+            let mut q = handler.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            q.clear();
+            handler.queued.store(0, Ordering::Relaxed);
         }
     }
 }

@@ -88,11 +88,20 @@ pub const PT_ETH: u32 = 0;
 ///
 /// Runs per packet: never panics, never allocates.
 pub fn extract(packet: &[u8], md: &Flow) -> Flow {
-    let mut flow = metadata(md);
+    let mut flow = Flow::default();
+    extract_into(packet, md, &mut flow);
+    flow
+}
+
+/// [`extract`] writing into `flow` (whose old contents are all replaced):
+/// for callers that keep flows in place, so that the 576-byte result is
+/// not copied around once per packet.
+pub fn extract_into(packet: &[u8], md: &Flow, flow: &mut Flow) {
+    *flow = metadata(md);
     let l3 = if flow.packet_type == PT_ETH {
-        match parse_l2(packet, &mut flow) {
+        match parse_l2(packet, flow) {
             Some(rest) => rest,
-            None => return flow,
+            None => return,
         }
     } else {
         flow.dl_type = flow.packet_type as u16;
@@ -100,17 +109,17 @@ pub fn extract(packet: &[u8], md: &Flow) -> Flow {
     };
 
     match flow.dl_type {
-        t if ethernet::is_mpls(t) => parse_mpls(l3, &mut flow),
-        ethernet::ETHERTYPE_IPV4 => parse_ipv4(l3, &mut flow),
-        ethernet::ETHERTYPE_IPV6 => parse_ipv6(l3, &mut flow),
-        ethernet::ETHERTYPE_ARP | ethernet::ETHERTYPE_RARP => parse_arp(l3, &mut flow),
-        ethernet::ETHERTYPE_NSH => parse_nsh(l3, &mut flow),
+        t if ethernet::is_mpls(t) => parse_mpls(l3, flow),
+        ethernet::ETHERTYPE_IPV4 => parse_ipv4(l3, flow),
+        ethernet::ETHERTYPE_IPV6 => parse_ipv6(l3, flow),
+        ethernet::ETHERTYPE_ARP | ethernet::ETHERTYPE_RARP => parse_arp(l3, flow),
+        ethernet::ETHERTYPE_NSH => parse_nsh(l3, flow),
         _ => {}
     }
-    flow
 }
 
 /// A flow holding only the metadata fields of `md`.
+#[inline(always)]
 fn metadata(md: &Flow) -> Flow {
     Flow {
         tunnel: md.tunnel,
