@@ -282,7 +282,7 @@ impl Shared {
     /// Handles a packet that matched no flow: a miss upcall, or lost.
     pub fn miss(&self, sink: &mut DpSink<'_>, packet: &[u8]) {
         if self.listen().miss {
-            sink_upcall(sink, UpcallKind::Miss, packet);
+            sink.upcall(UpcallKind::Miss, packet, None);
         } else {
             self.upcalls.count_lost(1);
         }
@@ -306,38 +306,6 @@ impl Shared {
         drop(c);
         self.changed.notify_all();
     }
-}
-
-/// [`dpif::ufid::from_key`], encoding into a buffer sized up front (a
-/// typical key is about 150 bytes; growing from empty reallocated several
-/// times per upcall).
-pub(crate) fn key_ufid(key: &[KeyAttr]) -> Ufid {
-    let mut w = nl::Writer::with_buffer(Vec::with_capacity(256));
-    odp::nl::key::emit_keys(key, &mut w);
-    Ufid(dpif::ufid::murmur3_x64_128(w.as_bytes(), 0))
-}
-
-fn sink_upcall(sink: &mut DpSink<'_>, kind: UpcallKind, packet: &[u8]) {
-    if sink.shared.upcalls.all_full() {
-        // Building the upcall (key, UFID, packet copy) would be wasted.
-        sink.shared.upcalls.count_lost(1);
-        return;
-    }
-    let key = odp::convert::flow_to_key(&sink.orig, &odp::convert::KeyParms::all());
-    let ufid = key_ufid(&key);
-    let hash = (ufid.0 as u32) ^ ((ufid.0 >> 64) as u32);
-    let up = dpif::Upcall {
-        kind,
-        packet: packet.to_vec(),
-        key,
-        ufid,
-        userdata: None,
-        out_tun_key: None,
-        actions: None,
-        mru: None,
-        hash: None,
-    };
-    sink.shared.upcalls.push(hash, up);
 }
 
 /// A userspace datapath.

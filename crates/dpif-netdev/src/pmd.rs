@@ -188,13 +188,15 @@ impl<'a> DpSink<'a> {
         t.batch.push_swap(packet);
     }
 
-    fn upcall(&mut self, kind: UpcallKind, packet: &[u8], userdata: Option<Vec<u8>>) {
+    /// Queues an upcall for `packet`, keyed by the flow it arrived with
+    /// (`orig`); counted lost, and not even built, when every queue is full.
+    pub(crate) fn upcall(&mut self, kind: UpcallKind, packet: &[u8], userdata: Option<Vec<u8>>) {
         if self.shared.upcalls.all_full() {
             self.shared.upcalls.count_lost(1);
             return;
         }
         let key = odp::convert::flow_to_key(&self.orig, &odp::convert::KeyParms::all());
-        let ufid = crate::dp::key_ufid(&key);
+        let ufid = dpif::ufid::from_key(&key);
         let hash = (ufid.0 as u32) ^ ((ufid.0 >> 64) as u32);
         let up = Upcall {
             kind,

@@ -9,7 +9,9 @@ use odp::key::{KeyAttr, Ufid};
 
 /// The UFID of `key`.
 pub fn from_key(key: &[KeyAttr]) -> Ufid {
-    let mut w = nl::Writer::new();
+    // A typical key encodes to about 150 bytes: size the buffer up front
+    // (growing from empty reallocated several times per call).
+    let mut w = nl::Writer::with_buffer(Vec::with_capacity(256));
     odp::nl::key::emit_keys(key, &mut w);
     Ufid(murmur3_x64_128(w.as_bytes(), 0))
 }
