@@ -584,6 +584,19 @@ fn format_attrs(key: &[KeyAttr], out: &mut String) {
 
 use crate::text::key::attr_name;
 
+/// The flow's `nw_frag` bits for an IPv4/IPv6 attribute's `frag`, with
+/// OVS's error for values outside the fragment bits.
+fn checked_frag(frag: u8, is_mask: bool, attr: &str) -> Result<u8, String> {
+    let f = odp_to_ovs_frag(frag, is_mask);
+    if f > FLOW_NW_FRAG_MASK {
+        return Err(format!(
+            "{attr} has invalid nw_frag {}",
+            alt_hex(u32::from(f))
+        ));
+    }
+    Ok(f)
+}
+
 /// C's `%#x`: `0` for zero, `0x…` otherwise.
 fn alt_hex(v: u32) -> String {
     if v == 0 {
@@ -955,13 +968,7 @@ impl Decoder<'_> {
                 f.nw_proto = k.proto;
                 f.nw_tos = k.tos;
                 f.nw_ttl = k.ttl;
-                f.nw_frag = odp_to_ovs_frag(k.frag, is_mask);
-                if f.nw_frag > FLOW_NW_FRAG_MASK {
-                    return Err(format!(
-                        "OVS_KEY_ATTR_IPV4 has invalid nw_frag {}",
-                        alt_hex(u32::from(f.nw_frag))
-                    ));
-                }
+                f.nw_frag = checked_frag(k.frag, is_mask, "OVS_KEY_ATTR_IPV4")?;
                 l3_mask = Some((OVS_KEY_ATTR_IPV4, *k == Ipv4Key::default()));
             }
         } else if src_dl_type == ETH_TYPE_IPV6 {
@@ -976,13 +983,7 @@ impl Decoder<'_> {
                 f.nw_proto = k.proto;
                 f.nw_tos = k.tclass;
                 f.nw_ttl = k.hlimit;
-                f.nw_frag = odp_to_ovs_frag(k.frag, is_mask);
-                if f.nw_frag > FLOW_NW_FRAG_MASK {
-                    return Err(format!(
-                        "OVS_KEY_ATTR_IPV6 has invalid nw_frag {}",
-                        alt_hex(u32::from(f.nw_frag))
-                    ));
-                }
+                f.nw_frag = checked_frag(k.frag, is_mask, "OVS_KEY_ATTR_IPV6")?;
                 l3_mask = Some((OVS_KEY_ATTR_IPV6, *k == Ipv6Key::default()));
             }
         } else if src_dl_type == ETH_TYPE_ARP || src_dl_type == ETH_TYPE_RARP {
