@@ -25,6 +25,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod daemon;
+
 /// Attributes start on multiples of this many bytes.
 pub const NLA_ALIGNTO: usize = 4;
 /// Size of an attribute header.
