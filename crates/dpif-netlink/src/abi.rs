@@ -5,47 +5,20 @@
 
 #![allow(missing_docs)]
 
-// linux/netlink.h: message types.
-pub const NLMSG_NOOP: u16 = 1;
-pub const NLMSG_ERROR: u16 = 2;
-pub const NLMSG_DONE: u16 = 3;
-pub const NLMSG_OVERRUN: u16 = 4;
-
-// linux/netlink.h: nlmsg_flags.
-pub const NLM_F_REQUEST: u16 = 0x01;
-pub const NLM_F_MULTI: u16 = 0x02;
-pub const NLM_F_ACK: u16 = 0x04;
-pub const NLM_F_ECHO: u16 = 0x08;
-pub const NLM_F_DUMP_INTR: u16 = 0x10;
-pub const NLM_F_ROOT: u16 = 0x100;
-pub const NLM_F_MATCH: u16 = 0x200;
-pub const NLM_F_DUMP: u16 = NLM_F_ROOT | NLM_F_MATCH;
-pub const NLM_F_EXCL: u16 = 0x200;
-pub const NLM_F_CREATE: u16 = 0x400;
-/// On an NLMSG_ERROR: the original request was not copied back.
-pub const NLM_F_CAPPED: u16 = 0x100;
-/// On an NLMSG_ERROR: extended-ack TLVs follow.
-pub const NLM_F_ACK_TLVS: u16 = 0x200;
-
-// enum nlmsgerr_attrs
-pub const NLMSGERR_ATTR_MSG: u16 = 1;
-
-pub const NLMSG_HDRLEN: usize = 16;
-pub const GENL_HDRLEN: usize = 4;
+// linux/netlink.h and linux/genetlink.h: the message layer, shared with
+// every other netlink user of the workspace.
+pub use nl::genl::{
+    CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME, CTRL_ATTR_HDRSIZE, CTRL_ATTR_MAXATTR,
+    CTRL_ATTR_MCAST_GROUPS, CTRL_ATTR_MCAST_GRP_ID, CTRL_ATTR_MCAST_GRP_NAME,
+    CTRL_ATTR_VERSION, CTRL_CMD_GETFAMILY, CTRL_CMD_NEWFAMILY, GENL_HDRLEN, GENL_ID_CTRL,
+};
+pub use nl::msg::{
+    NLMSGERR_ATTR_MSG, NLMSG_DONE, NLMSG_ERROR, NLMSG_HDRLEN, NLMSG_NOOP, NLMSG_OVERRUN,
+    NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_DUMP_INTR,
+    NLM_F_ECHO, NLM_F_EXCL, NLM_F_MATCH, NLM_F_MULTI, NLM_F_REQUEST, NLM_F_ROOT,
+};
 /// `struct ovs_header`: one `int dp_ifindex`.
 pub const OVS_HEADER_LEN: usize = 4;
-
-// linux/genetlink.h: the controller family.
-pub const GENL_ID_CTRL: u16 = 0x10;
-pub const CTRL_CMD_GETFAMILY: u8 = 3;
-pub const CTRL_ATTR_FAMILY_ID: u16 = 1;
-pub const CTRL_ATTR_FAMILY_NAME: u16 = 2;
-pub const CTRL_ATTR_VERSION: u16 = 3;
-pub const CTRL_ATTR_HDRSIZE: u16 = 4;
-pub const CTRL_ATTR_MAXATTR: u16 = 5;
-pub const CTRL_ATTR_MCAST_GROUPS: u16 = 7;
-pub const CTRL_ATTR_MCAST_GRP_NAME: u16 = 1;
-pub const CTRL_ATTR_MCAST_GRP_ID: u16 = 2;
 
 // linux/openvswitch.h: family names, groups and versions.
 pub const OVS_DATAPATH_FAMILY: &str = "ovs_datapath";

@@ -13,23 +13,8 @@ pub struct Error {
 /// `Result` with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// errno values (Linux numbering) this crate and its tests name.
-pub mod errno {
-    #![allow(missing_docs)]
-    pub const EPERM: i32 = 1;
-    pub const ENOENT: i32 = 2;
-    pub const EIO: i32 = 5;
-    pub const EBUSY: i32 = 16;
-    pub const EEXIST: i32 = 17;
-    pub const ENODEV: i32 = 19;
-    pub const EINVAL: i32 = 22;
-    pub const EFBIG: i32 = 27;
-    pub const EPROTO: i32 = 71;
-    pub const EMSGSIZE: i32 = 90;
-    pub const EOPNOTSUPP: i32 = 95;
-    pub const EAFNOSUPPORT: i32 = 97;
-    pub const ENOBUFS: i32 = 105;
-}
+/// errno values (Linux numbering): the workspace's one table.
+pub use nl::errno;
 
 impl Error {
     /// An error with errno `errno` (made positive; 0 becomes `EIO`).

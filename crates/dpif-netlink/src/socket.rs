@@ -1,8 +1,8 @@
-//! A generic netlink socket: framing, transactions with acks, batches, dumps
-//! and unsolicited messages (multicast notifications, upcalls).
+//! A generic netlink socket: transactions with acks, batches, dumps and
+//! unsolicited messages (multicast notifications, upcalls), over the
+//! kernel's netlink or a connection to `oxvsd` (see [`nl::daemon`]).
 //!
-//! The socket itself is `netlink_sys::Socket`; this module adds the message
-//! framing (`nlmsghdr` + `genlmsghdr` + a family header) and the request /
+//! Messages are framed by [`nl::msg`]; this module adds the request /
 //! reply protocol:
 //!
 //! - every request carries `NLM_F_ACK` (except dumps), so every request gets
@@ -15,16 +15,18 @@
 //!   socket's next request, since the kernel runs one dump per socket at a time;
 //! - extended acks are on (`NETLINK_EXT_ACK`) and requests are not echoed back
 //!   in errors (`NETLINK_CAP_ACK`), so an error carries the kernel's message.
+//!
+//! Both transports carry datagrams of whole messages, so everything past
+//! the socket itself is shared.
 
 use std::collections::VecDeque;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 use std::time::Duration;
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::Path;
-
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket as RawSocket, SocketAddr};
+use nl::daemon;
+use nl::msg::{Messages, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
 
 use crate::abi::*;
 use crate::error::{errno, Error, Result};
@@ -42,22 +44,15 @@ const BATCH_MAX_BYTES: usize = 48 * 1024;
 /// [`MsgBuilder::attrs`].
 #[derive(Debug)]
 pub struct MsgBuilder {
-    w: nl::Writer,
+    m: nl::msg::MsgBuilder,
 }
 
 impl MsgBuilder {
     /// A generic netlink request of family `family` with `flags`
     /// (`NLM_F_REQUEST` is added).
     pub fn new(family: u16, flags: u16, cmd: u8, version: u8) -> MsgBuilder {
-        let mut b = Vec::with_capacity(256);
-        b.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_len, fixed in finish
-        b.extend_from_slice(&family.to_ne_bytes());
-        b.extend_from_slice(&(flags | NLM_F_REQUEST).to_ne_bytes());
-        b.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_seq, set when sent
-        b.extend_from_slice(&0u32.to_ne_bytes()); // nlmsg_pid: the kernel fills it
-        b.extend_from_slice(&[cmd, version, 0, 0]);
         MsgBuilder {
-            w: nl::Writer::with_buffer(b),
+            m: nl::msg::MsgBuilder::genl(family, flags | NLM_F_REQUEST, cmd, version),
         }
     }
 
@@ -65,15 +60,13 @@ impl MsgBuilder {
     /// `struct ovs_header` with `dp_ifindex`.
     pub fn ovs(family: u16, flags: u16, cmd: u8, version: u8, dp_ifindex: i32) -> MsgBuilder {
         let mut m = MsgBuilder::new(family, flags, cmd, version);
-        let mut b = std::mem::take(&mut m.w).into_bytes();
-        b.extend_from_slice(&dp_ifindex.to_ne_bytes());
-        m.w = nl::Writer::with_buffer(b);
+        m.m.header_bytes(&dp_ifindex.to_ne_bytes());
         m
     }
 
     /// The attribute writer.
     pub fn attrs(&mut self) -> &mut nl::Writer {
-        &mut self.w
+        self.m.attrs()
     }
 
     /// The finished request.
@@ -81,15 +74,10 @@ impl MsgBuilder {
     /// # Errors
     /// `EMSGSIZE` if an attribute overflowed its 16-bit length.
     pub fn finish(self) -> Result<Request> {
-        if self.w.overflowed() {
-            return Err(Error::with_msg(
-                errno::EMSGSIZE,
-                "netlink attribute too long",
-            ));
-        }
-        let mut bytes = self.w.into_bytes();
-        let len = u32::try_from(bytes.len()).map_err(|_| Error::new(errno::EMSGSIZE))?;
-        bytes[0..4].copy_from_slice(&len.to_ne_bytes());
+        let bytes = self
+            .m
+            .finish()
+            .map_err(|_| Error::with_msg(errno::EMSGSIZE, "netlink attribute too long"))?;
         Ok(Request { bytes })
     }
 }
@@ -111,11 +99,11 @@ impl Request {
     }
 
     fn set_flags(&mut self, flags: u16) {
-        self.bytes[6..8].copy_from_slice(&flags.to_ne_bytes());
+        nl::msg::set_flags(&mut self.bytes, flags);
     }
 
     fn set_seq(&mut self, seq: u32) {
-        self.bytes[8..12].copy_from_slice(&seq.to_ne_bytes());
+        nl::msg::set_seq(&mut self.bytes, seq);
     }
 }
 
@@ -163,122 +151,61 @@ enum Rx {
     Done { seq: u32, err: Option<Error> },
 }
 
-fn rd_u16(b: &[u8], at: usize) -> u16 {
-    u16::from_ne_bytes([b[at], b[at + 1]])
-}
-
-fn rd_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-/// The extended-ack message in the TLVs of an `NLMSG_ERROR` / `NLMSG_DONE`.
-fn ext_ack_msg(tlvs: &[u8]) -> Option<String> {
-    nl::AttrIter::new(tlvs)
-        .map_while(|a| a.ok())
-        .find(|a| a.ty == NLMSGERR_ATTR_MSG)
-        .map(|a| {
-            let s = a.payload.split(|&c| c == 0).next().unwrap_or(&[]);
-            String::from_utf8_lossy(s).into_owned()
-        })
-}
-
-/// Parses an `NLMSG_ERROR` payload: `int error; struct nlmsghdr msg;` then
-/// the request's payload unless capped, then TLVs if flagged.
-fn parse_error(flags: u16, body: &[u8]) -> Result<Option<Error>> {
-    if body.len() < 4 + NLMSG_HDRLEN {
-        return Err(Error::proto("short NLMSG_ERROR"));
-    }
-    let code = rd_u32(body, 0) as i32;
-    if code == 0 {
-        return Ok(None);
-    }
-    let mut tlv_at = 4 + NLMSG_HDRLEN;
-    if flags & NLM_F_CAPPED == 0 {
-        let orig_len = rd_u32(body, 4) as usize;
-        tlv_at = 4 + nl::align(orig_len.max(NLMSG_HDRLEN));
-    }
-    let msg = if flags & NLM_F_ACK_TLVS != 0 {
-        body.get(tlv_at..).and_then(ext_ack_msg)
-    } else {
-        None
-    };
-    let mut e = Error::new(code);
-    if let Some(m) = msg {
-        e = Error::with_msg(e.errno(), m);
-    }
-    Ok(Some(e))
+fn status(flags: u16, body: &[u8]) -> Result<Option<Error>> {
+    let (code, text) = nl::msg::parse_error(flags, body)
+        .map_err(|_| Error::proto("NLMSG_ERROR/NLMSG_DONE without a status"))?;
+    Ok((code != 0).then(|| match text {
+        Some(m) => Error::with_msg(code, m),
+        None => Error::new(code),
+    }))
 }
 
 /// Splits a datagram into messages.
-fn parse_datagram(mut buf: &[u8], out: &mut Vec<Rx>) -> Result<()> {
-    while buf.len() >= NLMSG_HDRLEN {
-        let len = rd_u32(buf, 0) as usize;
-        if len < NLMSG_HDRLEN || len > buf.len() {
-            return Err(Error::proto("bad nlmsg_len"));
-        }
-        let ty = rd_u16(buf, 4);
-        let flags = rd_u16(buf, 6);
-        let seq = rd_u32(buf, 8);
-        let body = &buf[NLMSG_HDRLEN..len];
-        match ty {
+fn parse_datagram(buf: &[u8], out: &mut Vec<Rx>) -> Result<()> {
+    for m in Messages::new(buf) {
+        let m = m.map_err(|e| Error::proto(e.to_string()))?;
+        let h = m.header;
+        let body = m.payload();
+        match h.ty {
             NLMSG_NOOP => {}
             NLMSG_ERROR => out.push(Rx::Ack {
-                seq,
-                err: parse_error(flags, body)?,
+                seq: h.seq,
+                err: status(h.flags, body)?,
             }),
-            NLMSG_DONE => {
-                let code = if body.len() >= 4 {
-                    rd_u32(body, 0) as i32
+            NLMSG_DONE => out.push(Rx::Done {
+                seq: h.seq,
+                // A kernel may end a dump with no status at all.
+                err: if body.len() >= 4 {
+                    status(h.flags, body)?
                 } else {
-                    0
-                };
-                let err = (code != 0).then(|| {
-                    let e = Error::new(code);
-                    match body
-                        .get(4..)
-                        .filter(|_| flags & NLM_F_ACK_TLVS != 0)
-                        .and_then(ext_ack_msg)
-                    {
-                        Some(m) => Error::with_msg(e.errno(), m),
-                        None => e,
-                    }
-                });
-                out.push(Rx::Done { seq, err });
-            }
+                    None
+                },
+            }),
             NLMSG_OVERRUN => return Err(Error::new(errno::ENOBUFS)),
             _ => {
-                if body.len() < GENL_HDRLEN {
-                    return Err(Error::proto("message shorter than genlmsghdr"));
-                }
+                let g = nl::genl::GenlHeader::parse(body)
+                    .ok_or_else(|| Error::proto("message shorter than genlmsghdr"))?;
                 out.push(Rx::Data(Msg {
-                    family: ty,
-                    flags,
-                    seq,
-                    cmd: body[0],
-                    version: body[1],
+                    family: h.ty,
+                    flags: h.flags,
+                    seq: h.seq,
+                    cmd: g.cmd,
+                    version: g.version,
                     payload: body[GENL_HDRLEN..].to_vec(),
                 }));
             }
         }
-        buf = &buf[nl::align(len).min(buf.len())..];
     }
     Ok(())
 }
 
-/// Largest message accepted from a stream peer.
-pub const STREAM_MSG_MAX: usize = 1 << 20;
-
-/// `genlmsghdr.cmd` of the stream-only request that joins a multicast group
-/// (`CTRL_ATTR_MCAST_GRP_ID`): the stream's `NETLINK_ADD_MEMBERSHIP`.
-pub const OXVS_CTRL_CMD_JOIN_GROUP: u8 = 0xf0;
-
 /// What carries the messages.
 #[derive(Debug)]
 enum Transport {
-    /// A netlink socket to the kernel: one datagram per `recv`.
+    /// A netlink socket to the kernel.
     Netlink(RawSocket),
-    /// A Unix stream to `oxvsd`: messages framed by `nlmsg_len`.
-    Stream(UnixStream),
+    /// A `SOCK_SEQPACKET` connection to `oxvsd`.
+    Daemon(OwnedFd),
 }
 
 /// A dump in progress on a socket.
@@ -325,45 +252,57 @@ impl Socket {
         })
     }
 
-    /// Connects to the `oxvsd` daemon listening on Unix stream socket
-    /// `path`. The daemon greets each connection with an `NLMSG_NOOP`
-    /// whose `nlmsg_pid` is the port id it gave the connection (what upcall
-    /// PIDs name, as a netlink socket's bound port id).
+    /// Connects to the `oxvsd` daemon listening on `path` (a
+    /// `SOCK_SEQPACKET` socket, see [`nl::daemon`]) and reads its greeting,
+    /// which gives the connection its port id.
     ///
     /// # Errors
     /// The errno of `connect()`; `EPROTO` if the greeting is missing or
-    /// malformed; `EPERM` if the daemon refused the peer's credentials.
+    /// malformed; the daemon's errno if it refused the connection.
     pub fn connect_unix(path: &Path) -> Result<Socket> {
-        let mut stream = UnixStream::connect(path)?;
-        let mut hdr = [0u8; NLMSG_HDRLEN];
-        stream.read_exact(&mut hdr).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Error::with_msg(errno::EPERM, "the daemon closed the connection")
-            } else {
-                e.into()
+        use rustix::net::{
+            connect, recv, socket_with, AddressFamily, RecvFlags, SocketAddrUnix, SocketFlags,
+            SocketType,
+        };
+        let fd = socket_with(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .map_err(io_err)?;
+        let addr = SocketAddrUnix::new(path).map_err(io_err)?;
+        connect(&fd, &addr).map_err(io_err)?;
+        let mut g = [0u8; 64];
+        let (n, _) = loop {
+            match recv(&fd, &mut g[..], RecvFlags::empty()) {
+                Err(rustix::io::Errno::INTR) => continue,
+                r => break r.map_err(io_err)?,
             }
-        })?;
-        let len = rd_u32(&hdr, 0) as usize;
-        let ty = rd_u16(&hdr, 4);
-        if !(NLMSG_HDRLEN..=STREAM_MSG_MAX).contains(&len) {
-            return Err(Error::proto("bad greeting"));
-        }
-        let mut body = vec![0u8; len - NLMSG_HDRLEN];
-        stream.read_exact(&mut body)?;
-        match ty {
-            NLMSG_NOOP => {}
-            NLMSG_ERROR if body.len() >= 4 => {
-                return Err(Error::new(rd_u32(&body, 0) as i32));
+        };
+        let pid = match daemon::parse_greeting(&g[..n]) {
+            Some(daemon::Greeting::Welcome { pid, .. }) => pid,
+            Some(daemon::Greeting::Refused(e)) => {
+                return Err(Error::with_msg(
+                    e,
+                    format!("{}: the daemon refused the connection", path.display()),
+                ))
             }
-            _ => return Err(Error::proto("greeting is not NLMSG_NOOP")),
-        }
+            None if n == 0 => {
+                return Err(Error::with_msg(
+                    errno::ECONNRESET,
+                    format!("{}: the daemon closed the connection", path.display()),
+                ))
+            }
+            None => return Err(Error::proto("no greeting from the daemon")),
+        };
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(1);
         Ok(Socket {
-            sock: Transport::Stream(stream),
-            pid: rd_u32(&hdr, 12),
+            sock: Transport::Daemon(fd),
+            pid,
             next_seq: seed | 1,
             buf: Vec::new(),
             rx: VecDeque::new(),
@@ -376,40 +315,34 @@ impl Socket {
         self.pid
     }
 
-    /// Joins multicast group `group`.
+    /// Joins multicast group `group`; once this returns, every later
+    /// message of the group reaches this socket.
     ///
     /// # Errors
-    /// The errno of `setsockopt`.
-    pub fn join_group(&self, group: u32) -> Result<()> {
+    /// The errno of `setsockopt`, or the daemon's.
+    pub fn join_group(&mut self, group: u32) -> Result<()> {
         match &self.sock {
             Transport::Netlink(s) => Ok(s.add_membership(group)?),
-            Transport::Stream(_) => {
-                // No ack asked: the daemon handles requests in order.
-                let mut m = MsgBuilder::new(GENL_ID_CTRL, 0, OXVS_CTRL_CMD_JOIN_GROUP, 1);
-                m.attrs().put_u32(CTRL_ATTR_MCAST_GRP_ID, group);
-                self.send(m.finish()?.as_bytes())
+            Transport::Daemon(_) => {
+                let m = sockopt(daemon::SOL_NETLINK, daemon::NETLINK_ADD_MEMBERSHIP, group)?;
+                self.transact(m).map(drop)
             }
         }
     }
 
-    /// Joins multicast group `group`, waiting until the daemon has done it
-    /// (on a netlink socket, the same as [`Socket::join_group`]).
-    ///
-    /// # Errors
-    /// The errno of `setsockopt`, or the daemon's.
-    pub fn join_group_acked(&mut self, group: u32) -> Result<()> {
-        if !self.is_stream() {
-            return self.join_group(group);
-        }
-        let mut m = MsgBuilder::new(GENL_ID_CTRL, 0, OXVS_CTRL_CMD_JOIN_GROUP, 1);
-        m.attrs().put_u32(CTRL_ATTR_MCAST_GRP_ID, group);
-        self.transact(m.finish()?).map(drop)
-    }
-
-    /// Asks for a larger receive buffer (best effort).
-    pub fn set_rcvbuf(&self, bytes: usize) {
-        if let Transport::Netlink(s) = &self.sock {
-            let _ = s.set_rx_buf_sz(bytes);
+    /// Asks for a receive buffer of `bytes` (best effort; the kernel
+    /// doubles it, and so does the daemon's accounting).
+    pub fn set_rcvbuf(&mut self, bytes: usize) {
+        match &self.sock {
+            Transport::Netlink(s) => {
+                let _ = s.set_rx_buf_sz(bytes);
+            }
+            Transport::Daemon(_) => {
+                let v = u32::try_from(bytes.saturating_mul(2)).unwrap_or(u32::MAX);
+                if let Ok(m) = sockopt(daemon::SOL_SOCKET, daemon::SO_RCVBUF, v) {
+                    let _ = self.transact(m);
+                }
+            }
         }
     }
 
@@ -420,15 +353,14 @@ impl Socket {
     }
 
     fn send(&self, bytes: &[u8]) -> Result<()> {
-        let sock = match &self.sock {
-            Transport::Netlink(s) => s,
-            Transport::Stream(s) => {
-                let mut w: &UnixStream = s;
-                return w.write_all(bytes).map_err(Error::from);
-            }
-        };
         loop {
-            match sock.send(bytes, 0) {
+            let r = match &self.sock {
+                Transport::Netlink(s) => s.send(bytes, 0),
+                Transport::Daemon(fd) => {
+                    rustix::net::send(fd, bytes, rustix::net::SendFlags::NOSIGNAL).map_err(io_err)
+                }
+            };
+            match r {
                 Ok(n) if n == bytes.len() => return Ok(()),
                 Ok(_) => return Err(Error::with_msg(errno::EIO, "short netlink send")),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -440,63 +372,49 @@ impl Socket {
     /// Receives one datagram into the queue. Returns false if `block` is
     /// false and nothing was waiting.
     fn fill(&mut self, block: bool) -> Result<bool> {
-        let sock = match &self.sock {
-            Transport::Netlink(s) => s,
-            Transport::Stream(_) => return self.fill_stream(block),
-        };
-        let flags = libc_flags(block);
-        if self.buf.capacity() < RX_BUF {
-            self.buf.reserve_exact(RX_BUF);
-        }
-        loop {
-            self.buf.clear();
-            match sock.recv(&mut self.buf, flags) {
-                Ok(n) if n > self.buf.len() => {
+        // MSG_TRUNC makes recv report a datagram's real length, so a
+        // truncated one is detected.
+        let got = loop {
+            let r = match &self.sock {
+                Transport::Netlink(s) => {
+                    self.buf.clear();
+                    self.buf.reserve_exact(RX_BUF);
+                    s.recv(&mut self.buf, libc_flags(block))
+                        .map(|n| (n, self.buf.len()))
+                }
+                Transport::Daemon(fd) => {
+                    self.buf.resize(RX_BUF, 0);
+                    let mut flags = rustix::net::RecvFlags::TRUNC;
+                    if !block {
+                        flags |= rustix::net::RecvFlags::DONTWAIT;
+                    }
+                    match rustix::net::recv(fd, &mut self.buf[..], flags) {
+                        Ok((_, 0)) => {
+                            return Err(Error::with_msg(
+                                errno::ECONNRESET,
+                                "the daemon closed the connection",
+                            ))
+                        }
+                        Ok((got, n)) => Ok((n, got)),
+                        Err(e) => Err(io_err(e)),
+                    }
+                }
+            };
+            match r {
+                Ok((n, got)) if n > got => {
                     return Err(Error::with_msg(
                         errno::EMSGSIZE,
                         "netlink message truncated",
                     ));
                 }
-                Ok(_) => break,
+                Ok((_, got)) => break got,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && !block => return Ok(false),
                 Err(e) => return Err(e.into()),
             }
-        }
-        let mut out = Vec::new();
-        parse_datagram(&self.buf, &mut out)?;
-        self.rx.extend(out);
-        Ok(true)
-    }
-
-    /// Reads one whole message from the stream into the queue.
-    fn fill_stream(&mut self, block: bool) -> Result<bool> {
-        let Transport::Stream(s) = &self.sock else {
-            return Ok(false);
         };
-        if !block && !poll_readable(&[s.as_fd()], Some(Duration::ZERO)) {
-            return Ok(false);
-        }
-        let mut r: &UnixStream = s;
-        let eof = |e: std::io::Error| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                Error::with_msg(ECONNRESET, "the daemon closed the connection")
-            } else {
-                Error::from(e)
-            }
-        };
-        let mut hdr = [0u8; NLMSG_HDRLEN];
-        r.read_exact(&mut hdr).map_err(eof)?;
-        let len = rd_u32(&hdr, 0) as usize;
-        if !(NLMSG_HDRLEN..=STREAM_MSG_MAX).contains(&len) {
-            return Err(Error::proto("bad nlmsg_len on the stream"));
-        }
-        self.buf.clear();
-        self.buf.extend_from_slice(&hdr);
-        self.buf.resize(len, 0);
-        r.read_exact(&mut self.buf[NLMSG_HDRLEN..]).map_err(eof)?;
         let mut out = Vec::new();
-        parse_datagram(&self.buf, &mut out)?;
+        parse_datagram(&self.buf[..got], &mut out)?;
         self.rx.extend(out);
         Ok(true)
     }
@@ -738,13 +656,13 @@ impl Socket {
     pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         match &self.sock {
             Transport::Netlink(s) => s.as_fd(),
-            Transport::Stream(s) => s.as_fd(),
+            Transport::Daemon(s) => s.as_fd(),
         }
     }
 
-    /// Whether this socket talks to the daemon over a Unix stream.
-    pub fn is_stream(&self) -> bool {
-        matches!(self.sock, Transport::Stream(_))
+    /// Whether this socket talks to `oxvsd` rather than the kernel.
+    pub fn is_daemon(&self) -> bool {
+        matches!(self.sock, Transport::Daemon(_))
     }
 
     /// Sends already-framed bytes as they are (tests of malformed input).
@@ -764,17 +682,25 @@ impl Socket {
                 s.send_to(bytes, &SocketAddr::new(pid, 0), 0)?;
                 Ok(())
             }
-            Transport::Stream(_) => Err(Error::new(errno::EOPNOTSUPP)),
+            Transport::Daemon(_) => Err(Error::new(errno::EOPNOTSUPP)),
         }
     }
 }
 
-/// The errno of a stream whose peer went away.
-const ECONNRESET: i32 = 104;
+/// An `OXVS_CTRL_CMD_SOCKOPT` request acting on the connection it is sent on.
+fn sockopt(level: u32, name: u32, value: u32) -> Result<Request> {
+    let mut m = MsgBuilder::new(GENL_ID_CTRL, 0, daemon::OXVS_CTRL_CMD_SOCKOPT, 1);
+    m.attrs().put_u32(daemon::SOCKOPT_ATTR_LEVEL, level);
+    m.attrs().put_u32(daemon::SOCKOPT_ATTR_NAME, name);
+    m.attrs().put_u32(daemon::SOCKOPT_ATTR_VALUE, value);
+    m.finish()
+}
+
+fn io_err(e: impl Into<std::io::Error>) -> std::io::Error {
+    e.into()
+}
 
 fn libc_flags(block: bool) -> i32 {
-    // MSG_TRUNC makes recv report a datagram's real length, so a truncated
-    // one is detected; MSG_DONTWAIT for non-blocking reads.
     const MSG_TRUNC: i32 = 0x20;
     const MSG_DONTWAIT: i32 = 0x40;
     if block {
@@ -815,11 +741,10 @@ mod tests {
         let r = m.finish().unwrap();
         let b = r.as_bytes();
         assert_eq!(b.len(), 16 + 4 + 4 + 8);
-        assert_eq!(rd_u32(b, 0), 32);
-        assert_eq!(rd_u16(b, 4), 0x22);
-        assert_eq!(rd_u16(b, 6), NLM_F_ECHO | NLM_F_REQUEST);
+        let h = nl::msg::Header::parse(b).unwrap();
+        assert_eq!((h.len, h.ty, h.flags), (32, 0x22, NLM_F_ECHO | NLM_F_REQUEST));
         assert_eq!(&b[16..20], &[3, 1, 0, 0]);
-        assert_eq!(rd_u32(b, 20), 7);
+        assert_eq!(&b[20..24], &7i32.to_ne_bytes());
         assert_eq!(&b[24..], &[8, 0, 1, 0, 5, 0, 0, 0]);
     }
 

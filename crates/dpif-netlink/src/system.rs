@@ -269,8 +269,8 @@ impl SystemDp {
             .vport
             .group(OVS_VPORT_MCGROUP)
             .ok_or(Errno::EPROTO)?;
-        notify.join_group_acked(group).map_err(errno)?;
-        let h = kernel.new_socket().map_err(errno)?;
+        notify.join_group(group).map_err(errno)?;
+        let mut h = kernel.new_socket().map_err(errno)?;
         h.set_rcvbuf(SOCK_RCVBUF);
         let pids = vec![h.pid()];
         Ok(SystemDp {
@@ -1164,7 +1164,7 @@ impl Provider for SystemDp {
                 hs.pop();
             }
             while hs.len() < n {
-                let s = self.kernel.new_socket().map_err(errno)?;
+                let mut s = self.kernel.new_socket().map_err(errno)?;
                 s.set_rcvbuf(SOCK_RCVBUF);
                 hs.push(Mutex::new(s));
             }

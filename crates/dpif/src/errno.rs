@@ -10,50 +10,45 @@ use std::num::NonZeroI32;
 pub struct Errno(NonZeroI32);
 
 macro_rules! errnos {
-    ($($name:ident = $v:expr, $doc:expr;)*) => {
+    ($($name:ident, $doc:expr;)*) => {
         impl Errno {
             $(
                 #[doc = $doc]
-                pub const $name: Errno = Errno(match NonZeroI32::new($v) {
+                pub const $name: Errno = Errno(match NonZeroI32::new(nl::errno::$name) {
                     Some(v) => v,
                     None => panic!("errno 0"),
                 });
             )*
-
-            /// The symbolic name (`"ENOENT"`), if this is a well-known errno.
-            pub fn name(self) -> Option<&'static str> {
-                match self.0.get() {
-                    $($v => Some(stringify!($name)),)*
-                    _ => None,
-                }
-            }
         }
     };
 }
 
+// The numbers come from the workspace's one table, `nl::errno`.
 errnos! {
-    EPERM = 1, "Operation not permitted (missing privileges).";
-    ENOENT = 2, "No such flow, datapath or file.";
-    EIO = 5, "Input/output error (an OS error without an errno).";
-    E2BIG = 7, "Argument list too long.";
-    EAGAIN = 11, "Nothing available now; try again.";
-    ENOMEM = 12, "Out of memory.";
-    EACCES = 13, "Permission denied.";
-    EBUSY = 16, "Resource busy (e.g. a port number in use).";
-    EEXIST = 17, "Already exists (a flow, datapath or port).";
-    ENODEV = 19, "No such port or device.";
-    EINVAL = 22, "Invalid argument (malformed key, mask or actions...).";
-    EFBIG = 27, "Too large (e.g. too many ports or flows).";
-    ENOSPC = 28, "No space left (a table is full).";
-    EPIPE = 32, "Peer went away.";
-    ERANGE = 34, "Out of range.";
-    EPROTO = 71, "Protocol error (a provider broke its contract).";
-    EOVERFLOW = 75, "Value too large for its type.";
-    EMSGSIZE = 90, "Message too long.";
-    EOPNOTSUPP = 95, "Operation not supported by this provider.";
-    EAFNOSUPPORT = 97, "Unknown datapath type.";
-    ENOBUFS = 105, "Buffers overflowed (e.g. port change notifications lost).";
-    ETIMEDOUT = 110, "Timed out.";
+    EPERM, "Operation not permitted (missing privileges).";
+    ENOENT, "No such flow, datapath or file.";
+    EIO, "Input/output error (an OS error without an errno).";
+    E2BIG, "Argument list too long.";
+    EAGAIN, "Nothing available now; try again.";
+    ENOMEM, "Out of memory.";
+    EACCES, "Permission denied.";
+    EBUSY, "Resource busy (e.g. a port number in use).";
+    EEXIST, "Already exists (a flow, datapath or port).";
+    ENODEV, "No such port or device.";
+    EINVAL, "Invalid argument (malformed key, mask or actions...).";
+    EMFILE, "Too many open files or connections.";
+    EFBIG, "Too large (e.g. too many ports or flows).";
+    ENOSPC, "No space left (a table is full).";
+    EPIPE, "Peer went away.";
+    ERANGE, "Out of range.";
+    EPROTO, "Protocol error (a provider broke its contract).";
+    EOVERFLOW, "Value too large for its type.";
+    EMSGSIZE, "Message too long.";
+    EOPNOTSUPP, "Operation not supported by this provider.";
+    EAFNOSUPPORT, "Unknown datapath type.";
+    EADDRINUSE, "Address (e.g. a netlink port id) in use.";
+    ENOBUFS, "Buffers overflowed (e.g. port change notifications lost).";
+    ETIMEDOUT, "Timed out.";
 }
 
 impl Errno {
@@ -69,6 +64,11 @@ impl Errno {
     /// The numeric value.
     pub fn get(self) -> i32 {
         self.0.get()
+    }
+
+    /// The symbolic name (`"ENOENT"`), if this is a well-known errno.
+    pub fn name(self) -> Option<&'static str> {
+        nl::errno::name(self.get())
     }
 }
 

@@ -26,6 +26,10 @@
 #![forbid(unsafe_code)]
 
 pub mod daemon;
+pub mod errno;
+pub mod genl;
+pub mod msg;
+pub mod policy;
 
 /// Attributes start on multiples of this many bytes.
 pub const NLA_ALIGNTO: usize = 4;
@@ -231,6 +235,11 @@ impl Writer {
     /// Whether an attribute or nest exceeded the 16-bit length limit.
     pub fn overflowed(&self) -> bool {
         self.overflow
+    }
+
+    /// The bytes written so far, for fixing up a header in place.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.buf
     }
 
     /// Takes the bytes written.
