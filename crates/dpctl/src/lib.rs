@@ -16,7 +16,6 @@
 //!   `del-flows`, and the file forms `add-flows`, `mod-flows`,
 //!   `del-flows FILE` (batched).
 //! - [`fmt`]: UFIDs, flow statistics, port names in flow text, JSON.
-//! - [`ifup`]: bringing a kernel port's device up after `add-if`.
 //! - [`verbs`]: the flow-checking verbs, which read one case per line on
 //!   standard input with the line rules of Open vSwitch's `test-odp` (see
 //!   [`for_each_case`]): `parse-keys`, `parse-wc-keys`, `parse-actions`,
@@ -34,7 +33,6 @@ pub mod cli;
 pub mod dp;
 pub mod flows;
 pub mod fmt;
-pub mod ifup;
 pub mod ports;
 pub mod verbs;
 

@@ -135,12 +135,14 @@ fn add_one(ctx: &mut Ctx<'_>, dp: &Dpif, dp_name: &str, arg: &str) -> CmdResult 
     };
     match dp.port_add(&spec, port_no) {
         // A kernel port passes traffic only when its device is up.
-        Ok(_) if dp.type_name() == "system" => crate::ifup::set_up(&spec.name).inspect_err(|&e| {
-            ctx.error(
-                Some(e),
-                &format!("{}: failed bringing interface up", a.name),
-            );
-        }),
+        Ok(_) if dp.type_name() == "system" => dpif_netlink::rtnl::set_up(&spec.name)
+            .map_err(|e| Errno::new(e.errno()).unwrap_or(Errno::EIO))
+            .inspect_err(|&e| {
+                ctx.error(
+                    Some(e),
+                    &format!("{}: failed bringing interface up", a.name),
+                );
+            }),
         Ok(_) => Ok(()),
         Err(e @ Errno::ENODEV) => {
             ctx.error(

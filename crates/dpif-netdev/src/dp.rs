@@ -282,7 +282,7 @@ impl Shared {
     /// Handles a packet that matched no flow: a miss upcall, or lost.
     pub fn miss(&self, sink: &mut DpSink<'_>, packet: &[u8]) {
         if self.listen().miss {
-            sink.upcall(UpcallKind::Miss, packet, None);
+            sink.upcall(UpcallKind::Miss, packet, None, 0);
         } else {
             self.upcalls.count_lost(1);
         }
@@ -670,6 +670,41 @@ fn to_dpif_flow(f: &DpFlow, terse: bool) -> DpifFlow {
         actions: (**f.actions().load()).clone(),
         ufid: f.ufid,
         stats: f.stats().get(),
+    }
+}
+
+/// A flow dump that owns its snapshot of the table, for a server that
+/// resumes it as its client reads ([`Datapath::flow_dump_owned`]). Flows
+/// deleted after the snapshot are skipped.
+pub struct OwnedFlowDump {
+    flows: std::vec::IntoIter<Arc<DpFlow>>,
+    terse: bool,
+}
+
+impl Iterator for OwnedFlowDump {
+    type Item = DpifFlow;
+
+    fn next(&mut self) -> Option<DpifFlow> {
+        self.flows
+            .by_ref()
+            .find(|f| f.is_alive())
+            .map(|f| to_dpif_flow(&f, self.terse))
+    }
+}
+
+impl Datapath {
+    /// Starts a dump that owns its snapshot (see [`OwnedFlowDump`]);
+    /// `terse` leaves out keys, masks and actions.
+    ///
+    /// # Errors
+    /// `ENODEV` once the datapath is destroyed.
+    pub fn flow_dump_owned(&self, terse: bool) -> Result<OwnedFlowDump, Errno> {
+        self.alive()?;
+        let flows: Vec<Arc<DpFlow>> = lock(&self.shared.flows).by_ufid.values().cloned().collect();
+        Ok(OwnedFlowDump {
+            flows: flows.into_iter(),
+            terse,
+        })
     }
 }
 

@@ -190,7 +190,13 @@ impl<'a> DpSink<'a> {
 
     /// Queues an upcall for `packet`, keyed by the flow it arrived with
     /// (`orig`); counted lost, and not even built, when every queue is full.
-    pub(crate) fn upcall(&mut self, kind: UpcallKind, packet: &[u8], userdata: Option<Vec<u8>>) {
+    pub(crate) fn upcall(
+        &mut self,
+        kind: UpcallKind,
+        packet: &[u8],
+        userdata: Option<Vec<u8>>,
+        pid: u32,
+    ) {
         if self.shared.upcalls.all_full() {
             self.shared.upcalls.count_lost(1);
             return;
@@ -204,6 +210,7 @@ impl<'a> DpSink<'a> {
             key,
             ufid,
             userdata,
+            pid,
             out_tun_key: None,
             actions: None,
             mru: None,
@@ -235,7 +242,12 @@ impl Sink<Pkt> for DpSink<'_> {
 
     fn userspace(&mut self, action: &Userspace, packet: &Pkt, _md: &Flow) {
         if self.shared.listen().action {
-            self.upcall(UpcallKind::Action, packet.data(), action.userdata.clone());
+            self.upcall(
+                UpcallKind::Action,
+                packet.data(),
+                action.userdata.clone(),
+                action.pid,
+            );
         } else {
             self.shared.upcalls.count_lost(1);
         }
@@ -684,7 +696,7 @@ impl Pmd {
                     txq: 0,
                     rng: 1,
                 };
-                s.upcall(UpcallKind::Sample, pkt.data(), None);
+                s.upcall(UpcallKind::Sample, pkt.data(), None, 0);
             }
             if drop_frags && flow.nw_frag != 0 {
                 continue;

@@ -40,6 +40,7 @@ pub mod flow;
 pub mod kernel;
 pub mod packet;
 pub mod remote;
+pub mod rtnl;
 pub mod socket;
 pub mod system;
 pub mod vport;

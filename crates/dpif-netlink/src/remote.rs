@@ -1,22 +1,19 @@
 //! The `netdev` dpif provider as a client of the `oxvsd` daemon.
 //!
 //! `oxvsd` hosts userspace datapaths and speaks the kernel's openvswitch
-//! generic netlink messages over a Unix stream socket, so this provider is
-//! the `system` provider's code with a different transport:
+//! generic netlink messages on a Unix `SOCK_SEQPACKET` socket (the
+//! transport is specified in [`nl::daemon`]), so this provider is the
+//! `system` provider's code with a different socket:
 //!
-//! - **Framing.** Messages are sent and received whole, one after another,
-//!   each framed by its `nlmsg_len` (at most [`crate::socket::STREAM_MSG_MAX`]
-//!   bytes). Requests, acks (`NLMSG_ERROR`), dumps (`NLM_F_MULTI` up to
-//!   `NLMSG_DONE`) and families (`CTRL_CMD_GETFAMILY` on `GENL_ID_CTRL`) are
-//!   as on a netlink socket.
-//! - **Port ids.** On connecting the daemon sends an `NLMSG_NOOP` whose
-//!   `nlmsg_pid` is the connection's port id; naming it in
-//!   `OVS_VPORT_ATTR_UPCALL_PID` or `OVS_DP_ATTR_UPCALL_PID` subscribes the
-//!   connection to that port's upcalls, exactly as with the kernel.
-//! - **Multicast.** A connection joins a group (`ovs_vport` port
-//!   notifications) with a `GENL_ID_CTRL` request of command
-//!   [`crate::socket::OXVS_CTRL_CMD_JOIN_GROUP`] carrying
-//!   `CTRL_ATTR_MCAST_GRP_ID`.
+//! - **Datagrams** carry whole messages as on a netlink socket; requests,
+//!   acks (`NLMSG_ERROR`), dumps (`NLM_F_MULTI` up to `NLMSG_DONE`) and
+//!   families (`CTRL_CMD_GETFAMILY` on `GENL_ID_CTRL`) are as the kernel's.
+//! - **Port ids.** The daemon's greeting gives the connection its port id;
+//!   naming it in `OVS_VPORT_ATTR_UPCALL_PID` (or the per-CPU ids)
+//!   subscribes the connection to those upcalls, exactly as with the
+//!   kernel.
+//! - **Socket options** (multicast groups, the receive buffer) are
+//!   requests ([`nl::daemon::OXVS_CTRL_CMD_SOCKOPT`]).
 //! - **Port types** beyond the kernel's (`dummy`, `pcap`, `tap`) have
 //!   numbers of their own (`OXVS_VPORT_TYPE_*`) and their options travel as
 //!   `key=value` strings in `OVS_VPORT_ATTR_OPTIONS`.

@@ -742,7 +742,10 @@ mod tests {
         let b = r.as_bytes();
         assert_eq!(b.len(), 16 + 4 + 4 + 8);
         let h = nl::msg::Header::parse(b).unwrap();
-        assert_eq!((h.len, h.ty, h.flags), (32, 0x22, NLM_F_ECHO | NLM_F_REQUEST));
+        assert_eq!(
+            (h.len, h.ty, h.flags),
+            (32, 0x22, NLM_F_ECHO | NLM_F_REQUEST)
+        );
         assert_eq!(&b[16..20], &[3, 1, 0, 0]);
         assert_eq!(&b[20..24], &7i32.to_ne_bytes());
         assert_eq!(&b[24..], &[8, 0, 1, 0, 5, 0, 0, 0]);

@@ -560,6 +560,7 @@ impl SystemDp {
             ufid: dpif::ufid::from_key(&key),
             key,
             userdata: u.userdata,
+            pid: 0,
             out_tun_key,
             actions,
             mru: u.mru,

@@ -269,6 +269,9 @@ pub struct Upcall {
     pub ufid: Ufid,
     /// The `userspace` action's userdata, for action upcalls.
     pub userdata: Option<Vec<u8>>,
+    /// The `userspace` action's netlink port id, for action upcalls (0 for
+    /// misses and samples, which go where their in-port's upcall ids say).
+    pub pid: u32,
     /// Egress tunnel key, for action upcalls that asked for it.
     pub out_tun_key: Option<Vec<TunnelAttr>>,
     /// The actions being executed, for action upcalls that asked for them.

@@ -45,6 +45,7 @@ table! {
     ENAMETOOLONG = 36;
     ENOSYS = 38;
     ENODATA = 61;
+    ENOPROTOOPT = 92;
     EPROTO = 71;
     EOVERFLOW = 75;
     EMSGSIZE = 90;

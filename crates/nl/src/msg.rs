@@ -438,6 +438,12 @@ mod tests {
         let mut bad = request();
         bad[0] = 200;
         let ms: Vec<_> = Messages::new(&bad).collect();
-        assert_eq!(ms, vec![Err(BadLength { offset: 0, len: 200 })]);
+        assert_eq!(
+            ms,
+            vec![Err(BadLength {
+                offset: 0,
+                len: 200
+            })]
+        );
     }
 }

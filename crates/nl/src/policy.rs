@@ -145,7 +145,9 @@ fn check(ty: u16, kind: Kind, p: &[u8]) -> Result<(), Invalid> {
             }
             Ok(())
         }
-        Kind::Binary { min, max } if !(min..=max).contains(&p.len()) => bad(Reason::Length(p.len())),
+        Kind::Binary { min, max } if !(min..=max).contains(&p.len()) => {
+            bad(Reason::Length(p.len()))
+        }
         Kind::Nested => match AttrIter::new(p).find_map(Result::err) {
             Some(e) => bad(Reason::Frame(match e {
                 crate::FrameError::TruncatedHeader { offset }

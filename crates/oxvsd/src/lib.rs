@@ -1,36 +1,83 @@
 //! `oxvsd`: a daemon hosting userspace datapaths (`dpif-netdev`) behind a
-//! Unix stream socket.
+//! Unix socket, speaking the Linux kernel's netlink protocols for Open
+//! vSwitch.
 //!
 //! # Protocol
 //!
-//! The daemon speaks the Linux kernel's openvswitch generic netlink
-//! messages (`ovs_datapath`, `ovs_vport`, `ovs_flow`, `ovs_packet`:
-//! `nlmsghdr` + `genlmsghdr` + `struct ovs_header` + attributes) over the
-//! stream, so `dpif-netlink`'s codec drives both the kernel (`system`) and
-//! the daemon (`netdev`, [`dpif_netlink::RemoteClass`]). What differs from
-//! a netlink socket is listed in [`dpif_netlink::remote`]: messages are
-//! framed by `nlmsg_len`, a greeting `NLMSG_NOOP` gives the connection its
-//! port id, and multicast groups are joined by a request.
+//! The socket and what a connection adds to a netlink socket are
+//! specified in [`nl::daemon`]: `SOCK_SEQPACKET` datagrams of whole
+//! netlink messages, a greeting giving the connection its port id, socket
+//! options as requests, overruns reported as netlink reports them. On it
+//! the daemon serves what the kernel's openvswitch module serves, so Open
+//! vSwitch's `dpif-netlink` (through `oxvs-run`) and oxvs's own
+//! (`dpif_netlink::RemoteClass`) drive it as they drive the kernel:
 //!
-//! - Families are resolved with `CTRL_CMD_GETFAMILY` on `GENL_ID_CTRL`
-//!   (fixed ids, [`wire::FAMILIES`]).
-//! - Every request gets `NLMSG_ERROR` (0 = ack) when it asks `NLM_F_ACK` or
-//!   fails, after its reply when it has one (`GET`, or `NLM_F_ECHO`).
-//! - Dumps (`NLM_F_DUMP`) answer `NLM_F_MULTI` messages then `NLMSG_DONE`.
-//! - Upcalls (`OVS_PACKET_CMD_MISS` / `_ACTION`) go to a connection named
-//!   by the in-port's `OVS_VPORT_ATTR_UPCALL_PID` list (picked by hash) or
-//!   else the datapath's `OVS_DP_ATTR_UPCALL_PID`. When no live connection
-//!   is named, misses go to the built-in learning switch ([`learn`]).
-//! - Access: the socket file is mode 0660 in a 0755 directory; each peer's
-//!   `SO_PEERCRED` must be root, the daemon's user, or in the socket's
-//!   group, else it gets `NLMSG_ERROR` `EPERM` instead of the greeting.
-//!   Members of the group are not root: they may not add `pcap` ports
-//!   (files opened as the daemon), `EPERM`.
+//! - `nlctrl` family lookups ([`ctrl`], ids in [`families`]);
+//! - `ovs_datapath` ([`datapath`]), `ovs_vport` ([`vport`]), `ovs_flow`
+//!   ([`flow`]) and `ovs_packet` ([`packet`]) requests, with the kernel's
+//!   attribute policies ([`policy`]), errnos and notifications;
+//! - upcalls to the port ids ports and datapaths name ([`upcall`]);
+//! - ctnetlink and cttimeout requests ([`netfilter`]).
+//!
+//! Requests, dumps and acks follow the kernel ([`dispatch`]); the threads
+//! and flow control are described in [`server`] and [`conn`].
+//!
+//! # Access
+//!
+//! The socket file is mode 0660 in a 0755 directory. A peer
+//! (`SO_PEERCRED`) must be root, the daemon's user, or a member of the
+//! socket's group; others get `EPERM` instead of the greeting. Members
+//! that are not root (nor the daemon's user) may read every datapath,
+//! port and flow and change the flows of existing datapaths; creating or
+//! deleting datapaths and ports, changing their settings and upcall ids,
+//! and executing packets need root (`EPERM` otherwise), as the kernel's
+//! `GENL_UNS_ADMIN_PERM` commands do. Connections are limited per user and
+//! in all for non-root peers, and a non-root connection that holds no
+//! subscription is closed after an idle timeout.
+//!
+//! # Ownership
+//!
+//! A datapath created by a client belongs to its clients: the daemon never
+//! deletes its flows, and its misses go only to the connections its ports
+//! name, so it keeps forwarding while the client (ovs-vswitchd) restarts.
+//! The datapath of `oxvsd --port` is the daemon's: a built-in learning
+//! switch ([`learn`]) handles its misses and expires its flows.
 
 #![forbid(unsafe_code)]
 
+pub mod conn;
+pub mod ctrl;
+pub mod datapath;
+pub mod dispatch;
+pub mod dump;
+pub mod families;
+pub mod flow;
 pub mod learn;
+pub mod linkwatch;
+pub mod netfilter;
+pub mod packet;
+pub mod policy;
+pub mod reactor;
 pub mod server;
-pub mod wire;
+pub mod upcall;
+pub mod vport;
+
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use server::{Config, Server, State};
+
+/// Locks `m`, recovering from a panicked holder (the data stays usable:
+/// every critical section leaves it consistent).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Read-locks `l` (see [`lock`]).
+pub(crate) fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Write-locks `l` (see [`lock`]).
+pub(crate) fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
+}

@@ -8,8 +8,10 @@ use clap::Parser;
 use dpif::PortSpec;
 
 /// A daemon hosting userspace datapaths behind a Unix socket, speaking the
-/// kernel's openvswitch netlink messages. With `--port`, a learning switch
-/// on a fresh datapath with those ports.
+/// kernel's openvswitch netlink messages: with no options, a pure server
+/// whose clients (ovs-vswitchd under oxvs-run, oxvs-dpctl) create and drive
+/// datapaths, as the kernel module is. With `--port`, also a learning
+/// switch on a fresh datapath with those ports.
 #[derive(Parser, Debug)]
 #[command(name = "oxvsd", version)]
 struct Args {
@@ -39,6 +41,12 @@ struct Args {
     /// when idle: lower latency, one busy core.
     #[arg(long)]
     busy_poll: bool,
+    /// Threads serving client connections.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    /// Log level: error, warn, info, debug or trace (also `RUST_LOG`).
+    #[arg(long, default_value = "info")]
+    log_level: String,
 }
 
 fn port_spec(s: &str) -> PortSpec {
@@ -55,12 +63,16 @@ fn port_spec(s: &str) -> PortSpec {
 
 fn main() {
     let args = Args::parse();
-    if std::env::var_os("RUST_LOG").is_some() {
-        log::set_max_level(log::LevelFilter::Debug);
-    }
+    // Lines go to standard error, which systemd's journal collects.
+    env_logger::Builder::new()
+        .parse_filters(&args.log_level)
+        .parse_env("RUST_LOG")
+        .format_target(false)
+        .init();
     let mut cfg = oxvsd::Config::new(&args.socket);
     cfg.group = args.group;
     cfg.n_pmds = args.pmds;
+    cfg.workers = args.workers.max(1);
     cfg.learn.flow_idle = Duration::from_secs(args.flow_idle.max(1));
     cfg.learn.mac_age = Duration::from_secs(args.mac_age.max(1));
     let server = match oxvsd::Server::bind(cfg) {
@@ -80,7 +92,7 @@ fn main() {
     let mut failed = false;
     if !args.ports.is_empty() {
         let state = server.state();
-        let d = match state.create_dp(&args.dp, 0) {
+        let d = match state.create_dp(&args.dp, 0, true) {
             Ok(d) => d,
             Err(e) => {
                 eprintln!("oxvsd: creating datapath {}: {e}", args.dp);

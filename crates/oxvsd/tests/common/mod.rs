@@ -110,3 +110,126 @@ impl Drop for Daemon {
         }
     }
 }
+
+/// A raw connection to the daemon: datagrams in and out, as a netlink
+/// socket sees them.
+pub struct Raw {
+    pub fd: std::os::fd::OwnedFd,
+    pub pid: u32,
+    pub cookie: u64,
+    queue: std::collections::VecDeque<Vec<u8>>,
+}
+
+impl Raw {
+    /// Connects and reads the greeting.
+    pub fn connect(path: &std::path::Path) -> Raw {
+        Raw::try_connect(path).expect("greeting")
+    }
+
+    /// Connects; `Err(errno)` if refused.
+    pub fn try_connect(path: &std::path::Path) -> Result<Raw, i32> {
+        use rustix::net::*;
+        let fd = socket_with(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
+        connect(&fd, &SocketAddrUnix::new(path).unwrap()).map_err(|e| e.raw_os_error())?;
+        let mut r = Raw {
+            fd,
+            pid: 0,
+            cookie: 0,
+            queue: Default::default(),
+        };
+        let g = r.recv_datagram(Duration::from_secs(5)).ok_or(-1)?;
+        match nl::daemon::parse_greeting(&g) {
+            Some(nl::daemon::Greeting::Welcome { pid, cookie }) => {
+                r.pid = pid;
+                r.cookie = cookie;
+                Ok(r)
+            }
+            Some(nl::daemon::Greeting::Refused(e)) => Err(e),
+            None => panic!("bad greeting {g:?}"),
+        }
+    }
+
+    /// Sends one datagram.
+    pub fn send(&self, d: &[u8]) {
+        rustix::net::send(&self.fd, d, rustix::net::SendFlags::NOSIGNAL).expect("send");
+    }
+
+    /// Receives one datagram, waiting up to `timeout`; `None` on timeout
+    /// or once the daemon closed the connection.
+    pub fn recv_datagram(&self, timeout: Duration) -> Option<Vec<u8>> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let ts = Timespec {
+            tv_sec: timeout.as_secs() as i64,
+            tv_nsec: timeout.subsec_nanos() as i64,
+        };
+        let mut p = [PollFd::new(&self.fd, PollFlags::IN)];
+        if poll(&mut p, Some(&ts)).ok()? == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; 256 * 1024];
+        let (n, _) =
+            rustix::net::recv(&self.fd, &mut buf[..], rustix::net::RecvFlags::DONTWAIT).ok()?;
+        (n > 0).then(|| buf[..n].to_vec())
+    }
+
+    /// The next message, waiting up to 5 s for a datagram.
+    pub fn recv(&mut self) -> Option<Vec<u8>> {
+        self.recv_within(Duration::from_secs(5))
+    }
+
+    /// The next message, waiting up to `timeout` for a datagram.
+    pub fn recv_within(&mut self, timeout: Duration) -> Option<Vec<u8>> {
+        if self.queue.is_empty() {
+            let d = self.recv_datagram(timeout)?;
+            for m in nl::msg::Messages::new(&d) {
+                self.queue.push_back(m.expect("well-framed").bytes.to_vec());
+            }
+        }
+        self.queue.pop_front()
+    }
+
+    /// Sends `req` and returns the messages up to and including its ack
+    /// or error (or `NLMSG_DONE`).
+    pub fn transact(&mut self, req: &[u8]) -> Vec<Vec<u8>> {
+        let seq = nl::msg::Header::parse(req).unwrap().seq;
+        self.send(req);
+        let mut out = Vec::new();
+        loop {
+            let m = self.recv().expect("answer");
+            let h = nl::msg::Header::parse(&m).unwrap();
+            let end = h.seq == seq && (h.ty == nl::msg::NLMSG_ERROR || h.ty == nl::msg::NLMSG_DONE);
+            out.push(m);
+            if end {
+                return out;
+            }
+        }
+    }
+}
+
+/// The errno of an `NLMSG_ERROR` (0 for an ack); `None` for other types.
+pub fn err_of(m: &[u8]) -> Option<i32> {
+    let h = nl::msg::Header::parse(m)?;
+    (h.ty == nl::msg::NLMSG_ERROR).then(|| nl::msg::parse_error(h.flags, &m[16..]).unwrap().0)
+}
+
+/// The extended-ack text of an `NLMSG_ERROR`.
+pub fn err_text(m: &[u8]) -> Option<String> {
+    let h = nl::msg::Header::parse(m)?;
+    nl::msg::parse_error(h.flags, &m[16..]).ok()?.1
+}
+
+/// A generic netlink request: `dp_ifindex` makes it an openvswitch one.
+pub fn genl(ty: u16, flags: u16, seq: u32, cmd: u8, ifindex: Option<i32>, attrs: &[u8]) -> Vec<u8> {
+    let mut b = nl::msg::MsgBuilder::genl(ty, flags, cmd, 1).seq(seq);
+    if let Some(i) = ifindex {
+        b.header_bytes(&i.to_ne_bytes());
+    }
+    b.attrs().put_raw(attrs);
+    b.finish().unwrap()
+}
