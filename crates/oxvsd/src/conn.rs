@@ -67,6 +67,9 @@ pub struct Conn {
     pub lost: AtomicU64,
     /// Seconds (monotonic) of the last request.
     pub last_active: AtomicU64,
+    /// A thread wanted the connection armed for room to send (the overrun
+    /// notice) while a worker served it.
+    pub wake_out: AtomicBool,
     /// What the serving worker works on.
     pub io: Mutex<ConnIo>,
 }
@@ -109,6 +112,7 @@ impl Conn {
             overrun: AtomicBool::new(false),
             lost: AtomicU64::new(0),
             last_active: AtomicU64::new(0),
+            wake_out: AtomicBool::new(false),
             io: Mutex::new(ConnIo::default()),
         }
     }

@@ -221,9 +221,11 @@ impl Server {
         }
         let watcher = crate::linkwatch::start(self.state.clone());
         let mut last_sweep = Instant::now();
+        let sweep_every = (self.state.cfg.idle_timeout / 2)
+            .clamp(Duration::from_millis(100), Duration::from_secs(5));
         while !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
-            if last_sweep.elapsed() >= Duration::from_secs(5) {
+            if last_sweep.elapsed() >= sweep_every {
                 last_sweep = Instant::now();
                 self.state.expire_idle();
             }
@@ -312,7 +314,33 @@ impl State {
     /// requester, who gets its copy as a reply when it asked for one).
     pub(crate) fn notify(&self, group: u32, msg: &[u8], except: u32) {
         for c in self.group_members(group, except) {
-            c.send_unsolicited(msg);
+            self.unsolicited(&c, msg);
+        }
+    }
+
+    /// Sends an unsolicited message to `conn` (see
+    /// [`Conn::send_unsolicited`]); when it was dropped, makes sure the
+    /// overrun notice goes out once there is room. Returns whether it was
+    /// sent.
+    pub(crate) fn unsolicited(&self, conn: &Conn, msg: &[u8]) -> bool {
+        let sent = conn.send_unsolicited(msg);
+        if !sent && conn.owes_overrun() {
+            self.wake_for_room(conn);
+        }
+        sent
+    }
+
+    /// Arms `conn` for room to send. Rearming happens under the
+    /// connection's lock; if a worker holds it, the worker re-arms when it
+    /// is done (see [`State::serve`]).
+    fn wake_for_room(&self, conn: &Conn) {
+        match conn.io.try_lock() {
+            Ok(io) => {
+                if !io.closed {
+                    self.reactor.rearm(conn.fd(), conn.token, Interest::Write);
+                }
+            }
+            Err(_) => conn.wake_out.store(true, Ordering::Release),
         }
     }
 
@@ -505,6 +533,9 @@ impl State {
         // this one is done.
         self.reactor.rearm(conn.fd(), conn.token, want);
         drop(io);
+        if conn.wake_out.swap(false, Ordering::AcqRel) {
+            self.wake_for_room(conn);
+        }
     }
 
     /// Handles the messages of one datagram in order. A dump holds the rest

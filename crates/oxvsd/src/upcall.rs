@@ -128,7 +128,7 @@ impl State {
             }
             return;
         };
-        if !c.send_unsolicited(&upcall_msg(d, &up)) {
+        if !self.unsolicited(&c, &upcall_msg(d, &up)) {
             d.lost.fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -7,7 +7,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use common::{err_of, genl, unique, Daemon, Raw};
+use common::{err_of, genl, run_as, run_as_nobody, unique, Daemon, Raw};
 use dpif::{Dpif, DpifClass, Errno, FlowDel, FlowPut, PortSpec, PutFlags};
 use dpif_netlink::abi::*;
 use dpif_tests::packet::{udp4, MAC_A, MAC_B};
@@ -441,30 +441,6 @@ fn subscribed_client_gets_the_misses() {
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-}
-
-/// Runs `f` as a child process (this test binary, filtered to `test`) under
-/// uid/gid 65534, returning its stdout.
-fn run_as_nobody(test: &str, env: &[(&str, String)]) -> Option<String> {
-    run_as(test, env, "65534")
-}
-
-/// Runs test `test` of this binary as uid 65534 with group `gid`.
-fn run_as(test: &str, env: &[(&str, String)], gid: &str) -> Option<String> {
-    if rustix::process::geteuid().as_raw() != 0 {
-        eprintln!("SKIP: not root, cannot switch to uid 65534");
-        return None;
-    }
-    let exe = std::env::current_exe().unwrap();
-    let mut c = std::process::Command::new("setpriv");
-    c.args(["--reuid", "65534", "--regid", gid, "--clear-groups"])
-        .arg(exe)
-        .args(["--exact", test, "--nocapture", "--include-ignored"]);
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    let out = c.output().expect("setpriv");
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 #[test]

@@ -233,3 +233,29 @@ pub fn genl(ty: u16, flags: u16, seq: u32, cmd: u8, ifindex: Option<i32>, attrs:
     b.attrs().put_raw(attrs);
     b.finish().unwrap()
 }
+
+/// Runs test `test` of the current test binary as a child process under
+/// uid/gid 65534, returning its stdout (`None`, with a SKIP line, when not
+/// root).
+pub fn run_as_nobody(test: &str, env: &[(&str, String)]) -> Option<String> {
+    run_as(test, env, "65534")
+}
+
+/// Runs test `test` of the current test binary as uid 65534 with group
+/// `gid`.
+pub fn run_as(test: &str, env: &[(&str, String)], gid: &str) -> Option<String> {
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("SKIP: not root, cannot switch to uid 65534");
+        return None;
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut c = std::process::Command::new("setpriv");
+    c.args(["--reuid", "65534", "--regid", gid, "--clear-groups"])
+        .arg(exe)
+        .args(["--exact", test, "--nocapture", "--include-ignored"]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.output().expect("setpriv");
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
