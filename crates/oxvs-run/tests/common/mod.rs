@@ -1,0 +1,8 @@
+//! Shared test machinery: a daemon to talk to, probes, messages, syscalls.
+
+pub mod client;
+pub mod daemon;
+pub mod fixture;
+pub mod nlmsg;
+pub mod probe;
+pub mod sys;
