@@ -70,7 +70,7 @@ fn programs_started_under_oxvs_run_inherit_it() {
     }
     // sh forks python3: both found the library through LD_PRELOAD.
     let line = format!("python3 {} lookup {TEST_FAMILY}; echo done", script().display());
-    let out = Command::new(probe::oxvs_run())
+    let out = probe::oxvs_run_command()
         .arg("--socket")
         .arg(d.path())
         .args(["--", "sh", "-c", &line])

@@ -60,7 +60,7 @@ fn pyroute2_calls_match_the_kernel() {
         expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     assert_eq!(native, expected, "the kernel's behaviour");
     let d = daemon::start();
-    let preload = run(Command::new(probe::oxvs_run())
+    let preload = run(probe::oxvs_run_command()
         .arg("--socket")
         .arg(d.path())
         .arg("--")

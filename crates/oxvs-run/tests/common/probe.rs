@@ -15,6 +15,22 @@ pub fn oxvs_run() -> &'static str {
     env!("CARGO_BIN_EXE_oxvs-run")
 }
 
+/// The preload library of this build. `cargo test` builds it as a
+/// dependency of the tests, into `deps/` (only `cargo build` copies it
+/// beside `oxvs-run`), so the tests name it with `OXVS_PRELOAD`.
+pub fn library() -> std::path::PathBuf {
+    let p = Path::new(oxvs_run()).with_file_name("deps").join("liboxvs_preload.so");
+    assert!(p.is_file(), "{} is built", p.display());
+    p
+}
+
+/// `oxvs-run` with this build's library.
+pub fn oxvs_run_command() -> Command {
+    let mut c = Command::new(oxvs_run());
+    c.env("OXVS_PRELOAD", library()).env_remove("LD_PRELOAD");
+    c
+}
+
 /// A finished probe.
 pub struct Probe {
     pub output: Output,
@@ -61,7 +77,7 @@ pub fn run(case: &str, daemon: Option<&Path>, env: &[(&str, &str)]) -> Probe {
     let harness = ["--exact", "probe_entry", "--include-ignored", "--nocapture", "--test-threads=1"];
     let mut cmd = match daemon {
         Some(path) => {
-            let mut c = Command::new(oxvs_run());
+            let mut c = oxvs_run_command();
             c.arg("--socket").arg(path).arg("--").arg(&me);
             c
         }
@@ -79,7 +95,8 @@ pub fn run(case: &str, daemon: Option<&Path>, env: &[(&str, &str)]) -> Probe {
 pub fn facts(stdout: &[u8]) -> BTreeMap<String, String> {
     String::from_utf8_lossy(stdout)
         .lines()
-        .filter_map(|l| l.strip_prefix("FACT "))
+        // libtest prints "test probe_entry ... " before the first line.
+        .filter_map(|l| l.find("FACT ").map(|i| &l[i + 5..]))
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
