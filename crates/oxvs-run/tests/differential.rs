@@ -189,7 +189,7 @@ pub fn probe_differential() {
     probe::fact("recvfrom_addr", name_fact(&addr, alen));
 
     // An unknown family.
-    let answer = client::transact(fd, &getfamily("oxvs_no_such_family", NLM_F_ACK, 5));
+    let answer = client::transact(fd, &getfamily("oxvs_nofamily", NLM_F_ACK, 5));
     let e = answer.iter().find_map(Msg::errno);
     probe::fact("unknown_family", errno_name(match e { Some(0) | None => Ok(()), Some(e) => Err(e) }));
 

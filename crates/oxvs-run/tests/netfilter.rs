@@ -25,11 +25,17 @@ fn inode(fd: sys::Fd) -> u64 {
     std::fs::metadata(format!("/proc/self/fd/{fd}")).unwrap().ino()
 }
 
-/// Whether a socket inode is a kernel netlink socket (listed in
-/// /proc/net/netlink).
-fn kernel_netlink(ino: u64) -> bool {
-    let table = std::fs::read_to_string("/proc/self/net/netlink").unwrap();
-    table.lines().skip(1).any(|l| l.split_whitespace().last() == Some(&ino.to_string()))
+/// Whether a socket inode is a Unix socket (listed in /proc/net/unix): a
+/// daemon connection rather than the kernel's netlink socket.
+fn unix_socket(ino: u64) -> bool {
+    let table = std::fs::read_to_string("/proc/self/net/unix").unwrap();
+    table.lines().skip(1).any(|l| l.split_whitespace().nth(6) == Some(&ino.to_string()))
+}
+
+/// Whether `fd` is a kernel socket of domain AF_NETLINK.
+fn kernel_netlink(fd: sys::Fd) -> bool {
+    let ino = inode(fd);
+    !unix_socket(ino) && std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap().to_string_lossy() == format!("socket:[{ino}]")
 }
 
 fn nfnl(ty: u16, flags: u16, seq: u32) -> Vec<u8> {
@@ -47,12 +53,12 @@ pub fn probe_netfilter() {
     sys::setsockopt_int(s1, libc::SOL_SOCKET, libc::SO_RCVBUF, 65536).unwrap();
     let rcvbuf = sys::getsockopt_int(s1, libc::SOL_SOCKET, libc::SO_RCVBUF).unwrap();
     sys::setsockopt_int(s1, libc::SOL_NETLINK, NETLINK_EXT_ACK, 1).unwrap();
-    assert!(kernel_netlink(inode(s1)), "a kernel socket until it sends");
+    assert!(kernel_netlink(s1), "a kernel socket until it sends");
 
     // A ctnetlink dump request (IPCTNL_MSG_CT_GET): to the daemon.
     let req = nfnl(0x0101, NLM_F_DUMP | NLM_F_ACK, 5);
     assert_eq!(sys::send(s1, &req, 0), Ok(req.len()));
-    assert!(!kernel_netlink(inode(s1)), "now a daemon connection");
+    assert!(!kernel_netlink(s1), "now a daemon connection");
     assert_ne!(sys::fcntl_get(s1, libc::F_GETFD).unwrap() & libc::FD_CLOEXEC, 0, "close-on-exec kept");
     assert_ne!(sys::fcntl_get(s1, libc::F_GETFL).unwrap() & libc::O_NONBLOCK, 0, "non-blocking kept");
     assert_eq!(sys::getsockopt_int(s1, libc::SOL_SOCKET, libc::SO_RCVBUF), Ok(rcvbuf), "SO_RCVBUF replayed");
@@ -67,13 +73,13 @@ pub fn probe_netfilter() {
     let s2 = sys::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_NETFILTER).unwrap();
     let req = nfnl(0x0302, NLM_F_ACK, 6);
     assert_eq!(sys::send(s2, &req, 0), Ok(req.len()));
-    assert!(kernel_netlink(inode(s2)));
+    assert!(kernel_netlink(s2));
     let answer = sys::recv(s2, 65536, 0).unwrap().1;
     assert_eq!(messages(&answer).first().map(|m| (m.ty, m.seq)), Some((NLMSG_ERROR, 6)));
 
     // A socket that never sends stays the kernel's.
     let s3 = sys::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_NETFILTER).unwrap();
-    assert!(kernel_netlink(inode(s3)));
+    assert!(kernel_netlink(s3));
     for s in [s1, s2, s3] {
         sys::close(s).unwrap();
     }

@@ -132,7 +132,7 @@ def calls(family):
     fact("answer", "NEWFAMILY" if ok else repr(msgs))
     fact("answer_pid", "ours" if msgs and msgs[0][3] == pid else repr(msgs[0][3]))
     # Unknown family: an error with the errno.
-    fact("unknown", lookup(s, "oxvs_no_such_family", 2))
+    fact("unknown", lookup(s, "oxvs_nofamily", 2))
     # recv_into with MSG_TRUNC gives the full length.
     s.sendto(getfamily(family, 3, pid), (0, 0))
     size = s.recv_into(bytearray(1), 1, socket.MSG_PEEK | socket.MSG_TRUNC)
