@@ -11,7 +11,9 @@ use crate::common::probe::{library, oxvs_run};
 /// OXVS_PRELOAD otherwise): exit status, stdout, stderr.
 fn run_exe(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let mut c = Command::new(exe);
-    c.args(args).env_remove("LD_PRELOAD").env_remove("OXVS_PRELOAD");
+    c.args(args)
+        .env_remove("LD_PRELOAD")
+        .env_remove("OXVS_PRELOAD");
     for (k, v) in env {
         c.env(k, v);
     }
@@ -40,7 +42,11 @@ fn install(beside: bool) -> (PathBuf, PathBuf) {
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let prefix = std::env::temp_dir().join(format!("oxvs-run-install-{}-{n}", std::process::id()));
     let bin = prefix.join("bin");
-    let libdir = if beside { bin.clone() } else { prefix.join("lib/oxvs") };
+    let libdir = if beside {
+        bin.clone()
+    } else {
+        prefix.join("lib/oxvs")
+    };
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(&libdir).unwrap();
     std::fs::copy(oxvs_run(), bin.join("oxvs-run")).unwrap();
@@ -55,7 +61,10 @@ fn finds_the_library_beside_itself_or_in_lib_oxvs() {
         let exe = prefix.join("bin/oxvs-run");
         let (code, out, err) = run_exe(&exe, &["sh", "-c", "echo $LD_PRELOAD"], &[]);
         assert_eq!(code, 0, "{err}");
-        assert_eq!(Path::new(out.trim()).canonicalize().unwrap(), lib.canonicalize().unwrap());
+        assert_eq!(
+            Path::new(out.trim()).canonicalize().unwrap(),
+            lib.canonicalize().unwrap()
+        );
         std::fs::remove_file(&lib).unwrap();
         let (code, _, err) = run_exe(&exe, &["true"], &[]);
         assert_eq!(code, 125, "no library: {err}");
@@ -69,7 +78,14 @@ fn preload_first_and_socket_set() {
     let lib = library();
     let lib = lib.to_str().unwrap();
     let (code, out, err) = run(
-        &["--socket", "/some/where.sock", "--", "sh", "-c", "echo \"$LD_PRELOAD|$OXVSD_SOCKET\""],
+        &[
+            "--socket",
+            "/some/where.sock",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$LD_PRELOAD|$OXVSD_SOCKET\"",
+        ],
         &[],
     );
     assert_eq!(code, 0, "{err}");
@@ -95,7 +111,10 @@ fn exit_statuses() {
     assert_eq!(code, 2, "{err}");
     let (code, _, err) = run(&["--", "oxvs-run-no-such-command"], &[]);
     assert_eq!(code, 127);
-    assert!(err.contains("oxvs-run-no-such-command: command not found"), "{err}");
+    assert!(
+        err.contains("oxvs-run-no-such-command: command not found"),
+        "{err}"
+    );
     let file = std::env::temp_dir().join(format!("oxvs-run-noexec-{}", std::process::id()));
     std::fs::write(&file, "#!/bin/sh\n").unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -103,7 +122,10 @@ fn exit_statuses() {
     std::fs::remove_file(&file).unwrap();
     assert_eq!(code, 126, "{err}");
     assert!(err.contains("cannot execute"), "{err}");
-    let (code, _, err) = run(&["true"], &[("OXVS_PRELOAD", "/nonexistent/liboxvs_preload.so")]);
+    let (code, _, err) = run(
+        &["true"],
+        &[("OXVS_PRELOAD", "/nonexistent/liboxvs_preload.so")],
+    );
     assert_eq!(code, 125);
     assert!(err.contains("OXVS_PRELOAD"), "{err}");
     // The command's exit status is oxvs-run's.

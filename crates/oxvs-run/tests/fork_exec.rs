@@ -41,11 +41,14 @@ pub fn probe_fork() {
             let dp = client::lookup(a, "ovs_datapath").is_ok();
             // A socket of its own, joined through its own side connection.
             let (b, _) = ovs_socket();
-            let joined = sys::setsockopt_int(b, libc::SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, tg as i32).is_ok();
+            let joined =
+                sys::setsockopt_int(b, libc::SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, tg as i32)
+                    .is_ok();
             // a is a member too: its transaction reads the event back.
             let on_a = transact(a, &notify(t.id, 3, 1, 4, tg, 0));
             let got_a = on_a.len() == 1 && event_seqno(&on_a[0]) == Some(0);
-            let got_b = recv_datagram(b, libc::MSG_DONTWAIT).is_ok_and(|m| m.len() == 1 && event_seqno(&m[0]) == Some(0));
+            let got_b = recv_datagram(b, libc::MSG_DONTWAIT)
+                .is_ok_and(|m| m.len() == 1 && event_seqno(&m[0]) == Some(0));
             // Exit status: one bit per failed check.
             [dp, joined, got_a, got_b]
                 .iter()
@@ -59,7 +62,14 @@ pub fn probe_fork() {
     let info = client::lookup(a, "ovs_datapath").expect("parent's socket");
     let g = info.groups[0].1 as i32;
     let joined = sys::setsockopt_int(a, libc::SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, g);
-    probe::fact("parent_after", if joined.is_ok() { "ok".to_string() } else { format!("{joined:?}") });
+    probe::fact(
+        "parent_after",
+        if joined.is_ok() {
+            "ok".to_string()
+        } else {
+            format!("{joined:?}")
+        },
+    );
 }
 
 #[test]
@@ -70,23 +80,44 @@ fn programs_started_under_oxvs_run_inherit_it() {
     }
     let d = daemon::start();
     if d.stats().is_none() {
-        println!("SKIP: programs_started_under_oxvs_run_inherit_it: needs the fixture's test family");
+        println!(
+            "SKIP: programs_started_under_oxvs_run_inherit_it: needs the fixture's test family"
+        );
         return;
     }
     // sh forks python3: both found the library through LD_PRELOAD.
-    let line = format!("python3 {} lookup {TEST_FAMILY}; echo done", script().display());
+    let line = format!(
+        "python3 {} lookup {TEST_FAMILY}; echo done",
+        script().display()
+    );
     let out = probe::oxvs_run_command()
         .arg("--socket")
         .arg(d.path())
         .args(["--", "sh", "-c", &line])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let facts = probe::facts(&out.stdout);
-    assert_eq!(facts.get("lookup_oxvs_test").map(String::as_str), Some("found"));
+    assert_eq!(
+        facts.get("lookup_oxvs_test").map(String::as_str),
+        Some("found")
+    );
     // Natively, the kernel has no such family.
-    let native = Command::new("python3").arg(script()).args(["lookup", TEST_FAMILY]).output().unwrap();
+    let native = Command::new("python3")
+        .arg(script())
+        .args(["lookup", TEST_FAMILY])
+        .output()
+        .unwrap();
     if native.status.success() {
-        assert_eq!(probe::facts(&native.stdout).get("lookup_oxvs_test").map(String::as_str), Some("absent"));
+        assert_eq!(
+            probe::facts(&native.stdout)
+                .get("lookup_oxvs_test")
+                .map(String::as_str),
+            Some("absent")
+        );
     }
 }

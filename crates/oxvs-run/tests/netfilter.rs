@@ -17,30 +17,48 @@ fn conntrack_sockets_move_to_the_daemon_others_stay() {
     }
     assert_eq!(p.fact("done"), "1");
     if let Some(stats) = d.stats() {
-        assert_eq!(stats.ctnetlink.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(
+            stats.ctnetlink.load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
     }
 }
 
 fn inode(fd: sys::Fd) -> u64 {
-    std::fs::metadata(format!("/proc/self/fd/{fd}")).unwrap().ino()
+    std::fs::metadata(format!("/proc/self/fd/{fd}"))
+        .unwrap()
+        .ino()
 }
 
 /// Whether a socket inode is a Unix socket (listed in /proc/net/unix): a
 /// daemon connection rather than the kernel's netlink socket.
 fn unix_socket(ino: u64) -> bool {
     let table = std::fs::read_to_string("/proc/self/net/unix").unwrap();
-    table.lines().skip(1).any(|l| l.split_whitespace().nth(6) == Some(&ino.to_string()))
+    table
+        .lines()
+        .skip(1)
+        .any(|l| l.split_whitespace().nth(6) == Some(&ino.to_string()))
 }
 
 /// Whether `fd` is a kernel socket of domain AF_NETLINK.
 fn kernel_netlink(fd: sys::Fd) -> bool {
     let ino = inode(fd);
-    !unix_socket(ino) && std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap().to_string_lossy() == format!("socket:[{ino}]")
+    !unix_socket(ino)
+        && std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .unwrap()
+            .to_string_lossy()
+            == format!("socket:[{ino}]")
 }
 
 fn nfnl(ty: u16, flags: u16, seq: u32) -> Vec<u8> {
     // nfgenmsg: family AF_INET, version 0, res_id 0.
-    message(ty, NLM_F_REQUEST | flags, seq, 0, &[libc::AF_INET as u8, 0, 0, 0])
+    message(
+        ty,
+        NLM_F_REQUEST | flags,
+        seq,
+        0,
+        &[libc::AF_INET as u8, 0, 0, 0],
+    )
 }
 
 /// The probe.
@@ -59,11 +77,30 @@ pub fn probe_netfilter() {
     let req = nfnl(0x0101, NLM_F_DUMP | NLM_F_ACK, 5);
     assert_eq!(sys::send(s1, &req, 0), Ok(req.len()));
     assert!(!kernel_netlink(s1), "now a daemon connection");
-    assert_ne!(sys::fcntl_get(s1, libc::F_GETFD).unwrap() & libc::FD_CLOEXEC, 0, "close-on-exec kept");
-    assert_ne!(sys::fcntl_get(s1, libc::F_GETFL).unwrap() & libc::O_NONBLOCK, 0, "non-blocking kept");
-    assert_eq!(sys::getsockopt_int(s1, libc::SOL_SOCKET, libc::SO_RCVBUF), Ok(rcvbuf), "SO_RCVBUF replayed");
-    assert_eq!(sys::getsockopt_int(s1, libc::SOL_NETLINK, NETLINK_EXT_ACK), Ok(1), "EXT_ACK replayed");
-    assert_eq!(sys::getsockopt_int(s1, libc::SOL_SOCKET, libc::SO_PROTOCOL), Ok(libc::NETLINK_NETFILTER));
+    assert_ne!(
+        sys::fcntl_get(s1, libc::F_GETFD).unwrap() & libc::FD_CLOEXEC,
+        0,
+        "close-on-exec kept"
+    );
+    assert_ne!(
+        sys::fcntl_get(s1, libc::F_GETFL).unwrap() & libc::O_NONBLOCK,
+        0,
+        "non-blocking kept"
+    );
+    assert_eq!(
+        sys::getsockopt_int(s1, libc::SOL_SOCKET, libc::SO_RCVBUF),
+        Ok(rcvbuf),
+        "SO_RCVBUF replayed"
+    );
+    assert_eq!(
+        sys::getsockopt_int(s1, libc::SOL_NETLINK, NETLINK_EXT_ACK),
+        Ok(1),
+        "EXT_ACK replayed"
+    );
+    assert_eq!(
+        sys::getsockopt_int(s1, libc::SOL_SOCKET, libc::SO_PROTOCOL),
+        Ok(libc::NETLINK_NETFILTER)
+    );
     let answer = sys::recv(s1, 65536, 0).unwrap().1;
     let m = messages(&answer);
     assert_eq!((m.len(), m[0].ty, m[0].seq), (1, NLMSG_DONE, 5), "{m:?}");
@@ -75,7 +112,10 @@ pub fn probe_netfilter() {
     assert_eq!(sys::send(s2, &req, 0), Ok(req.len()));
     assert!(kernel_netlink(s2));
     let answer = sys::recv(s2, 65536, 0).unwrap().1;
-    assert_eq!(messages(&answer).first().map(|m| (m.ty, m.seq)), Some((NLMSG_ERROR, 6)));
+    assert_eq!(
+        messages(&answer).first().map(|m| (m.ty, m.seq)),
+        Some((NLMSG_ERROR, 6))
+    );
 
     // A socket that never sends stays the kernel's.
     let s3 = sys::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_NETFILTER).unwrap();

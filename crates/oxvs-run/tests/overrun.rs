@@ -16,7 +16,10 @@ fn overrun_is_enobufs_once_then_later_messages() {
     }
     assert_eq!(p.fact("done"), "1");
     if let Some(stats) = d.stats() {
-        assert!(stats.dropped.load(std::sync::atomic::Ordering::Relaxed) > 0, "events were dropped for real");
+        assert!(
+            stats.dropped.load(std::sync::atomic::Ordering::Relaxed) > 0,
+            "events were dropped for real"
+        );
     }
 }
 
@@ -29,7 +32,11 @@ fn read_events(s: sys::Fd) -> (Vec<u32>, Vec<u32>, usize) {
             Ok(msgs) => {
                 for m in msgs {
                     let n = event_seqno(&m).expect("an event");
-                    if enobufs == 0 { before.push(n) } else { after.push(n) }
+                    if enobufs == 0 {
+                        before.push(n)
+                    } else {
+                        after.push(n)
+                    }
                 }
             }
             Err(libc::ENOBUFS) => enobufs += 1,
@@ -65,10 +72,21 @@ pub fn probe_overrun() {
     assert!(transact(ctl, &notify(t.id, 1, 64, 1000, tg, 0)).is_empty());
     for (sock, no_enobufs) in [(s, false), (quiet, true)] {
         let (before, after, enobufs) = read_events(sock);
-        assert!(!before.is_empty() && before.len() < 64, "some dropped: {before:?}");
-        assert_eq!(before, (0..before.len() as u32).collect::<Vec<_>>(), "in order");
+        assert!(
+            !before.is_empty() && before.len() < 64,
+            "some dropped: {before:?}"
+        );
+        assert_eq!(
+            before,
+            (0..before.len() as u32).collect::<Vec<_>>(),
+            "in order"
+        );
         assert!(after.is_empty(), "nothing after the notice yet: {after:?}");
-        assert_eq!(enobufs, usize::from(!no_enobufs), "ENOBUFS once unless NETLINK_NO_ENOBUFS");
+        assert_eq!(
+            enobufs,
+            usize::from(!no_enobufs),
+            "ENOBUFS once unless NETLINK_NO_ENOBUFS"
+        );
         // Later messages arrive, with no second ENOBUFS.
         assert!(transact(ctl, &notify(t.id, 2, 3, 100, tg, 0)).is_empty());
         let (later, more, again) = read_events(sock);
@@ -88,19 +106,42 @@ pub fn probe_overrun() {
     assert_eq!(sys::recv(ctl, 65536, libc::MSG_DONTWAIT).unwrap().0, len);
     assert_empty(ctl);
     let len = overrun_then_echo(20);
-    assert_eq!(sys::recvmsg(ctl, &[65536], libc::MSG_PEEK).err(), Some(libc::ENOBUFS));
+    assert_eq!(
+        sys::recvmsg(ctl, &[65536], libc::MSG_PEEK).err(),
+        Some(libc::ENOBUFS)
+    );
     let peeked = sys::recvmsg(ctl, &[65536], libc::MSG_PEEK).unwrap();
     assert_eq!(peeked.ret, len);
-    assert_eq!(sys::recvmsg(ctl, &[65536], 0).unwrap().data(), peeked.data());
+    assert_eq!(
+        sys::recvmsg(ctl, &[65536], 0).unwrap().data(),
+        peeked.data()
+    );
     assert_empty(ctl);
     let len = overrun_then_echo(30);
-    assert_eq!(sys::recv(ctl, 4, libc::MSG_PEEK | libc::MSG_TRUNC).err(), Some(libc::ENOBUFS));
-    assert_eq!(sys::recv(ctl, 4, libc::MSG_PEEK | libc::MSG_TRUNC).unwrap().0, len);
-    assert_eq!(sys::recv(ctl, 1, libc::MSG_TRUNC | libc::MSG_DONTWAIT).unwrap().0, len);
+    assert_eq!(
+        sys::recv(ctl, 4, libc::MSG_PEEK | libc::MSG_TRUNC).err(),
+        Some(libc::ENOBUFS)
+    );
+    assert_eq!(
+        sys::recv(ctl, 4, libc::MSG_PEEK | libc::MSG_TRUNC)
+            .unwrap()
+            .0,
+        len
+    );
+    assert_eq!(
+        sys::recv(ctl, 1, libc::MSG_TRUNC | libc::MSG_DONTWAIT)
+            .unwrap()
+            .0,
+        len
+    );
     assert_empty(ctl);
     sys::setsockopt_int(ctl, libc::SOL_NETLINK, NETLINK_NO_ENOBUFS, 1).unwrap();
     let len = overrun_then_echo(40);
-    assert_eq!(sys::recv(ctl, 65536, libc::MSG_DONTWAIT).unwrap().0, len, "notice skipped silently");
+    assert_eq!(
+        sys::recv(ctl, 65536, libc::MSG_DONTWAIT).unwrap().0,
+        len,
+        "notice skipped silently"
+    );
     assert_empty(ctl);
     probe::fact("done", 1);
 }

@@ -24,12 +24,19 @@ fn ovs_netlink_sequence_under_preload() {
         // the socket's sk_rcvbuf, as getsockopt reported it.
         let rcvbuf: u32 = p.fact("rcvbuf").parse().unwrap();
         let opts = stats.sockopts.lock().unwrap();
-        let forced = opts.iter().any(|o| o.0 == port && o.1 == 1 && o.2 == 8 && o.3 == rcvbuf);
+        let forced = opts
+            .iter()
+            .any(|o| o.0 == port && o.1 == 1 && o.2 == 8 && o.3 == rcvbuf);
         let eperm = p.fact("rcvbufforce") == "EPERM";
-        assert!(forced || eperm, "SO_RCVBUF {rcvbuf} for port {port} not in {opts:?}");
+        assert!(
+            forced || eperm,
+            "SO_RCVBUF {rcvbuf} for port {port} not in {opts:?}"
+        );
         // NETLINK_ADD_MEMBERSHIP reached it, synchronously, on the side.
         let group: u32 = p.fact("dp_group").parse().unwrap();
-        assert!(opts.iter().any(|o| o.0 == port && o.1 == 270 && o.2 == 1 && o.3 == group));
+        assert!(opts
+            .iter()
+            .any(|o| o.0 == port && o.1 == 270 && o.2 == 1 && o.3 == group));
     }
 }
 
@@ -40,7 +47,10 @@ pub fn probe_sequence() {
 
     // nl_sock_create.
     let fd = client::genl_socket();
-    assert_eq!(sys::setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_EXT_ACK, 1), Ok(()));
+    assert_eq!(
+        sys::setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_EXT_ACK, 1),
+        Ok(())
+    );
     let force = sys::setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4 << 20);
     let force_ref = sys::setsockopt_int(route, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4 << 20);
     assert_eq!(force, force_ref, "SO_RCVBUFFORCE as on a kernel socket");
@@ -62,7 +72,8 @@ pub fn probe_sequence() {
     // find the answer (the kernel answers inside sendmsg).
     let req = getfamily("ovs_datapath", 0, 1);
     assert_eq!(sys::sendmsg(fd, &[&req], None, 0), Ok(req.len()));
-    let r = sys::recvmsg(fd, &[1024, 65536], libc::MSG_DONTWAIT).expect("answer queued after sendmsg");
+    let r =
+        sys::recvmsg(fd, &[1024, 65536], libc::MSG_DONTWAIT).expect("answer queued after sendmsg");
     assert_eq!(r.flags, 0);
     assert_eq!(r.namelen, 12);
     assert_eq!(sys::parse_nl(&r.name), (libc::AF_NETLINK as u16, 0, 0));
@@ -73,17 +84,34 @@ pub fn probe_sequence() {
     assert_eq!(msgs[0].pid, port, "answers carry the requester's port id");
     let dp = family_info(&msgs[0]).expect("NEWFAMILY");
     assert_eq!(dp.name, "ovs_datapath");
-    assert!(nl::daemon::FAMILY_IDS.contains(&dp.id), "family id {:#x}", dp.id);
-    let group = dp.groups.iter().find(|g| g.0 == "ovs_datapath").expect("ovs_datapath group").1;
+    assert!(
+        nl::daemon::FAMILY_IDS.contains(&dp.id),
+        "family id {:#x}",
+        dp.id
+    );
+    let group = dp
+        .groups
+        .iter()
+        .find(|g| g.0 == "ovs_datapath")
+        .expect("ovs_datapath group")
+        .1;
     probe::fact("dp_group", group);
     assert_empty(fd);
 
     // nl_sock_join_mcgroup.
-    assert_eq!(sys::setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group as i32), Ok(()));
-    let (list, _) = sys::getsockopt_bytes(fd, libc::SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, 128).unwrap();
+    assert_eq!(
+        sys::setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group as i32),
+        Ok(())
+    );
+    let (list, _) =
+        sys::getsockopt_bytes(fd, libc::SOL_NETLINK, NETLINK_LIST_MEMBERSHIPS, 128).unwrap();
     let word = (group as usize - 1) / 32;
     let bits = u32::from_ne_bytes(list[word * 4..word * 4 + 4].try_into().unwrap());
-    assert_ne!(bits & (1 << ((group - 1) % 32)), 0, "LIST_MEMBERSHIPS shows the group");
+    assert_ne!(
+        bits & (1 << ((group - 1) % 32)),
+        0,
+        "LIST_MEMBERSHIPS shows the group"
+    );
 
     // The rest needs the test family.
     let Ok(t) = client::lookup(fd, TEST_FAMILY) else {
@@ -91,7 +119,10 @@ pub fn probe_sequence() {
         return;
     };
     let tg = t.groups[0].1;
-    assert_eq!(sys::setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, tg as i32), Ok(()));
+    assert_eq!(
+        sys::setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, tg as i32),
+        Ok(())
+    );
     let (u, _) = ovs_socket();
 
     // A notification caused by another socket's request is queued by the
@@ -109,7 +140,9 @@ pub fn probe_sequence() {
     // Several messages in one datagram (nl_sock_transact_multiple), with
     // MSG_DONTWAIT; each answer arrives alone, in order, spilling from a
     // 16-byte first buffer into the tail.
-    let reqs: Vec<Vec<u8>> = (0..3).map(|i| echo(t.id, 10 + i, &pattern(100 * (i as usize + 1), i as u8))).collect();
+    let reqs: Vec<Vec<u8>> = (0..3)
+        .map(|i| echo(t.id, 10 + i, &pattern(100 * (i as usize + 1), i as u8)))
+        .collect();
     let parts: Vec<&[u8]> = reqs.iter().map(Vec::as_slice).collect();
     let total: usize = reqs.iter().map(Vec::len).sum();
     assert_eq!(sys::sendmsg(u, &parts, None, libc::MSG_DONTWAIT), Ok(total));
@@ -120,7 +153,11 @@ pub fn probe_sequence() {
         let m = messages(&r.data());
         assert_eq!(m.len(), 1);
         assert_eq!(m[0].seq, 10 + i as u32);
-        assert_eq!(m[0].payload, messages(req)[0].payload, "echoed intact across the two buffers");
+        assert_eq!(
+            m[0].payload,
+            messages(req)[0].payload,
+            "echoed intact across the two buffers"
+        );
     }
     assert_empty(u);
 
@@ -135,7 +172,9 @@ pub fn probe_sequence() {
 
     // drain_rcvbuf: 1-byte receives with MSG_TRUNC return each datagram's
     // full length (an echo's answer is as long as the request).
-    let reqs: Vec<Vec<u8>> = (0..3).map(|i| echo(t.id, 30 + i, &pattern(500 + i as usize * 40, 3))).collect();
+    let reqs: Vec<Vec<u8>> = (0..3)
+        .map(|i| echo(t.id, 30 + i, &pattern(500 + i as usize * 40, 3)))
+        .collect();
     for r in &reqs {
         sys::send(u, r, 0).unwrap();
     }
@@ -143,7 +182,10 @@ pub fn probe_sequence() {
         let (n, _) = sys::recv(u, 1, libc::MSG_TRUNC | libc::MSG_DONTWAIT).unwrap();
         assert_eq!(n, r.len());
     }
-    assert_eq!(sys::recv(u, 1, libc::MSG_TRUNC | libc::MSG_DONTWAIT).err(), Some(libc::EAGAIN));
+    assert_eq!(
+        sys::recv(u, 1, libc::MSG_TRUNC | libc::MSG_DONTWAIT).err(),
+        Some(libc::EAGAIN)
+    );
 
     // Readiness: nothing before a request; the whole answer right after the
     // send returns; nothing once it is read.
@@ -174,12 +216,32 @@ pub fn probe_sequence() {
     assert_eq!(sys::read(u, 65536).unwrap().len(), req.len());
 
     // Identity of the socket.
-    assert_eq!(sys::getsockopt_int(u, libc::SOL_SOCKET, libc::SO_TYPE), Ok(libc::SOCK_RAW));
-    assert_eq!(sys::getsockopt_int(u, libc::SOL_SOCKET, libc::SO_DOMAIN), Ok(libc::AF_NETLINK));
-    assert_eq!(sys::getsockopt_int(u, libc::SOL_SOCKET, libc::SO_PROTOCOL), Ok(libc::NETLINK_GENERIC));
-    let dg = sys::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, libc::NETLINK_GENERIC).unwrap();
-    assert_eq!(sys::getsockopt_int(dg, libc::SOL_SOCKET, libc::SO_TYPE), Ok(libc::SOCK_DGRAM));
-    assert_ne!(sys::fcntl_get(dg, libc::F_GETFD).unwrap() & libc::FD_CLOEXEC, 0);
+    assert_eq!(
+        sys::getsockopt_int(u, libc::SOL_SOCKET, libc::SO_TYPE),
+        Ok(libc::SOCK_RAW)
+    );
+    assert_eq!(
+        sys::getsockopt_int(u, libc::SOL_SOCKET, libc::SO_DOMAIN),
+        Ok(libc::AF_NETLINK)
+    );
+    assert_eq!(
+        sys::getsockopt_int(u, libc::SOL_SOCKET, libc::SO_PROTOCOL),
+        Ok(libc::NETLINK_GENERIC)
+    );
+    let dg = sys::socket(
+        libc::AF_NETLINK,
+        libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+        libc::NETLINK_GENERIC,
+    )
+    .unwrap();
+    assert_eq!(
+        sys::getsockopt_int(dg, libc::SOL_SOCKET, libc::SO_TYPE),
+        Ok(libc::SOCK_DGRAM)
+    );
+    assert_ne!(
+        sys::fcntl_get(dg, libc::F_GETFD).unwrap() & libc::FD_CLOEXEC,
+        0
+    );
     sys::close(dg).unwrap();
 
     // A duplicate shares the socket; it outlives the original.
@@ -189,7 +251,10 @@ pub fn probe_sequence() {
     sys::close(u).unwrap();
     let req = echo(t.id, 43, &pattern(10, 5));
     sys::send(d, &req, 0).unwrap();
-    assert_eq!(sys::recv(d, 65536, libc::MSG_DONTWAIT).unwrap().0, req.len());
+    assert_eq!(
+        sys::recv(d, 65536, libc::MSG_DONTWAIT).unwrap().0,
+        req.len()
+    );
     sys::close(d).unwrap();
 
     // A closed socket's number, reused by a pipe, is a pipe.

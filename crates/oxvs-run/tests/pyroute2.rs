@@ -12,7 +12,11 @@ pub fn script() -> PathBuf {
 
 /// Whether python3 runs here.
 pub fn have_python() -> bool {
-    Command::new("python3").arg("-c").arg("pass").output().is_ok_and(|o| o.status.success())
+    Command::new("python3")
+        .arg("-c")
+        .arg("pass")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn run(cmd: &mut Command) -> std::collections::BTreeMap<String, String> {
@@ -32,11 +36,19 @@ fn pyroute2_calls_match_the_kernel() {
         println!("SKIP: pyroute2_calls_match_the_kernel: no python3");
         return;
     }
-    let native = Command::new("python3").arg(script()).args(["calls", "nlctrl"]).env_remove("LD_PRELOAD").output().unwrap();
+    let native = Command::new("python3")
+        .arg(script())
+        .args(["calls", "nlctrl"])
+        .env_remove("LD_PRELOAD")
+        .output()
+        .unwrap();
     if !native.status.success() {
         println!(
             "SKIP: pyroute2_calls_match_the_kernel: no netlink here: {}",
-            String::from_utf8_lossy(&native.stderr).lines().last().unwrap_or("")
+            String::from_utf8_lossy(&native.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
         );
         return;
     }
@@ -56,8 +68,10 @@ fn pyroute2_calls_match_the_kernel() {
         ("recvmsg_short", "MSG_TRUNC"),
         ("empty", "EAGAIN"),
     ];
-    let expected: std::collections::BTreeMap<String, String> =
-        expected.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let expected: std::collections::BTreeMap<String, String> = expected
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     assert_eq!(native, expected, "the kernel's behaviour");
     let d = daemon::start();
     let preload = run(probe::oxvs_run_command()

@@ -5,8 +5,6 @@
 //! today), and natively against the kernel where the kernel is the
 //! reference. They need no privileges; what a machine lacks is a `SKIP`.
 
-#![allow(unsafe_code)] // in common::sys only: the probes' libc calls
-
 mod common;
 
 /// oxvs-run's exit statuses and environment.
@@ -17,10 +15,10 @@ mod differential;
 mod fork_exec;
 /// NETLINK_NETFILTER sockets.
 mod netfilter;
-/// Open vSwitch's call sequence.
-mod ovs;
 /// ENOBUFS and the overrun notice.
 mod overrun;
+/// Open vSwitch's call sequence.
+mod ovs;
 /// Python's socket module, as pyroute2 uses it.
 mod pyroute2;
 /// No daemon, or a refusing one.
@@ -31,7 +29,9 @@ mod unreachable;
 #[test]
 #[ignore = "entry point of the probes the other tests run"]
 fn probe_entry() {
-    let Ok(case) = std::env::var("OXVS_PROBE") else { return };
+    let Ok(case) = std::env::var("OXVS_PROBE") else {
+        return;
+    };
     match case.as_str() {
         "ovs_sequence" => ovs::probe_sequence(),
         "differential" => differential::probe_differential(),

@@ -11,7 +11,12 @@ fn check(path: &std::path::Path, errno: i32, words: &str) {
     assert_eq!(p.fact("first"), errno.to_string());
     assert_eq!(p.fact("second"), errno.to_string());
     assert_eq!(p.fact("route"), "ok");
-    let lines: Vec<String> = p.stderr().lines().filter(|l| l.starts_with("oxvs-run:")).map(String::from).collect();
+    let lines: Vec<String> = p
+        .stderr()
+        .lines()
+        .filter(|l| l.starts_with("oxvs-run:"))
+        .map(String::from)
+        .collect();
     assert_eq!(lines.len(), 1, "one line per process: {lines:?}");
     assert!(lines[0].contains(&*path.to_string_lossy()), "{}", lines[0]);
     assert!(lines[0].contains(words), "{}", lines[0]);
@@ -20,7 +25,11 @@ fn check(path: &std::path::Path, errno: i32, words: &str) {
 #[test]
 fn no_socket_file_is_enoent_and_one_line() {
     let dir = std::env::temp_dir().join(format!("oxvs-run-none-{}", std::process::id()));
-    check(&dir.join("oxvsd.sock"), libc::ENOENT, "No such file or directory");
+    check(
+        &dir.join("oxvsd.sock"),
+        libc::ENOENT,
+        "No such file or directory",
+    );
 }
 
 #[test]
@@ -29,7 +38,12 @@ fn nobody_listening_is_econnrefused() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("oxvsd.sock");
     let _ = std::fs::remove_file(&path);
-    let s = rustix::net::socket(rustix::net::AddressFamily::UNIX, rustix::net::SocketType::SEQPACKET, None).unwrap();
+    let s = rustix::net::socket(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::SEQPACKET,
+        None,
+    )
+    .unwrap();
     rustix::net::bind(s.as_fd(), &rustix::net::SocketAddrUnix::new(&path).unwrap()).unwrap();
     check(&path, libc::ECONNREFUSED, "Connection refused");
     let _ = std::fs::remove_file(&path);

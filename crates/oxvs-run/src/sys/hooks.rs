@@ -36,6 +36,11 @@ fn guard<T>(fail: T, f: impl FnOnce() -> SysResult<T>) -> T {
     }
 }
 
+/// Runs bookkeeping after a call that succeeded, swallowing a panic.
+fn quietly(f: impl FnOnce()) {
+    let _ = std::panic::catch_unwind(AssertUnwindSafe(f));
+}
+
 fn enosys<T>(fail: T) -> T {
     set_errno(Errno(libc::ENOSYS));
     fail
@@ -85,10 +90,7 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
             // SAFETY: plain integers.
             let fd = unsafe { real(domain, ty, protocol) };
             if fd >= 0 {
-                let _ = guard((), || {
-                    lifecycle::register_netfilter(fd, ty, protocol);
-                    Ok(())
-                });
+                quietly(|| lifecycle::register_netfilter(fd, ty, protocol));
             }
             fd
         }
@@ -113,10 +115,7 @@ pub unsafe extern "C" fn bind(fd: c_int, addr: *const sockaddr, len: socklen_t) 
                 // SAFETY: as above.
                 let (a, n) = unsafe { addr_in(addr, len) };
                 if let Ok((pid, groups)) = addr::parse_nl(&a, n) {
-                    let _ = guard((), || {
-                        netfilter::record_bind(s, pid, groups);
-                        Ok(())
-                    });
+                    quietly(|| netfilter::record_bind(s, pid, groups));
                 }
             }
             r
@@ -224,10 +223,7 @@ pub unsafe extern "C" fn setsockopt(
                 let mut buf = [0u8; 64];
                 // SAFETY: as above.
                 let n = unsafe { copy_in(val, len as usize, &mut buf) };
-                let _ = guard((), || {
-                    netfilter::record_option(s, level, name, &buf[..n]);
-                    Ok(())
-                });
+                quietly(|| netfilter::record_option(s, level, name, &buf[..n]));
             }
             r
         }
@@ -367,7 +363,7 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, m: *const msghdr, flags: c_int) -> s
             send_owned(
                 fd,
                 h.msg_iov,
-                h.msg_iovlen as usize,
+                h.msg_iovlen,
                 h.msg_name.cast(),
                 h.msg_namelen,
                 flags,
@@ -473,8 +469,8 @@ pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, len: usize, flags: c_
             iov_base: buf,
             iov_len: len,
         };
-        // SAFETY: the caller's buffer.
         return guard(-1, || {
+            // SAFETY: the caller's buffer.
             unsafe { recv_owned(s, fd, &one, 1, flags) }.map(|r| r.ret as ssize_t)
         });
     }
@@ -521,7 +517,7 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, m: *mut msghdr, flags: c_int) -> ssi
             // SAFETY: the caller's msghdr.
             let h = unsafe { &mut *m };
             // SAFETY: its iovecs.
-            let r = unsafe { recv_owned(s, fd, h.msg_iov, h.msg_iovlen as usize, flags) }?;
+            let r = unsafe { recv_owned(s, fd, h.msg_iov, h.msg_iovlen, flags) }?;
             if !h.msg_name.is_null() {
                 // SAFETY: msg_name holds msg_namelen bytes.
                 unsafe { write_sockaddr(h.msg_name.cast(), &mut h.msg_namelen, &msg::source()) };
@@ -581,8 +577,8 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: usize) -> ssize_
             iov_base: buf,
             iov_len: len,
         };
-        // SAFETY: the caller's buffer.
         return guard(-1, || {
+            // SAFETY: the caller's buffer.
             unsafe { recv_owned(s, fd, &one, 1, 0) }.map(|r| r.ret as ssize_t)
         });
     }
@@ -596,8 +592,8 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: usize) -> ssize_
 #[no_mangle]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, n: c_int) -> ssize_t {
     if let (Some(s), true) = (daemon_socket(fd), n >= 0) {
-        // SAFETY: the caller's iovecs.
         return guard(-1, || {
+            // SAFETY: the caller's iovecs.
             unsafe { recv_owned(s, fd, iov, n as usize, 0) }.map(|r| r.ret as ssize_t)
         });
     }

@@ -486,9 +486,8 @@ impl<'a> UserIov<'a> {
             return UserIov { iov: &[] };
         }
         // SAFETY: the caller guarantees n readable iovecs at iov.
-        UserIov {
-            iov: unsafe { core::slice::from_raw_parts(iov, n) },
-        }
+        let iov = unsafe { core::slice::from_raw_parts(iov, n) };
+        UserIov { iov }
     }
 
     /// Total bytes described (saturating).

@@ -8,7 +8,8 @@ use super::sys::{self, Fd, Res};
 
 /// `socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC)`, or panics.
 pub fn genl_socket() -> Fd {
-    sys::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_GENERIC).expect("NETLINK_GENERIC socket")
+    sys::socket(libc::AF_NETLINK, libc::SOCK_RAW, libc::NETLINK_GENERIC)
+        .expect("NETLINK_GENERIC socket")
 }
 
 /// `nl_sock_create`: the socket, `NETLINK_EXT_ACK`, `SO_RCVBUFFORCE` (EPERM
@@ -33,7 +34,11 @@ pub fn ovs_socket() -> (Fd, u32) {
 /// 64 KiB tail), as messages.
 pub fn recv_datagram(fd: Fd, flags: i32) -> Res<Vec<Msg>> {
     let r = sys::recvmsg(fd, &[1024, 65536], flags)?;
-    assert_eq!(r.flags & libc::MSG_TRUNC, 0, "unexpectedly truncated datagram");
+    assert_eq!(
+        r.flags & libc::MSG_TRUNC,
+        0,
+        "unexpectedly truncated datagram"
+    );
     Ok(nlmsg::messages(&r.data()))
 }
 

@@ -52,7 +52,11 @@ pub fn start() -> Daemon {
         Some(bin) => start_oxvsd(Path::new(&bin)),
         None => {
             let f = Fixture::start(None);
-            Daemon { path: f.path().to_path_buf(), fixture: Some(f), child: None }
+            Daemon {
+                path: f.path().to_path_buf(),
+                fixture: Some(f),
+                child: None,
+            }
         }
     }
 }
@@ -60,11 +64,19 @@ pub fn start() -> Daemon {
 /// Starts a fixture that refuses every connection with `errno`.
 pub fn start_refusing(errno: i32) -> Daemon {
     let f = Fixture::start(Some(errno));
-    Daemon { path: f.path().to_path_buf(), fixture: Some(f), child: None }
+    Daemon {
+        path: f.path().to_path_buf(),
+        fixture: Some(f),
+        child: None,
+    }
 }
 
 fn start_oxvsd(bin: &Path) -> Daemon {
-    let dir = std::env::temp_dir().join(format!("oxvs-run-oxvsd-{}-{:?}", std::process::id(), Instant::now()));
+    let dir = std::env::temp_dir().join(format!(
+        "oxvs-run-oxvsd-{}-{:?}",
+        std::process::id(),
+        Instant::now()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("oxvsd.sock");
     let child = Command::new(bin)
@@ -75,8 +87,16 @@ fn start_oxvsd(bin: &Path) -> Daemon {
         .unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
     let deadline = Instant::now() + Duration::from_secs(10);
     while !path.exists() {
-        assert!(Instant::now() < deadline, "oxvsd did not create {}", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "oxvsd did not create {}",
+            path.display()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    Daemon { path, fixture: None, child: Some(child) }
+    Daemon {
+        path,
+        fixture: None,
+        child: Some(child),
+    }
 }

@@ -33,7 +33,9 @@ use std::time::Duration;
 
 use nl::daemon;
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
-use rustix::net::{self, AddressFamily, RecvFlags, SendFlags, SocketAddrUnix, SocketFlags, SocketType};
+use rustix::net::{
+    self, AddressFamily, RecvFlags, SendFlags, SocketAddrUnix, SocketFlags, SocketType,
+};
 
 use super::nlmsg::{self, *};
 
@@ -48,14 +50,62 @@ pub struct Family {
 
 /// The families of the fixture: `nlctrl`, the openvswitch ones, the test one.
 pub const FAMILIES: &[Family] = &[
-    Family { name: "nlctrl", id: 0x10, version: 2, maxattr: 10, group: Some(("notify", 0x10)) },
-    Family { name: "ovs_datapath", id: 0x21, version: 2, maxattr: 9, group: Some(("ovs_datapath", 2)) },
-    Family { name: "ovs_vport", id: 0x22, version: 2, maxattr: 9, group: Some(("ovs_vport", 3)) },
-    Family { name: "ovs_flow", id: 0x23, version: 1, maxattr: 11, group: Some(("ovs_flow", 4)) },
-    Family { name: "ovs_packet", id: 0x24, version: 1, maxattr: 10, group: None },
-    Family { name: "ovs_meter", id: 0x25, version: 1, maxattr: 9, group: None },
-    Family { name: "ovs_ct_limit", id: 0x26, version: 1, maxattr: 2, group: None },
-    Family { name: nlmsg::TEST_FAMILY, id: 0x2e, version: 1, maxattr: 6, group: Some(("test", 5)) },
+    Family {
+        name: "nlctrl",
+        id: 0x10,
+        version: 2,
+        maxattr: 10,
+        group: Some(("notify", 0x10)),
+    },
+    Family {
+        name: "ovs_datapath",
+        id: 0x21,
+        version: 2,
+        maxattr: 9,
+        group: Some(("ovs_datapath", 2)),
+    },
+    Family {
+        name: "ovs_vport",
+        id: 0x22,
+        version: 2,
+        maxattr: 9,
+        group: Some(("ovs_vport", 3)),
+    },
+    Family {
+        name: "ovs_flow",
+        id: 0x23,
+        version: 1,
+        maxattr: 11,
+        group: Some(("ovs_flow", 4)),
+    },
+    Family {
+        name: "ovs_packet",
+        id: 0x24,
+        version: 1,
+        maxattr: 10,
+        group: None,
+    },
+    Family {
+        name: "ovs_meter",
+        id: 0x25,
+        version: 1,
+        maxattr: 9,
+        group: None,
+    },
+    Family {
+        name: "ovs_ct_limit",
+        id: 0x26,
+        version: 1,
+        maxattr: 2,
+        group: None,
+    },
+    Family {
+        name: nlmsg::TEST_FAMILY,
+        id: 0x2e,
+        version: 1,
+        maxattr: 6,
+        group: Some(("test", 5)),
+    },
 ];
 
 const TEST_FAMILY_ID: u16 = 0x2e;
@@ -115,8 +165,13 @@ impl Fixture {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("oxvsd.sock");
         let _ = std::fs::remove_file(&path);
-        let l = net::socket_with(AddressFamily::UNIX, SocketType::SEQPACKET, SocketFlags::CLOEXEC, None)
-            .unwrap();
+        let l = net::socket_with(
+            AddressFamily::UNIX,
+            SocketType::SEQPACKET,
+            SocketFlags::CLOEXEC,
+            None,
+        )
+        .unwrap();
         net::bind(&l, &SocketAddrUnix::new(&path).unwrap()).unwrap();
         net::listen(&l, 128).unwrap();
         let listener = Arc::new(l);
@@ -129,7 +184,12 @@ impl Fixture {
         });
         let (l2, s2) = (listener.clone(), state.clone());
         std::thread::spawn(move || accept_loop(&l2, &s2));
-        Fixture { dir, path, listener, state }
+        Fixture {
+            dir,
+            path,
+            listener,
+            state,
+        }
     }
 
     /// The socket path.
@@ -144,7 +204,13 @@ impl Fixture {
 
     /// Port ids of the connections open now.
     pub fn ports(&self) -> Vec<u32> {
-        self.state.conns.lock().unwrap().iter().map(|c| c.port.load(Ordering::Relaxed)).collect()
+        self.state
+            .conns
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| c.port.load(Ordering::Relaxed))
+            .collect()
     }
 }
 
@@ -165,9 +231,19 @@ fn accept_loop(l: &OwnedFd, st: &Arc<State>) {
             Err(_) => return,
         };
         st.stats.accepted.fetch_add(1, Ordering::Relaxed);
-        let _ = rustix::net::sockopt::set_socket_timeout(&fd, rustix::net::sockopt::Timeout::Send, Some(Duration::from_secs(5)));
+        let _ = rustix::net::sockopt::set_socket_timeout(
+            &fd,
+            rustix::net::sockopt::Timeout::Send,
+            Some(Duration::from_secs(5)),
+        );
         if let Some(e) = st.refuse {
-            let refusal = message(NLMSG_ERROR, 0, 0, 0, &[(-e).to_ne_bytes().as_slice(), &[0u8; 16]].concat());
+            let refusal = message(
+                NLMSG_ERROR,
+                0,
+                0,
+                0,
+                &[(-e).to_ne_bytes().as_slice(), &[0u8; 16]].concat(),
+            );
             let _ = net::send(&fd, &refusal, SendFlags::empty());
             continue;
         }
@@ -183,7 +259,13 @@ fn accept_loop(l: &OwnedFd, st: &Arc<State>) {
             overrun_pending: AtomicBool::new(false),
             send_lock: Mutex::new(()),
         });
-        if net::send(&conn.fd, &daemon::greeting(port, cookie), SendFlags::empty()).is_err() {
+        if net::send(
+            &conn.fd,
+            &daemon::greeting(port, cookie),
+            SendFlags::empty(),
+        )
+        .is_err()
+        {
             continue;
         }
         st.conns.lock().unwrap().push(conn.clone());
@@ -193,7 +275,9 @@ fn accept_loop(l: &OwnedFd, st: &Arc<State>) {
 }
 
 fn cookie_for(port: u32) -> u64 {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     (t.as_nanos() as u64).rotate_left(17) ^ (u64::from(port) << 32) ^ 0x9e37_79b9_7f4a_7c15
 }
 
@@ -205,7 +289,11 @@ impl Conn {
     /// Sends the overrun notice if one is due; `block`: wait for room.
     fn flush_overrun(&self, block: bool) {
         if self.overrun_pending.load(Ordering::Relaxed) {
-            let flags = if block { SendFlags::empty() } else { SendFlags::DONTWAIT };
+            let flags = if block {
+                SendFlags::empty()
+            } else {
+                SendFlags::DONTWAIT
+            };
             if net::send(&self.fd, &daemon::OVERRUN, flags).is_ok() {
                 self.overrun_pending.store(false, Ordering::Relaxed);
             }
@@ -242,7 +330,10 @@ fn serve(conn: &Arc<Conn>, st: &Arc<State>) {
             events |= PollFlags::OUT;
         }
         let mut p = [PollFd::from_borrowed_fd(conn.fd.as_fd(), events)];
-        let timeout = Timespec { tv_sec: 0, tv_nsec: 20_000_000 };
+        let timeout = Timespec {
+            tv_sec: 0,
+            tv_nsec: 20_000_000,
+        };
         if poll(&mut p, Some(&timeout)).is_err() {
             continue;
         }
@@ -305,7 +396,13 @@ fn handle(conn: &Arc<Conn>, st: &Arc<State>, m: &Msg) {
         0x100..=0x2ff | 0x800..=0x8ff => {
             st.stats.ctnetlink.fetch_add(1, Ordering::Relaxed);
             if m.flags & NLM_F_DUMP == NLM_F_DUMP {
-                conn.reply(&message(NLMSG_DONE, NLM_F_MULTI, m.seq, conn.port(), &0i32.to_ne_bytes()));
+                conn.reply(&message(
+                    NLMSG_DONE,
+                    NLM_F_MULTI,
+                    m.seq,
+                    conn.port(),
+                    &0i32.to_ne_bytes(),
+                ));
             } else {
                 ack(conn, m);
             }
@@ -320,7 +417,10 @@ fn family_msg(f: &Family, flags: u16, seq: u32, pid: u32) -> Vec<u8> {
     w.put_string(CTRL_ATTR_FAMILY_NAME, f.name);
     w.put_u16(CTRL_ATTR_FAMILY_ID, f.id);
     w.put_u32(CTRL_ATTR_VERSION, f.version);
-    w.put_u32(CTRL_ATTR_HDRSIZE, if f.name.starts_with("ovs_") { 4 } else { 0 });
+    w.put_u32(
+        CTRL_ATTR_HDRSIZE,
+        if f.name.starts_with("ovs_") { 4 } else { 0 },
+    );
     w.put_u32(CTRL_ATTR_MAXATTR, f.maxattr);
     if let Some((name, id)) = f.group {
         let groups = w.begin_nested(CTRL_ATTR_MCAST_GROUPS);
@@ -330,16 +430,32 @@ fn family_msg(f: &Family, flags: u16, seq: u32, pid: u32) -> Vec<u8> {
         w.end_nested(g);
         w.end_nested(groups);
     }
-    genl(GENL_ID_CTRL, flags, seq, pid, CTRL_CMD_NEWFAMILY, 2, w.as_bytes())
+    genl(
+        GENL_ID_CTRL,
+        flags,
+        seq,
+        pid,
+        CTRL_CMD_NEWFAMILY,
+        2,
+        w.as_bytes(),
+    )
 }
 
 fn ctrl(conn: &Arc<Conn>, st: &Arc<State>, m: &Msg) {
     match m.cmd() {
         Some(CTRL_CMD_GETFAMILY) if m.flags & NLM_F_DUMP == NLM_F_DUMP => {
-            let all: Vec<Vec<u8>> =
-                FAMILIES.iter().map(|f| family_msg(f, NLM_F_MULTI, m.seq, conn.port())).collect();
+            let all: Vec<Vec<u8>> = FAMILIES
+                .iter()
+                .map(|f| family_msg(f, NLM_F_MULTI, m.seq, conn.port()))
+                .collect();
             let mut chunks: Vec<Vec<u8>> = all.chunks(3).map(|c| c.concat()).collect();
-            let done = message(NLMSG_DONE, NLM_F_MULTI, m.seq, conn.port(), &0i32.to_ne_bytes());
+            let done = message(
+                NLMSG_DONE,
+                NLM_F_MULTI,
+                m.seq,
+                conn.port(),
+                &0i32.to_ne_bytes(),
+            );
             if let Some(last) = chunks.last_mut() {
                 last.extend_from_slice(&done);
             }
@@ -349,14 +465,20 @@ fn ctrl(conn: &Arc<Conn>, st: &Arc<State>, m: &Msg) {
         }
         Some(CTRL_CMD_GETFAMILY) => {
             let attrs = m.attrs();
-            let by_name = attrs.iter().find(|a| a.0 == CTRL_ATTR_FAMILY_NAME).map(|a| {
-                String::from_utf8_lossy(a.1.split(|&b| b == 0).next().unwrap_or(&[])).into_owned()
-            });
+            let by_name = attrs
+                .iter()
+                .find(|a| a.0 == CTRL_ATTR_FAMILY_NAME)
+                .map(|a| {
+                    String::from_utf8_lossy(a.1.split(|&b| b == 0).next().unwrap_or(&[]))
+                        .into_owned()
+                });
             let by_id = attrs
                 .iter()
                 .find(|a| a.0 == CTRL_ATTR_FAMILY_ID && a.1.len() == 2)
                 .map(|a| u16::from_ne_bytes([a.1[0], a.1[1]]));
-            let f = FAMILIES.iter().find(|f| Some(f.name) == by_name.as_deref() || Some(f.id) == by_id);
+            let f = FAMILIES
+                .iter()
+                .find(|f| Some(f.name) == by_name.as_deref() || Some(f.id) == by_id);
             match f {
                 Some(f) => {
                     conn.reply(&family_msg(f, 0, m.seq, conn.port()));
@@ -376,7 +498,10 @@ fn ctrl(conn: &Arc<Conn>, st: &Arc<State>, m: &Msg) {
 fn sockopt(conn: &Arc<Conn>, st: &Arc<State>, m: &Msg) -> Result<(), i32> {
     let attrs = m.attrs();
     let get32 = |t: u16| {
-        attrs.iter().find(|a| a.0 == t && a.1.len() == 4).map(|a| u32::from_ne_bytes(a.1[..4].try_into().unwrap()))
+        attrs
+            .iter()
+            .find(|a| a.0 == t && a.1.len() == 4)
+            .map(|a| u32::from_ne_bytes(a.1[..4].try_into().unwrap()))
     };
     let port = get32(daemon::SOCKOPT_ATTR_PORT);
     let cookie = attrs
@@ -402,7 +527,11 @@ fn sockopt(conn: &Arc<Conn>, st: &Arc<State>, m: &Msg) -> Result<(), i32> {
     ) else {
         return Err(libc::EINVAL);
     };
-    st.stats.sockopts.lock().unwrap().push((target.port(), level, name, value));
+    st.stats
+        .sockopts
+        .lock()
+        .unwrap()
+        .push((target.port(), level, name, value));
     match (level, name) {
         (daemon::SOL_NETLINK, daemon::NETLINK_ADD_MEMBERSHIP) if value != 0 => {
             target.groups.lock().unwrap().insert(value);
@@ -416,7 +545,9 @@ fn sockopt(conn: &Arc<Conn>, st: &Arc<State>, m: &Msg) -> Result<(), i32> {
                 target.overrun_pending.store(false, Ordering::Relaxed);
             }
         }
-        (daemon::SOL_NETLINK, daemon::NETLINK_CAP_ACK) => target.cap_ack.store(value != 0, Ordering::Relaxed),
+        (daemon::SOL_NETLINK, daemon::NETLINK_CAP_ACK) => {
+            target.cap_ack.store(value != 0, Ordering::Relaxed)
+        }
         (daemon::SOL_NETLINK, daemon::NETLINK_EXT_ACK) => {}
         (daemon::SOL_SOCKET, daemon::SO_RCVBUF) => {
             // sk_sndbuf becomes twice what is asked, as sk_rcvbuf did.
@@ -430,7 +561,10 @@ fn sockopt(conn: &Arc<Conn>, st: &Arc<State>, m: &Msg) -> Result<(), i32> {
                 return Err(libc::EINVAL);
             }
             let conns = st.conns.lock().unwrap();
-            if conns.iter().any(|c| !Arc::ptr_eq(c, &target) && c.port() == value) {
+            if conns
+                .iter()
+                .any(|c| !Arc::ptr_eq(c, &target) && c.port() == value)
+            {
                 return Err(libc::EADDRINUSE);
             }
             target.port.store(value, Ordering::Relaxed);
@@ -443,7 +577,10 @@ fn sockopt(conn: &Arc<Conn>, st: &Arc<State>, m: &Msg) -> Result<(), i32> {
 fn test_family(conn: &Arc<Conn>, st: &Arc<State>, m: &Msg) {
     let attrs = m.attrs();
     let get32 = |t: u16| {
-        attrs.iter().find(|a| a.0 == t && a.1.len() == 4).map(|a| u32::from_ne_bytes(a.1[..4].try_into().unwrap()))
+        attrs
+            .iter()
+            .find(|a| a.0 == t && a.1.len() == 4)
+            .map(|a| u32::from_ne_bytes(a.1[..4].try_into().unwrap()))
     };
     match m.cmd() {
         Some(TEST_CMD_ECHO) => {

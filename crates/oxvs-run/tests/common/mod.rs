@@ -5,4 +5,5 @@ pub mod daemon;
 pub mod fixture;
 pub mod nlmsg;
 pub mod probe;
+#[allow(unsafe_code)]
 pub mod sys;

@@ -105,7 +105,10 @@ pub fn messages(d: &[u8]) -> Vec<Msg> {
 
 /// Attributes of a buffer (stops at the first malformed one).
 pub fn attrs(b: &[u8]) -> Vec<(u16, Vec<u8>)> {
-    nl::AttrIter::new(b).map_while(Result::ok).map(|a| (a.ty, a.payload.to_vec())).collect()
+    nl::AttrIter::new(b)
+        .map_while(Result::ok)
+        .map(|a| (a.ty, a.payload.to_vec()))
+        .collect()
 }
 
 /// One message, padded.
@@ -123,7 +126,15 @@ pub fn message(ty: u16, flags: u16, seq: u32, pid: u32, payload: &[u8]) -> Vec<u
 }
 
 /// A generic netlink message: genlmsghdr then attributes.
-pub fn genl(ty: u16, flags: u16, seq: u32, pid: u32, cmd: u8, version: u8, attrs: &[u8]) -> Vec<u8> {
+pub fn genl(
+    ty: u16,
+    flags: u16,
+    seq: u32,
+    pid: u32,
+    cmd: u8,
+    version: u8,
+    attrs: &[u8],
+) -> Vec<u8> {
     let mut p = vec![cmd, version, 0, 0];
     p.extend_from_slice(attrs);
     message(ty, flags, seq, pid, &p)
@@ -133,12 +144,28 @@ pub fn genl(ty: u16, flags: u16, seq: u32, pid: u32, cmd: u8, version: u8, attrs
 pub fn getfamily(name: &str, flags: u16, seq: u32) -> Vec<u8> {
     let mut w = nl::Writer::new();
     w.put_string(CTRL_ATTR_FAMILY_NAME, name);
-    genl(GENL_ID_CTRL, NLM_F_REQUEST | flags, seq, 0, CTRL_CMD_GETFAMILY, 1, w.as_bytes())
+    genl(
+        GENL_ID_CTRL,
+        NLM_F_REQUEST | flags,
+        seq,
+        0,
+        CTRL_CMD_GETFAMILY,
+        1,
+        w.as_bytes(),
+    )
 }
 
 /// A `CTRL_CMD_GETFAMILY` dump.
 pub fn getfamily_dump(seq: u32) -> Vec<u8> {
-    genl(GENL_ID_CTRL, NLM_F_REQUEST | NLM_F_DUMP | NLM_F_ACK, seq, 0, CTRL_CMD_GETFAMILY, 1, &[])
+    genl(
+        GENL_ID_CTRL,
+        NLM_F_REQUEST | NLM_F_DUMP | NLM_F_ACK,
+        seq,
+        0,
+        CTRL_CMD_GETFAMILY,
+        1,
+        &[],
+    )
 }
 
 /// What a `CTRL_CMD_NEWFAMILY` says.
@@ -167,10 +194,14 @@ pub fn family_info(m: &Msg) -> Option<FamilyInfo> {
                     for (t, x) in attrs(&g) {
                         match t {
                             CTRL_ATTR_MCAST_GRP_NAME => {
-                                name = String::from_utf8_lossy(x.split(|&b| b == 0).next().unwrap_or(&[]))
-                                    .into()
+                                name = String::from_utf8_lossy(
+                                    x.split(|&b| b == 0).next().unwrap_or(&[]),
+                                )
+                                .into()
                             }
-                            CTRL_ATTR_MCAST_GRP_ID if x.len() == 4 => id = u32::from_ne_bytes(x[..4].try_into().unwrap()),
+                            CTRL_ATTR_MCAST_GRP_ID if x.len() == 4 => {
+                                id = u32::from_ne_bytes(x[..4].try_into().unwrap())
+                            }
                             _ => {}
                         }
                     }
@@ -206,7 +237,9 @@ pub fn notify(family: u16, seq: u32, count: u32, size: u32, group: u32, flags: u
 
 /// A recognisable data pattern of `n` bytes.
 pub fn pattern(n: usize, salt: u8) -> Vec<u8> {
-    (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt)).collect()
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt))
+        .collect()
 }
 
 /// The `SEQNO` of a test event.

@@ -19,7 +19,9 @@ pub fn oxvs_run() -> &'static str {
 /// dependency of the tests, into `deps/` (only `cargo build` copies it
 /// beside `oxvs-run`), so the tests name it with `OXVS_PRELOAD`.
 pub fn library() -> std::path::PathBuf {
-    let p = Path::new(oxvs_run()).with_file_name("deps").join("liboxvs_preload.so");
+    let p = Path::new(oxvs_run())
+        .with_file_name("deps")
+        .join("liboxvs_preload.so");
     assert!(p.is_file(), "{} is built", p.display());
     p
 }
@@ -60,7 +62,11 @@ impl Probe {
 
     pub fn fact(&self, key: &str) -> &str {
         self.facts.get(key).map(String::as_str).unwrap_or_else(|| {
-            panic!("probe reported no {key}:\n{}\n{}", self.stdout(), self.stderr())
+            panic!(
+                "probe reported no {key}:\n{}\n{}",
+                self.stdout(),
+                self.stderr()
+            )
         })
     }
 
@@ -74,7 +80,13 @@ impl Probe {
 /// given, natively otherwise, with extra environment `env`.
 pub fn run(case: &str, daemon: Option<&Path>, env: &[(&str, &str)]) -> Probe {
     let me = std::env::current_exe().unwrap();
-    let harness = ["--exact", "probe_entry", "--include-ignored", "--nocapture", "--test-threads=1"];
+    let harness = [
+        "--exact",
+        "probe_entry",
+        "--include-ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ];
     let mut cmd = match daemon {
         Some(path) => {
             let mut c = oxvs_run_command();
@@ -83,12 +95,17 @@ pub fn run(case: &str, daemon: Option<&Path>, env: &[(&str, &str)]) -> Probe {
         }
         None => Command::new(&me),
     };
-    cmd.args(harness).env("OXVS_PROBE", case).env_remove("LD_PRELOAD");
+    cmd.args(harness)
+        .env("OXVS_PROBE", case)
+        .env_remove("LD_PRELOAD");
     for (k, v) in env {
         cmd.env(k, v);
     }
     let output = cmd.output().expect("run probe");
-    Probe { facts: facts(&output.stdout), output }
+    Probe {
+        facts: facts(&output.stdout),
+        output,
+    }
 }
 
 /// Parses `FACT key=value` lines.

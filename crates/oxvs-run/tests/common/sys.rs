@@ -72,7 +72,11 @@ pub fn bind_nl(fd: Fd, pid: u32, groups: u32) -> Res<()> {
     let a = sockaddr_nl(pid, groups);
     // SAFETY: a is a valid sockaddr_nl of the size given.
     let r = unsafe {
-        libc::bind(fd, (&a as *const libc::sockaddr_nl).cast(), size_of::<libc::sockaddr_nl>() as u32)
+        libc::bind(
+            fd,
+            (&a as *const libc::sockaddr_nl).cast(),
+            size_of::<libc::sockaddr_nl>() as u32,
+        )
     };
     check(r as isize).map(drop)
 }
@@ -81,7 +85,11 @@ pub fn connect_nl(fd: Fd, pid: u32, groups: u32) -> Res<()> {
     let a = sockaddr_nl(pid, groups);
     // SAFETY: as in bind_nl.
     let r = unsafe {
-        libc::connect(fd, (&a as *const libc::sockaddr_nl).cast(), size_of::<libc::sockaddr_nl>() as u32)
+        libc::connect(
+            fd,
+            (&a as *const libc::sockaddr_nl).cast(),
+            size_of::<libc::sockaddr_nl>() as u32,
+        )
     };
     check(r as isize).map(drop)
 }
@@ -114,9 +122,21 @@ pub fn parse_nl(addr: &[u8]) -> (u16, u32, u32) {
     let pid = g(4..8);
     let groups = g(8..12);
     (
-        if fam.len() == 2 { u16::from_ne_bytes([fam[0], fam[1]]) } else { 0 },
-        if pid.len() == 4 { u32::from_ne_bytes(pid.try_into().unwrap()) } else { 0 },
-        if groups.len() == 4 { u32::from_ne_bytes(groups.try_into().unwrap()) } else { 0 },
+        if fam.len() == 2 {
+            u16::from_ne_bytes([fam[0], fam[1]])
+        } else {
+            0
+        },
+        if pid.len() == 4 {
+            u32::from_ne_bytes(pid.try_into().unwrap())
+        } else {
+            0
+        },
+        if groups.len() == 4 {
+            u32::from_ne_bytes(groups.try_into().unwrap())
+        } else {
+            0
+        },
     )
 }
 
@@ -124,7 +144,10 @@ pub fn parse_nl(addr: &[u8]) -> (u16, u32, u32) {
 pub fn sendmsg(fd: Fd, parts: &[&[u8]], dest: Option<(u32, u32)>, flags: i32) -> Res<usize> {
     let iov: Vec<libc::iovec> = parts
         .iter()
-        .map(|p| libc::iovec { iov_base: p.as_ptr() as *mut _, iov_len: p.len() })
+        .map(|p| libc::iovec {
+            iov_base: p.as_ptr() as *mut _,
+            iov_len: p.len(),
+        })
         .collect();
     let mut addr = dest.map(|(p, g)| sockaddr_nl(p, g));
     // SAFETY: all-zero msghdr is valid.
@@ -188,10 +211,22 @@ pub fn recvfrom(fd: Fd, len: usize, flags: i32) -> Res<(usize, Vec<u8>, Vec<u8>,
     let mut alen = 128 as libc::socklen_t;
     // SAFETY: buffers valid for their sizes.
     let n = check(unsafe {
-        libc::recvfrom(fd, buf.as_mut_ptr().cast(), len, flags, addr.as_mut_ptr().cast(), &mut alen)
+        libc::recvfrom(
+            fd,
+            buf.as_mut_ptr().cast(),
+            len,
+            flags,
+            addr.as_mut_ptr().cast(),
+            &mut alen,
+        )
     })?;
     buf.truncate(len.min(n));
-    Ok((n, buf, addr[..(alen as usize).min(128)].to_vec(), alen as usize))
+    Ok((
+        n,
+        buf,
+        addr[..(alen as usize).min(128)].to_vec(),
+        alen as usize,
+    ))
 }
 
 /// What `recvmsg` gave.
@@ -221,7 +256,10 @@ pub fn recvmsg(fd: Fd, sizes: &[usize], flags: i32) -> Res<RecvMsg> {
     let mut bufs: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0u8; n]).collect();
     let mut iov: Vec<libc::iovec> = bufs
         .iter_mut()
-        .map(|b| libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: b.len() })
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
         .collect();
     let mut name = [0u8; 128];
     let mut control = [0u8; 64];
@@ -247,7 +285,11 @@ pub fn recvmsg(fd: Fd, sizes: &[usize], flags: i32) -> Res<RecvMsg> {
 
 /// `poll` for `POLLIN`: the revents (0 on timeout).
 pub fn poll_in(fd: Fd, timeout_ms: i32) -> i16 {
-    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd.
     let n = unsafe { libc::poll(&mut p, 1, timeout_ms) };
     if n <= 0 {
@@ -264,7 +306,10 @@ pub fn epoll_in(fd: Fd, timeout_ms: i32) -> usize {
     unsafe {
         let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
         assert!(ep >= 0);
-        let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: fd as u64 };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: fd as u64,
+        };
         assert_eq!(libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev), 0);
         let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
         let n = libc::epoll_wait(ep, out.as_mut_ptr(), 4, timeout_ms);
@@ -331,7 +376,10 @@ pub fn exit_now(code: i32) -> ! {
 
 /// `execvp(argv[0], argv)`; returns only on failure.
 pub fn exec(argv: &[&str]) -> i32 {
-    let c: Vec<std::ffi::CString> = argv.iter().map(|a| std::ffi::CString::new(*a).unwrap()).collect();
+    let c: Vec<std::ffi::CString> = argv
+        .iter()
+        .map(|a| std::ffi::CString::new(*a).unwrap())
+        .collect();
     let mut p: Vec<*const libc::c_char> = c.iter().map(|a| a.as_ptr()).collect();
     p.push(std::ptr::null());
     // SAFETY: a NULL-terminated argv of valid C strings.
