@@ -3,7 +3,6 @@
 //! interposer exactly as a C program's calls do). All of the tests' unsafe
 //! code is here. Errors are positive errno values.
 
-#![allow(unsafe_code)]
 #![allow(dead_code)]
 
 use std::mem::{size_of, zeroed};
