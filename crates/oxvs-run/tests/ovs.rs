@@ -269,3 +269,43 @@ pub fn probe_sequence() {
     }
     probe::fact("done", 1);
 }
+
+/// The installed `ovs-dpctl` (Open vSwitch's own client), if any.
+fn ovs_dpctl() -> Option<&'static str> {
+    ["/usr/bin/ovs-dpctl", "/usr/local/bin/ovs-dpctl"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+}
+
+#[test]
+fn unmodified_ovs_dpctl_finds_the_families_through_the_daemon() {
+    let Some(dpctl) = ovs_dpctl() else {
+        println!("SKIP: unmodified_ovs_dpctl_finds_the_families_through_the_daemon: no ovs-dpctl");
+        return;
+    };
+    let d = daemon::start();
+    let out = probe::oxvs_run_command()
+        .arg("--socket")
+        .arg(d.path())
+        .args(["--", dpctl, "dump-dps"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!(
+        "ovs-dpctl dump-dps under oxvs-run: {}\n{stderr}",
+        out.status
+    );
+    // Had a lookup failed, OVS would say the kernel module is missing; it
+    // went on to ask for the datapaths instead.
+    assert!(!stderr.contains("does not exist"), "{stderr}");
+    assert!(!stderr.contains("oxvs-run:"), "{stderr}");
+    // Nothing the interposer did made OVS warn (its test suite fails a
+    // test on any WARN).
+    assert!(!stderr.contains("netlink_socket|WARN"), "{stderr}");
+    if let Some(stats) = d.stats() {
+        assert!(stats.accepted.load(std::sync::atomic::Ordering::Relaxed) > 0);
+        // The fixture has no datapaths: an empty list, and not a word.
+        assert!(out.status.success(), "{stderr}");
+        assert_eq!((out.stdout.as_slice(), stderr.as_ref()), (&b""[..], ""));
+    }
+}

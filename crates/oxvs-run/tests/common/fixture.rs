@@ -18,7 +18,8 @@
 //!   members, dropped when their buffer is full, then the overrun notice as
 //!   soon as there is room) and `OVERRUN` (the notice, now, to the sender:
 //!   a knob to exercise clients);
-//! - ctnetlink requests (counted): an ack, or `NLMSG_DONE` for a dump.
+//! - ctnetlink requests (counted): an ack, or `NLMSG_DONE` for a dump;
+//! - the openvswitch families: no datapaths (empty dumps, else `ENODEV`).
 //!
 //! Anything else is `ENOENT`, as generic netlink answers an unknown family.
 
@@ -259,6 +260,9 @@ fn accept_loop(l: &OwnedFd, st: &Arc<State>) {
             overrun_pending: AtomicBool::new(false),
             send_lock: Mutex::new(()),
         });
+        // Known before the greeting: once greeted, a client may name the
+        // connection in a socket option sent on another one.
+        st.conns.lock().unwrap().push(conn.clone());
         if net::send(
             &conn.fd,
             &daemon::greeting(port, cookie),
@@ -266,9 +270,9 @@ fn accept_loop(l: &OwnedFd, st: &Arc<State>) {
         )
         .is_err()
         {
+            st.conns.lock().unwrap().retain(|c| !Arc::ptr_eq(c, &conn));
             continue;
         }
-        st.conns.lock().unwrap().push(conn.clone());
         let st = st.clone();
         std::thread::spawn(move || serve(&conn, &st));
     }
@@ -407,7 +411,21 @@ fn handle(conn: &Arc<Conn>, st: &Arc<State>, m: &Msg) {
                 ack(conn, m);
             }
         }
-        t if FAMILIES.iter().any(|f| f.id == t) => fail(conn, m, libc::EOPNOTSUPP),
+        // The openvswitch families: no datapath here. Dumps are empty, and
+        // anything else is ENODEV (no such datapath).
+        t if FAMILIES.iter().any(|f| f.id == t) => {
+            if m.flags & NLM_F_DUMP == NLM_F_DUMP {
+                conn.reply(&message(
+                    NLMSG_DONE,
+                    NLM_F_MULTI,
+                    m.seq,
+                    conn.port(),
+                    &0i32.to_ne_bytes(),
+                ));
+            } else {
+                fail(conn, m, libc::ENODEV);
+            }
+        }
         _ => fail(conn, m, libc::ENOENT),
     }
 }
