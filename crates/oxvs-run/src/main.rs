@@ -109,6 +109,12 @@ fn preload_value(lib: &Path, existing: Option<OsString>) -> Result<OsString, Str
     Ok(v)
 }
 
+/// Whether some directory of `PATH` has an entry called `name`.
+fn on_path(name: &std::ffi::OsStr) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).symlink_metadata().is_ok()))
+}
+
 fn main() {
     let args = match parse(std::env::args_os().skip(1)) {
         Ok(a) => a,
@@ -133,6 +139,14 @@ fn main() {
     let err = cmd.exec();
     let name = args.command[0].to_string_lossy();
     match err.kind() {
+        // A search of PATH also ends in EACCES when some directory of PATH
+        // cannot be searched: the command is still not there.
+        std::io::ErrorKind::PermissionDenied
+            if !name.contains('/') && !on_path(&args.command[0]) =>
+        {
+            eprintln!("oxvs-run: {name}: command not found");
+            exit(127);
+        }
         std::io::ErrorKind::NotFound => {
             eprintln!("oxvs-run: {name}: command not found");
             exit(127);

@@ -17,7 +17,18 @@ fn run_exe(exe: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, Str
     for (k, v) in env {
         c.env(k, v);
     }
-    let o = c.output().unwrap();
+    // A copy of oxvs-run just written may be busy for a moment (another
+    // test's fork holding the written file open until its exec).
+    let mut tries = 0;
+    let o = loop {
+        match c.output() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => break r.unwrap(),
+        }
+    };
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stdout).into_owned(),
