@@ -27,7 +27,7 @@ use nl::daemon;
 
 use crate::addr;
 use crate::datagram::{self, Class, CLASSIFY_LEN};
-use crate::socket::{opt, NlSocket};
+use crate::socket::{opt, NlSocket, Reader};
 use crate::sys::{app, raw, Errno, Fd, SysResult, UserIov};
 
 /// How long a send or receive waits for the daemon's answers before giving
@@ -98,26 +98,33 @@ fn wait_answered(sock: &NlSocket, fd: Fd, ticket: u32) {
             break;
         }
     }
-    eat_barrier_answers(sock, fd);
+    eat_barrier_answers(sock, fd, &sock.gate.enter());
 }
 
 /// Reads barrier answers off the head of the queue while barriers are
-/// pending, so that readiness means data for the program.
-fn eat_barrier_answers(sock: &NlSocket, fd: Fd) {
+/// pending, so that readiness means data for the program. Only when no
+/// other thread is receiving (else that thread takes them).
+fn eat_barrier_answers(sock: &NlSocket, fd: Fd, reader: &Reader<'_>) {
+    if !sock.barriers_pending() || !reader.try_alone() {
+        return;
+    }
+    while sock.barriers_pending() && peek_class(fd) == Some(Class::BarrierAnswer) {
+        consume(fd);
+        sock.barrier_answered();
+    }
+    reader.end_alone();
+}
+
+/// The class of the datagram at the head of the queue, if there is one.
+fn peek_class(fd: Fd) -> Option<Class> {
     let mut head = [0u8; CLASSIFY_LEN];
-    while sock.barriers_pending() {
-        let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT | libc::MSG_TRUNC;
-        match raw::recv(fd, &mut head, flags) {
-            Ok(n) if n > 0 => {
-                let seen = n.min(head.len());
-                if datagram::classify(&head[..seen], seen, Some(n)) != Class::BarrierAnswer {
-                    return;
-                }
-                consume(fd);
-                sock.barrier_answered();
-            }
-            _ => return,
+    let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT | libc::MSG_TRUNC;
+    match raw::recv(fd, &mut head, flags) {
+        Ok(n) if n > 0 => {
+            let seen = n.min(head.len());
+            Some(datagram::classify(&head[..seen], seen, Some(n)))
         }
+        _ => None,
     }
 }
 
@@ -127,6 +134,29 @@ fn consume(fd: Fd) {
     let _ = raw::recv(fd, &mut scratch, libc::MSG_DONTWAIT | libc::MSG_TRUNC);
 }
 
+/// After a `MSG_PEEK` showed a control datagram: takes it off the queue,
+/// alone, if it is still there; returns its class.
+fn take_peeked_control(fd: Fd, reader: &Reader<'_>) -> Option<Class> {
+    // Another thread in a receive takes the head itself soon: wait for it
+    // to leave, a little, before looking again.
+    let mut alone = false;
+    for _ in 0..1000 {
+        alone = reader.try_alone();
+        if alone {
+            break;
+        }
+        raw::sched_yield();
+    }
+    let class = peek_class(fd).filter(|c| *c != Class::Data);
+    if class.is_some() {
+        consume(fd);
+    }
+    if alone {
+        reader.end_alone();
+    }
+    class
+}
+
 /// Receives one datagram for the program into `iov`, with the program's
 /// `flags`.
 ///
@@ -134,6 +164,7 @@ fn consume(fd: Fd) {
 /// `ENOBUFS` once for an overrun; `EAGAIN` when nothing is there (and no
 /// answer is awaited); any error of the Unix socket.
 pub fn recv(sock: &NlSocket, fd: Fd, iov: &UserIov<'_>, flags: i32) -> SysResult<Received> {
+    let reader = sock.gate.enter();
     let mut waiting_since: Option<Instant> = None;
     loop {
         let got = if iov.total() < CLASSIFY_LEN {
@@ -144,16 +175,26 @@ pub fn recv(sock: &NlSocket, fd: Fd, iov: &UserIov<'_>, flags: i32) -> SysResult
         match got {
             Ok(Got::Data(r)) => {
                 if flags & libc::MSG_PEEK == 0 {
-                    eat_barrier_answers(sock, fd);
+                    eat_barrier_answers(sock, fd, &reader);
                 }
                 return Ok(r);
             }
-            Ok(Got::Control(Class::Overrun)) => {
-                if !sock.option(opt::NO_ENOBUFS) {
+            Ok(Got::Control(class)) => {
+                // Peeked only: take it off the queue first.
+                let class = if flags & libc::MSG_PEEK != 0 {
+                    match take_peeked_control(fd, &reader) {
+                        Some(c) => c,
+                        None => continue,
+                    }
+                } else {
+                    class
+                };
+                if class == Class::BarrierAnswer {
+                    sock.barrier_answered();
+                } else if !sock.option(opt::NO_ENOBUFS) {
                     return Err(Errno(libc::ENOBUFS));
                 }
             }
-            Ok(Got::Control(_)) => sock.barrier_answered(),
             Ok(Got::Eof) => {
                 sock.forget_barriers();
                 return Ok(Received {
@@ -202,12 +243,7 @@ fn recv_direct(fd: Fd, iov: &UserIov<'_>, flags: i32) -> SysResult<Got> {
     let received = n.min(iov.total());
     match datagram::classify(&head[..seen], received, full) {
         Class::Data => Ok(Got::Data(Received { ret: n, truncated })),
-        class => {
-            if flags & libc::MSG_PEEK != 0 {
-                consume(fd);
-            }
-            Ok(Got::Control(class))
-        }
+        class => Ok(Got::Control(class)),
     }
 }
 
@@ -232,12 +268,7 @@ fn recv_small(fd: Fd, iov: &UserIov<'_>, flags: i32) -> SysResult<Got> {
                 truncated: full > room,
             }))
         }
-        class => {
-            if flags & libc::MSG_PEEK != 0 {
-                consume(fd);
-            }
-            Ok(Got::Control(class))
-        }
+        class => Ok(Got::Control(class)),
     }
 }
 

@@ -72,6 +72,91 @@ pub mod opt {
     pub const GET_STRICT_CHK: u32 = 12;
 }
 
+/// Who is reading a socket: the threads inside a receive, and whether one
+/// of them holds it alone to look at the head of the queue and take a
+/// control datagram off it (`MSG_PEEK`, then a receive, must not take
+/// another thread's datagram in between).
+///
+/// One word: process id (32 bits), readers (31), alone (1). A word with
+/// another process id was inherited through `fork` from threads that do not
+/// exist in this process, and counts as empty.
+#[derive(Default)]
+pub struct ReadGate {
+    word: AtomicU64,
+}
+
+const ALONE: u64 = 1;
+
+/// A thread's presence in a [`ReadGate`], left on drop.
+pub struct Reader<'a> {
+    gate: &'a ReadGate,
+    me: u32,
+}
+
+impl ReadGate {
+    fn pack(pid: u32, readers: u64, alone: bool) -> u64 {
+        (u64::from(pid) << 32) | (readers << 1) | u64::from(alone)
+    }
+
+    /// Enters as a reader, waiting while another holds the gate alone.
+    pub fn enter(&self) -> Reader<'_> {
+        let me = crate::sys::pid();
+        let mut spins = 0u32;
+        loop {
+            let w = self.word.load(Ordering::Acquire);
+            let next = if (w >> 32) as u32 != me {
+                Self::pack(me, 1, false)
+            } else if w & ALONE != 0 {
+                spins += 1;
+                if spins < 100 {
+                    core::hint::spin_loop();
+                } else {
+                    crate::sys::raw::sched_yield();
+                }
+                continue;
+            } else {
+                w + 2
+            };
+            if self
+                .word
+                .compare_exchange_weak(w, next, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                return Reader { gate: self, me };
+            }
+        }
+    }
+}
+
+impl Reader<'_> {
+    /// Holds the gate alone if this is its only reader; false otherwise
+    /// (another thread is receiving: it will take control datagrams itself).
+    pub fn try_alone(&self) -> bool {
+        let only = ReadGate::pack(self.me, 1, false);
+        let alone = ReadGate::pack(self.me, 1, true);
+        self.gate
+            .word
+            .compare_exchange(only, alone, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Ends [`Reader::try_alone`].
+    pub fn end_alone(&self) {
+        self.gate.word.fetch_and(!ALONE, Ordering::AcqRel);
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        let _ = self
+            .gate
+            .word
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |w| {
+                ((w >> 32) as u32 == self.me && w >> 1 & 0x7fff_ffff > 0).then(|| (w - 2) & !ALONE)
+            });
+    }
+}
+
 /// One emulated netlink socket.
 pub struct NlSocket {
     refs: AtomicU32,
@@ -88,6 +173,8 @@ pub struct NlSocket {
     groups: [AtomicU64; GROUP_WORDS],
     barriers_sent: AtomicU32,
     barriers_answered: AtomicU32,
+    /// Threads receiving.
+    pub gate: ReadGate,
     /// Options and replay log.
     pub extra: SpinLock<Extra>,
 }
@@ -116,6 +203,7 @@ impl NlSocket {
             groups: [const { AtomicU64::new(0) }; GROUP_WORDS],
             barriers_sent: AtomicU32::new(0),
             barriers_answered: AtomicU32::new(0),
+            gate: ReadGate::default(),
             extra: SpinLock::new(Extra::default()),
         }
     }
@@ -385,6 +473,27 @@ mod tests {
         s.set_group(1, false);
         assert_eq!(s.low_groups(), 0x8000_0000);
         assert!(s.groups_used());
+    }
+
+    #[test]
+    fn read_gate() {
+        let g = ReadGate::default();
+        let a = g.enter();
+        assert!(a.try_alone());
+        a.end_alone();
+        let b = g.enter();
+        assert!(!a.try_alone(), "two readers");
+        drop(b);
+        assert!(a.try_alone());
+        a.end_alone();
+        drop(a);
+        // A word from another process (inherited through fork) is empty.
+        g.word.store(
+            ReadGate::pack(crate::sys::pid().wrapping_add(1), 3, true),
+            Ordering::Relaxed,
+        );
+        let c = g.enter();
+        assert!(c.try_alone());
     }
 
     #[test]

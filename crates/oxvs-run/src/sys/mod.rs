@@ -453,6 +453,28 @@ pub mod raw {
     }
 }
 
+static PID: AtomicU32 = AtomicU32::new(0);
+static ATFORK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn refresh_pid_in_child() {
+    PID.store(raw::getpid(), Ordering::Relaxed);
+}
+
+/// This process's id, cached; a `fork` handler refreshes it in the child.
+pub fn pid() -> u32 {
+    let p = PID.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    if !ATFORK.swap(true, Ordering::AcqRel) {
+        // SAFETY: registers a child handler that only stores an integer.
+        unsafe { libc::pthread_atfork(None, None, Some(refresh_pid_in_child)) };
+    }
+    let p = raw::getpid();
+    PID.store(p, Ordering::Relaxed);
+    p
+}
+
 /// The value of environment variable `name`, copied.
 pub fn getenv(name: &CStr) -> Option<Vec<u8>> {
     // SAFETY: getenv reads the environment; the returned pointer, if not
@@ -605,7 +627,7 @@ impl<T: Default> SpinLock<T> {
 
     /// Takes the lock.
     pub fn lock(&self) -> SpinGuard<'_, T> {
-        let me = raw::getpid();
+        let me = pid();
         let mut spins = 0u32;
         loop {
             match self
