@@ -7,6 +7,8 @@
 
 mod common;
 
+/// sendmmsg/recvmmsg, readv/writev, close_range, bind with groups; threads.
+mod calls;
 /// oxvs-run's exit statuses and environment.
 mod cli;
 /// Same observations natively (kernel) and under the preload (daemon).
@@ -39,6 +41,8 @@ fn probe_entry() {
         "fork" => fork_exec::probe_fork(),
         "unreachable" => unreachable::probe_unreachable(),
         "netfilter" => netfilter::probe_netfilter(),
+        "calls" => calls::probe_calls(),
+        "threads" => calls::probe_threads(),
         other => panic!("no probe {other}"),
     }
 }

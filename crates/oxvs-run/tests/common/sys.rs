@@ -385,3 +385,90 @@ pub fn exec(argv: &[&str]) -> i32 {
     unsafe { libc::execvp(p[0], p.as_ptr()) };
     errno()
 }
+
+/// `sendmmsg` of one datagram per buffer: how many were sent.
+pub fn sendmmsg(fd: Fd, datagrams: &[&[u8]], flags: i32) -> Res<usize> {
+    let mut iov: Vec<libc::iovec> = datagrams
+        .iter()
+        .map(|d| libc::iovec {
+            iov_base: d.as_ptr() as *mut _,
+            iov_len: d.len(),
+        })
+        .collect();
+    // SAFETY: all-zero mmsghdr is valid.
+    let mut v: Vec<libc::mmsghdr> = (0..datagrams.len()).map(|_| unsafe { zeroed() }).collect();
+    for (m, i) in v.iter_mut().zip(iov.iter_mut()) {
+        m.msg_hdr.msg_iov = i;
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: v and iov outlive the call.
+    check(unsafe { libc::sendmmsg(fd, v.as_mut_ptr(), v.len() as u32, flags) } as isize)
+}
+
+/// `recvmmsg` of up to `n` datagrams of at most `size` bytes: each
+/// datagram's bytes.
+pub fn recvmmsg(fd: Fd, n: usize, size: usize, flags: i32) -> Res<Vec<Vec<u8>>> {
+    let mut bufs: Vec<Vec<u8>> = (0..n).map(|_| vec![0u8; size]).collect();
+    let mut iov: Vec<libc::iovec> = bufs
+        .iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: all-zero mmsghdr is valid.
+    let mut v: Vec<libc::mmsghdr> = (0..n).map(|_| unsafe { zeroed() }).collect();
+    for (m, i) in v.iter_mut().zip(iov.iter_mut()) {
+        m.msg_hdr.msg_iov = i;
+        m.msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: v, iov and bufs outlive the call.
+    let got =
+        check(
+            unsafe { libc::recvmmsg(fd, v.as_mut_ptr(), n as u32, flags, std::ptr::null_mut()) }
+                as isize,
+        )?;
+    Ok(bufs
+        .into_iter()
+        .zip(&v)
+        .take(got)
+        .map(|(mut b, m)| {
+            b.truncate(m.msg_len as usize);
+            b
+        })
+        .collect())
+}
+
+/// `writev` of `parts`.
+pub fn writev(fd: Fd, parts: &[&[u8]]) -> Res<usize> {
+    let iov: Vec<libc::iovec> = parts
+        .iter()
+        .map(|p| libc::iovec {
+            iov_base: p.as_ptr() as *mut _,
+            iov_len: p.len(),
+        })
+        .collect();
+    // SAFETY: iov valid.
+    check(unsafe { libc::writev(fd, iov.as_ptr(), iov.len() as i32) })
+}
+
+/// `readv` into buffers of `sizes`: the count and the buffers.
+pub fn readv(fd: Fd, sizes: &[usize]) -> Res<(usize, Vec<Vec<u8>>)> {
+    let mut bufs: Vec<Vec<u8>> = sizes.iter().map(|&n| vec![0u8; n]).collect();
+    let iov: Vec<libc::iovec> = bufs
+        .iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: iov and bufs valid.
+    let n = check(unsafe { libc::readv(fd, iov.as_ptr(), iov.len() as i32) })?;
+    Ok((n, bufs))
+}
+
+/// `close_range(first, last, 0)`.
+pub fn close_range(first: u32, last: u32) -> Res<()> {
+    // SAFETY: integers only.
+    check(unsafe { libc::close_range(first, last, 0) } as isize).map(drop)
+}
