@@ -31,7 +31,7 @@ fn strerror(e: i32) -> String {
     }
 }
 
-/// Prints [`line`] on standard error, once per process (a forked child is
+/// Prints [`line()`] on standard error, once per process (a forked child is
 /// another process and may print its own).
 pub fn once(path: &[u8], failure: Failure) {
     let me = raw::getpid();

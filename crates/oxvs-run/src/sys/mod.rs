@@ -15,7 +15,7 @@
 //!   with copies, never turned into Rust references to the caller's memory.
 //! - [`SpinLock`], [`OnceBox`]: the two synchronisation primitives, safe to
 //!   use after `fork` in a child of a multithreaded parent.
-//! - [`hooks`]: the exported `socket`, `recvmsg`, `close`... themselves.
+//! - `hooks`: the exported `socket`, `recvmsg`, `close`... themselves.
 //!
 //! # Invariants
 //!
