@@ -69,10 +69,13 @@ pub fn create_daemon(ty: i32, protocol: i32) -> SysResult<Fd> {
 /// NETLINK_NETFILTER)` as undecided. Without room in the table it simply
 /// stays the kernel's.
 pub fn register_netfilter(fd: Fd, ty: i32, protocol: i32) {
-    if let Some((id, s)) = table::alloc() {
-        s.set_identity(protocol, ty & !TYPE_FLAGS);
-        s.set_netfilter_undecided();
-        table::attach(fd, id);
+    match table::alloc() {
+        Some((id, s)) => {
+            s.set_identity(protocol, ty & !TYPE_FLAGS);
+            s.set_netfilter_undecided();
+            table::attach(fd, id);
+        }
+        None => table::detach(fd),
     }
 }
 

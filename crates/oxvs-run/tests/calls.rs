@@ -79,7 +79,20 @@ pub fn probe_calls() {
     assert_eq!(r, x, "the pipe takes the lowest free number");
     sys::write(w, b"y").unwrap();
     assert_eq!(sys::read(r, 4), Ok(b"y".to_vec()));
-    for f in [r, w, s, u] {
+    // A close the library cannot see (a raw system call): the number, now a
+    // pipe's, reads and writes as a pipe all the same.
+    let y = client::genl_socket();
+    sys::close_behind_libc(y).unwrap();
+    let (r2, w2) = sys::pipe().unwrap();
+    assert_eq!(r2, y);
+    assert_eq!(sys::write(w2, b"z"), Ok(1));
+    assert_eq!(sys::read(r2, 4), Ok(b"z".to_vec()));
+    let (r3, w3) = sys::pipe().unwrap();
+    let z = client::genl_socket();
+    sys::dup2_behind_libc(w3, z).unwrap();
+    assert_eq!(sys::write(z, b"w"), Ok(1));
+    assert_eq!(sys::read(r3, 4), Ok(b"w".to_vec()));
+    for f in [r, w, s, u, r2, w2, r3, w3, z] {
         sys::close(f).unwrap();
     }
     probe::fact("done", 1);

@@ -41,6 +41,18 @@ fn quietly(f: impl FnOnce()) {
     let _ = std::panic::catch_unwind(AssertUnwindSafe(f));
 }
 
+/// After a failed emulated `read`/`write`: true (and the descriptor
+/// forgotten) if it failed with `ENOTSOCK`, i.e. the descriptor was closed
+/// behind the library's back (a close it could not see) and is now a file
+/// or a pipe: the call then goes to libc.
+fn stale(r: ssize_t, fd: c_int) -> bool {
+    if r < 0 && super::errno() == Errno(libc::ENOTSOCK) {
+        table::detach(fd);
+        return true;
+    }
+    false
+}
+
 fn enosys<T>(fail: T) -> T {
     set_errno(Errno(libc::ENOSYS));
     fail
@@ -83,8 +95,14 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, protocol: c_int) -> c_
         return enosys(-1);
     };
     match lifecycle::plan(domain, ty, protocol) {
-        // SAFETY: plain integers.
-        Plan::Pass => unsafe { real(domain, ty, protocol) },
+        Plan::Pass => {
+            // SAFETY: plain integers.
+            let fd = unsafe { real(domain, ty, protocol) };
+            // A new descriptor is no emulated socket, whatever the table
+            // remembered about its number.
+            table::detach(fd);
+            fd
+        }
         Plan::Daemon => guard(-1, || lifecycle::create_daemon(ty, protocol)),
         Plan::Netfilter => {
             // SAFETY: plain integers.
@@ -413,7 +431,9 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, len: usize) -> ssi
         };
         // SAFETY: the caller's buffer.
         if let Some(r) = unsafe { send_owned(fd, &one, 1, core::ptr::null(), 0, 0) } {
-            return r;
+            if !stale(r, fd) {
+                return r;
+            }
         }
     }
     match real::write() {
@@ -428,7 +448,9 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, n: c_int) -> ssize
     if n >= 0 && table::lookup(fd).is_some() {
         // SAFETY: the caller's iovecs.
         if let Some(r) = unsafe { send_owned(fd, iov, n as usize, core::ptr::null(), 0, 0) } {
-            return r;
+            if !stale(r, fd) {
+                return r;
+            }
         }
     }
     match real::writev() {
@@ -577,10 +599,13 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: usize) -> ssize_
             iov_base: buf,
             iov_len: len,
         };
-        return guard(-1, || {
+        let r = guard(-1, || {
             // SAFETY: the caller's buffer.
             unsafe { recv_owned(s, fd, &one, 1, 0) }.map(|r| r.ret as ssize_t)
         });
+        if !stale(r, fd) {
+            return r;
+        }
     }
     match real::read() {
         // SAFETY: forwarding the caller's arguments.
@@ -592,10 +617,13 @@ pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, len: usize) -> ssize_
 #[no_mangle]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, n: c_int) -> ssize_t {
     if let (Some(s), true) = (daemon_socket(fd), n >= 0) {
-        return guard(-1, || {
+        let r = guard(-1, || {
             // SAFETY: the caller's iovecs.
             unsafe { recv_owned(s, fd, iov, n as usize, 0) }.map(|r| r.ret as ssize_t)
         });
+        if !stale(r, fd) {
+            return r;
+        }
     }
     match real::readv() {
         // SAFETY: forwarding the caller's arguments.

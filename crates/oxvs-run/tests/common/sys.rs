@@ -472,3 +472,15 @@ pub fn close_range(first: u32, last: u32) -> Res<()> {
     // SAFETY: integers only.
     check(unsafe { libc::close_range(first, last, 0) } as isize).map(drop)
 }
+
+/// `close` as a raw system call, which no interposer sees.
+pub fn close_behind_libc(fd: Fd) -> Res<()> {
+    // SAFETY: integers only.
+    check(unsafe { libc::syscall(libc::SYS_close, fd) } as isize).map(drop)
+}
+
+/// `dup2` as a raw system call, which no interposer sees.
+pub fn dup2_behind_libc(old: Fd, new: Fd) -> Res<()> {
+    // SAFETY: integers only.
+    check(unsafe { libc::syscall(libc::SYS_dup2, old, new) } as isize).map(drop)
+}
