@@ -38,6 +38,11 @@
 //! - [`table`]: descriptor → socket state, one atomic load per lookup for
 //!   descriptors below 65536 (a locked list above), states in a never-freed
 //!   arena so lookups need no reference counting.
+//! - [`msg`]: every datagram sent ends with a barrier (`nl::daemon`), so the
+//!   library knows when the daemon has answered everything, as the kernel
+//!   has by the time `sendmsg` returns; a per-socket read gate lets a thread
+//!   take a control datagram off the head of the queue without taking
+//!   another thread's datagram.
 //! - [`side`]: one connection per process on which socket options are set
 //!   synchronously (the socket's own queue may be full of upcalls); reopened
 //!   in a forked child.
@@ -53,8 +58,10 @@
 //!   programs started through `exec` get the library again from
 //!   `LD_PRELOAD` but not their parent's netlink sockets.
 //! - Statically linked programs, and calls made with `syscall()` or from
-//!   inside libc, are not seen. A descriptor closed that way and reused may
-//!   be taken for the netlink socket it was.
+//!   inside libc, are not seen. A descriptor closed that way and reused for
+//!   a file or a pipe is forgotten at its first `read`/`write` (`ENOTSOCK`),
+//!   and one reused by `socket()` at once; one reused by `accept` or
+//!   `socketpair` would be taken for the netlink socket it was.
 //! - The daemon plays the kernel only: sending to another port id or to a
 //!   multicast group fails (`EPERM`, or `ECONNREFUSED` for root), and the
 //!   source address of every message reads as the kernel's (no group).
