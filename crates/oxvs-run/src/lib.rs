@@ -72,6 +72,9 @@
 //!   memory (the daemon does not check request port ids).
 //! - Answers are awaited up to [`msg::ANSWER_TIMEOUT`]; a daemon that does
 //!   not answer barriers makes receives with `MSG_DONTWAIT` slow, not wrong.
+//! - A send with `MSG_DONTWAIT` (or on a non-blocking socket) fails with
+//!   `EAGAIN` while the daemon is not reading its requests; the kernel would
+//!   have handled the request.
 
 pub mod addr;
 pub mod conn;
