@@ -313,12 +313,13 @@ unsafe fn send_owned(
             let iov = unsafe { UserIov::from_raw(iov, n_iov) };
             let mut head = [0u8; 16];
             let seen = iov.gather(&mut head, 16);
-            match guard(Err(()), || {
-                Ok(netfilter::decide(id, s, &head[..seen]).map_err(set_errno))
+            // 1: now a daemon connection; 0: the kernel's; -1: errno set.
+            match guard(-1, || {
+                netfilter::decide(id, s, &head[..seen]).map(i32::from)
             }) {
-                Ok(true) => s,
-                Ok(false) => return None,
-                Err(()) => return Some(-1),
+                1 => s,
+                0 => return None,
+                _ => return Some(-1),
             }
         }
     };
