@@ -66,11 +66,30 @@
 //! connection set `NETLINK_NO_ENOBUFS`. A reader reports it as a receive
 //! failing with `ENOBUFS`, as netlink reports an overrun.
 //!
+//! # Barriers
+//!
+//! The kernel handles a netlink request inside `sendmsg`: when `sendmsg`
+//! returns, the answers are queued, and a program may read them with
+//! `MSG_DONTWAIT` and take `EAGAIN` to mean "no answer" (Open vSwitch's
+//! transactions and dumps do). A daemon answers later, so a client that
+//! must look like the kernel ends what it sends with a *barrier*: an
+//! `NLMSG_NOOP` request with `NLM_F_ACK` ([`barrier`]). The daemon answers
+//! it as the kernel answers such a request, with an `NLMSG_ERROR` message
+//! echoing its header (error 0), and it sends that answer
+//!
+//! - after every answer to the messages sent before it on the connection,
+//!   the last part of a dump (`NLMSG_DONE`) included, and
+//! - alone in its datagram,
+//!
+//! so the client can tell "everything I sent is answered" from "the answers
+//! are on their way" ([`is_barrier_answer`]). `oxvs-run` appends a barrier
+//! to every datagram a program sends and never shows its answer.
+//!
 //! # Message types on a connection
 //!
-//! `GENL_ID_CTRL` (0x10) is `nlctrl`: `CTRL_CMD_GETFAMILY` answers the
-//! openvswitch families with ids in [`FAMILY_IDS`] and `ENOENT` for any
-//! other family. Types `0x100..=0x2ff` and `0x800..=0x8ff` are the
+//! `NLMSG_NOOP` (1) is a barrier (above). `GENL_ID_CTRL` (0x10) is
+//! `nlctrl`: `CTRL_CMD_GETFAMILY` answers the openvswitch families with ids
+//! in [`FAMILY_IDS`] and `ENOENT` for any other family. Types `0x100..=0x2ff` and `0x800..=0x8ff` are the
 //! netfilter netlink subsystems ctnetlink, ctnetlink-exp and cttimeout
 //! (subsystem in the high byte). Any other type is `ENOENT`, as generic
 //! netlink answers a family id it does not know.
@@ -146,6 +165,47 @@ pub fn is_overrun(datagram: &[u8]) -> bool {
         && u32::from_ne_bytes([datagram[0], datagram[1], datagram[2], datagram[3]]) == 16
 }
 
+/// `nlmsg_type` of a barrier: `NLMSG_NOOP`.
+pub const NLMSG_NOOP: u16 = 1;
+/// `nlmsg_type` of an error or ack: `NLMSG_ERROR`.
+pub const NLMSG_ERROR: u16 = 2;
+/// `nlmsg_flags` of a barrier: `NLM_F_REQUEST | NLM_F_ACK`.
+pub const BARRIER_FLAGS: u16 = 0x1 | 0x4;
+/// Bytes of a barrier: a bare `nlmsghdr`.
+pub const BARRIER_LEN: usize = 16;
+/// Bytes of a barrier's answer: `nlmsghdr`, error code, echoed header.
+pub const BARRIER_ANSWER_LEN: usize = 16 + 4 + 16;
+
+/// Builds a barrier with this sequence number and port id.
+pub fn barrier(seq: u32, pid: u32) -> [u8; BARRIER_LEN] {
+    let mut m = [0u8; BARRIER_LEN];
+    m[0..4].copy_from_slice(&(BARRIER_LEN as u32).to_ne_bytes());
+    m[4..6].copy_from_slice(&NLMSG_NOOP.to_ne_bytes());
+    m[6..8].copy_from_slice(&BARRIER_FLAGS.to_ne_bytes());
+    m[8..12].copy_from_slice(&seq.to_ne_bytes());
+    m[12..16].copy_from_slice(&pid.to_ne_bytes());
+    m
+}
+
+/// Whether a datagram of `len` bytes, of which `head` holds the first ones
+/// (at least [`BARRIER_ANSWER_LEN`] when `len` is that long), is the answer
+/// to a barrier: one `NLMSG_ERROR` message, alone in the datagram, whose
+/// echoed header is a barrier's (any error code, so that a daemon answering
+/// `ENOENT` still ends the wait).
+pub fn is_barrier_answer(head: &[u8], len: usize) -> bool {
+    let Some(h) = head.get(..BARRIER_ANSWER_LEN) else {
+        return false;
+    };
+    let msg_len = u32::from_ne_bytes([h[0], h[1], h[2], h[3]]) as usize;
+    len >= BARRIER_ANSWER_LEN
+        && u16::from_ne_bytes([h[4], h[5]]) == NLMSG_ERROR
+        && msg_len >= BARRIER_ANSWER_LEN
+        && msg_len <= len
+        && (msg_len + 3) & !3 >= len
+        && u16::from_ne_bytes([h[24], h[25]]) == NLMSG_NOOP
+        && u16::from_ne_bytes([h[26], h[27]]) == BARRIER_FLAGS
+}
+
 /// What a greeting says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Greeting {
@@ -209,5 +269,27 @@ mod tests {
         );
         assert!(!is_overrun(&g));
         assert!(is_overrun(&OVERRUN));
+    }
+
+    #[test]
+    fn barrier_answer_is_recognized_alone_only() {
+        let b = barrier(9, 77);
+        let mut answer = Vec::new();
+        answer.extend_from_slice(&(BARRIER_ANSWER_LEN as u32).to_ne_bytes());
+        answer.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        answer.extend_from_slice(&0u16.to_ne_bytes());
+        answer.extend_from_slice(&9u32.to_ne_bytes());
+        answer.extend_from_slice(&77u32.to_ne_bytes());
+        answer.extend_from_slice(&0i32.to_ne_bytes());
+        answer.extend_from_slice(&b);
+        assert!(is_barrier_answer(&answer, answer.len()));
+        // Followed by another message in the same datagram: not alone.
+        assert!(!is_barrier_answer(&answer, answer.len() + 16));
+        // The answer to some other request.
+        let mut other = answer.clone();
+        other[24..26].copy_from_slice(&0x10u16.to_ne_bytes());
+        assert!(!is_barrier_answer(&other, other.len()));
+        assert!(!is_barrier_answer(&answer[..20], answer.len()));
+        assert!(!is_overrun(&answer));
     }
 }
