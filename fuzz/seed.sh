@@ -35,3 +35,8 @@ for f in ["actions.hex"]:
             put("nl_actions", bytes.fromhex(v))
 PY
 echo "seeded: $(ls corpus | tr '\n' ' ')"
+
+# The daemon's requests: valid requests of every family, from the daemon's
+# own seed list.
+OXVS_FUZZ_CORPUS="$PWD/corpus/daemon_requests" \
+    cargo test -q --manifest-path ../Cargo.toml -p oxvsd --test fuzz_seeds >/dev/null

@@ -52,6 +52,7 @@ pub mod dispatch;
 pub mod dump;
 pub mod families;
 pub mod flow;
+pub mod fuzzing;
 pub mod learn;
 pub mod linkwatch;
 pub mod netfilter;

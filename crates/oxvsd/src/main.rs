@@ -41,6 +41,10 @@ struct Args {
     /// when idle: lower latency, one busy core.
     #[arg(long)]
     busy_poll: bool,
+    /// The port types clients may add, comma-separated (default: all of
+    /// system, internal, tap, dummy, pcap).
+    #[arg(long, value_delimiter = ',')]
+    port_types: Option<Vec<String>>,
     /// Threads serving client connections.
     #[arg(long, default_value_t = 4)]
     workers: usize,
@@ -73,6 +77,7 @@ fn main() {
     cfg.group = args.group;
     cfg.n_pmds = args.pmds;
     cfg.workers = args.workers.max(1);
+    cfg.port_types = args.port_types.clone();
     cfg.learn.flow_idle = Duration::from_secs(args.flow_idle.max(1));
     cfg.learn.mac_age = Duration::from_secs(args.mac_age.max(1));
     let server = match oxvsd::Server::bind(cfg) {

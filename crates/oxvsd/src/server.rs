@@ -72,6 +72,8 @@ pub struct Config {
     pub max_datapaths: usize,
     /// Ports of all datapaths together.
     pub max_ports: usize,
+    /// The port types clients may add (`None`: every type).
+    pub port_types: Option<Vec<String>>,
 }
 
 impl Config {
@@ -89,6 +91,7 @@ impl Config {
             idle_timeout: Duration::from_secs(300),
             max_datapaths: 64,
             max_ports: 4096,
+            port_types: None,
         }
     }
 }

@@ -213,6 +213,14 @@ pub fn handle(state: &Arc<State>, conn: &Arc<Conn>, req: &Req<'_>) -> Handled {
                 }
             }
             let ty = port_type(ty, name)?;
+            if let Some(allowed) = &state.cfg.port_types {
+                if !allowed.iter().any(|t| t == ty) {
+                    return Err(Fail::msg(
+                        errno::EPERM,
+                        format!("port type {ty} is not allowed by this daemon"),
+                    ));
+                }
+            }
             let spec = PortSpec {
                 name: name.to_string(),
                 port_type: ty.to_string(),
