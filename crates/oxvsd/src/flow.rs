@@ -29,22 +29,26 @@ use crate::families::{FAM_FLOW, GROUP_FLOW};
 use crate::policy;
 use crate::server::State;
 
+/// Whether a key attribute is one of conntrack's, which the datapath does
+/// not support yet.
+pub(crate) fn is_conntrack(a: &KeyAttr) -> bool {
+    matches!(
+        a,
+        KeyAttr::CtState(_)
+            | KeyAttr::CtZone(_)
+            | KeyAttr::CtMark(_)
+            | KeyAttr::CtLabels(_)
+            | KeyAttr::CtOrigTupleIpv4(_)
+            | KeyAttr::CtOrigTupleIpv6(_)
+    )
+}
+
 /// The key of a request, strictly decoded.
 pub(crate) fn key_of(b: &[u8]) -> Result<Vec<KeyAttr>, Fail> {
     let key = odp::nl::key::decode_keys(b, Mode::Strict)
         .map_err(|e| Fail::msg(errno::EINVAL, format!("invalid flow key: {e:?}")))?
         .0;
-    if let Some(a) = key.iter().find(|a| {
-        matches!(
-            a,
-            KeyAttr::CtState(_)
-                | KeyAttr::CtZone(_)
-                | KeyAttr::CtMark(_)
-                | KeyAttr::CtLabels(_)
-                | KeyAttr::CtOrigTupleIpv4(_)
-                | KeyAttr::CtOrigTupleIpv6(_)
-        )
-    }) {
+    if let Some(a) = key.iter().find(|a| is_conntrack(a)) {
         return Err(Fail::msg(
             errno::EINVAL,
             format!(

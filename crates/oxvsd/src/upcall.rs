@@ -40,8 +40,18 @@ fn upcall_msg(d: &DpEntry, up: &Upcall) -> Vec<u8> {
     let mut b = MsgBuilder::genl(FAM_PACKET, 0, cmd, OVS_PACKET_VERSION);
     b.header_bytes(&d.ifindex.to_ne_bytes());
     let w = b.attrs();
+    // The key as the kernel gives it, without what this datapath does not
+    // support (conntrack) and what only OVS's own userspace datapath has
+    // (ND extensions): a client installs flows with the keys of its
+    // upcalls.
+    let key: Vec<KeyAttr> = up
+        .key
+        .iter()
+        .filter(|a| !crate::flow::is_conntrack(a) && !matches!(a, KeyAttr::NdExtensions(_)))
+        .cloned()
+        .collect();
     let k = w.begin_nested(OVS_PACKET_ATTR_KEY);
-    odp::nl::key::emit_keys(&up.key, w);
+    odp::nl::key::emit_keys(&key, w);
     w.end_nested(k);
     if let Some(u) = &up.userdata {
         w.put(OVS_PACKET_ATTR_USERDATA, u);
