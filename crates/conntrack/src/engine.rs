@@ -203,7 +203,7 @@ impl Conntrack {
         };
         let mut l = match tuple::parse_l3(buf.data(), l3, v6) {
             Ok(l) => l,
-            Err(()) => {
+            Err(_) => {
                 self.stats.invalid.fetch_add(1, Ordering::Relaxed);
                 update_key(md, CS_TRACKED | CS_INVALID, zone, None);
                 return CtResult::CONTINUE;
@@ -421,9 +421,8 @@ impl Conntrack {
                 if let Some((v, m)) = act.mark {
                     d.mark = (d.mark & !m) | (v & m);
                 }
-                match act.labels {
-                    Some((v, m)) => d.labels = (d.labels & !m) | (v & m),
-                    None => {}
+                if let Some((v, m)) = act.labels {
+                    d.labels = (d.labels & !m) | (v & m);
                 }
                 if !cur.confirmed() {
                     d.status |= status::CONFIRMED;
@@ -474,7 +473,7 @@ impl Conntrack {
     /// went through `ct` before (its tuple inverted if NAT changed it).
     fn find_existing<'g>(
         &self,
-        tuple: &Result<Tuple, ()>,
+        tuple: &packet::Result<Tuple>,
         key_state: u8,
         zone: u16,
         now: u64,
@@ -497,7 +496,7 @@ impl Conntrack {
         &self,
         buf: &mut B,
         l: &Layers,
-        tuple: Result<Tuple, ()>,
+        tuple: packet::Result<Tuple>,
         zone: u16,
         act: &CtAction,
         now: u64,

@@ -372,7 +372,7 @@ impl Ipf {
             return Outcome::Drop;
         };
         let mut len = l.end - fi.payload;
-        if fi.more && len % 8 != 0 {
+        if fi.more && !len.is_multiple_of(8) {
             if l.v6 {
                 cnt.purged.fetch_add(1, Ordering::Relaxed);
                 return Outcome::Drop;

@@ -69,6 +69,9 @@ pub use tuple::CtBuf;
 
 use timeout::{TimeoutPolicy, Timeouts};
 
+/// A timeout policy slot: its name and timeouts.
+type NamedPolicy = (String, Arc<Timeouts>);
+
 /// Settings of a tracker.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -126,7 +129,7 @@ pub struct Conntrack {
     pub(crate) wheel: expiry::Wheel,
     pub(crate) limits: limits::Limits,
     pub(crate) expects: helper::expect::Expectations,
-    policies: RwLock<Vec<Option<(String, Arc<Timeouts>)>>>,
+    policies: RwLock<Vec<Option<NamedPolicy>>>,
     pub(crate) timeouts: Timeouts,
     pub(crate) basis: RandomState,
     pub(crate) ipf: ipf::Ipf,

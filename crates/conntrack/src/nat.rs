@@ -6,7 +6,7 @@
 //! translated addresses and ports, and the engine rewrites each packet so
 //! that its tuple becomes the inverse of the other direction's tuple.
 
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 
 use packet::{checksum, ipproto};
@@ -135,9 +135,7 @@ fn used(table: &Table, t: &Tuple, zone: u16, guard: &Guard<'_>) -> bool {
 
 /// A deterministic hash of `data` under the table's hasher key.
 fn hash_of(basis: &std::collections::hash_map::RandomState, data: impl Hash) -> u64 {
-    let mut h = basis.build_hasher();
-    data.hash(&mut h);
-    h.finish()
+    basis.hash_one(data)
 }
 
 /// Source of randomness for `random` port selection.
@@ -183,10 +181,12 @@ pub fn unique_tuple(cur: &Tuple, m: Manip, range: Option<&NatRange>, ctx: &mut C
                 || range.is_some_and(|r| p >= r.min_port && p <= r.max_port))
     };
     // 1. Source NAT keeps the original tuple when it is in range and free.
-    if m == Manip::Src && !range.is_some_and(|r| r.random) && in_range(cur) {
-        if !used(ctx.table, cur, ctx.zone, ctx.guard) {
-            return *cur;
-        }
+    if m == Manip::Src
+        && !range.is_some_and(|r| r.random)
+        && in_range(cur)
+        && !used(ctx.table, cur, ctx.zone, ctx.guard)
+    {
+        return *cur;
     }
     // 2. The address: by a hash of the source address (and, unless
     //    persistent, the destination and zone).

@@ -180,14 +180,12 @@ impl Table {
     /// `ct-bkts` histogram (our table has no fixed buckets: this spreads
     /// connections by their hash, as OVS's userspace table does).
     pub fn bucket_of(&self, conn: &Conn, n: u32) -> u32 {
-        use std::hash::{BuildHasher, Hash, Hasher};
-        let mut h = self.bkt_hasher.build_hasher();
-        ConnKey {
+        use std::hash::BuildHasher;
+        let h = self.bkt_hasher.hash_one(ConnKey {
             tuple: conn.orig,
             zone: conn.zone,
-        }
-        .hash(&mut h);
-        (h.finish() % u64::from(n.max(1))) as u32
+        });
+        (h % u64::from(n.max(1))) as u32
     }
 }
 

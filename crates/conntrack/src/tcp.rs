@@ -525,10 +525,7 @@ impl TcpConn {
             }
         }
 
-        if !seg.has(ACK) {
-            ack = self.seen[1 - d].td_end;
-            sack = ack;
-        } else if seg.flags & (ACK | RST) == ACK | RST && ack == 0 {
+        if !seg.has(ACK) || (seg.flags & (ACK | RST) == ACK | RST && ack == 0) {
             ack = self.seen[1 - d].td_end;
             sack = ack;
         }
@@ -720,25 +717,24 @@ impl TcpConn {
                 }
             }
             Iv => return TcpVerdict::Invalid,
-            Next::S(TimeWait) => {
+            Next::S(TimeWait)
                 if old_state == LastAck as u8
                     && index == Index::Ack
                     && self.last_dir != d as u8
                     && self.last_index == Index::Syn as u8
-                    && self.last_flags & flags::EXP_CHALLENGE_ACK != 0
-                {
-                    self.last_flags &= !flags::EXP_CHALLENGE_ACK;
-                    return TcpVerdict::Ignore;
-                }
+                    && self.last_flags & flags::EXP_CHALLENGE_ACK != 0 =>
+            {
+                // An RFC 5961 challenge ACK, not the last ACK.
+                self.last_flags &= !flags::EXP_CHALLENGE_ACK;
+                return TcpVerdict::Ignore;
             }
             Next::S(SynSent2) => self.last_flags |= flags::SIMULTANEOUS_OPEN,
-            Next::S(SynRecv) => {
+            Next::S(SynRecv)
                 if dir == Dir::Reply
                     && index == Index::Ack
-                    && self.last_flags & flags::SIMULTANEOUS_OPEN != 0
-                {
-                    next = ES;
-                }
+                    && self.last_flags & flags::SIMULTANEOUS_OPEN != 0 =>
+            {
+                next = ES;
             }
             Next::S(Close) if index == Index::Rst => {
                 let early_drop = matches!(
@@ -753,7 +749,7 @@ impl TcpConn {
                         && self.last_index != Index::Syn as u8
                     {
                         let established = self.established(ctx.assured);
-                        if !(seg.seq == 0 && !established) {
+                        if seg.seq != 0 || established {
                             if before(seg.seq, self.seen[1 - d].td_maxack) {
                                 return TcpVerdict::Invalid;
                             }
@@ -770,18 +766,16 @@ impl TcpConn {
                     if keep {
                         next = Next::S(self.tcp_state());
                     }
-                    if ((ctx.seen_reply && self.last_index == Index::Syn as u8)
+                    // A RST answering a SYN or ACK let through earlier, or
+                    // answering a challenge ACK: no window check.
+                    let answers_ignored = ((ctx.seen_reply && self.last_index == Index::Syn as u8)
                         || (!ctx.assured && self.last_index == Index::Ack as u8))
-                        && seg.ack == self.last_end
-                    {
-                        skip_window = true;
-                    } else if old_state == SynSent as u8
+                        && seg.ack == self.last_end;
+                    let answers_challenge = old_state == SynSent as u8
                         && self.last_index == Index::Ack as u8
                         && self.last_dir == Dir::Reply as u8
-                        && seg.seq == self.last_ack
-                    {
-                        skip_window = true;
-                    }
+                        && seg.seq == self.last_ack;
+                    skip_window = answers_ignored || answers_challenge;
                 }
             }
             _ => {}

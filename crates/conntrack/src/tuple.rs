@@ -214,17 +214,17 @@ pub fn find_l3(frame: &[u8]) -> Option<(usize, bool)> {
 
 /// Walks the IP header at `l3` (the kernel's `ipv6_skip_exthdr` for
 /// IPv6). `Err` when the IP header is truncated or inconsistent.
-pub fn parse_l3(p: &[u8], l3: usize, v6: bool) -> Result<Layers, ()> {
-    let ip = p.get(l3..).ok_or(())?;
+pub fn parse_l3(p: &[u8], l3: usize, v6: bool) -> packet::Result<Layers> {
+    let ip = p.get(l3..).ok_or(packet::Error)?;
     if !v6 {
-        let h = packet::ipv4::Packet::new_checked(ip).map_err(|_| ())?;
+        let h = packet::ipv4::Packet::new_checked(ip)?;
         if h.version() != 4 {
-            return Err(());
+            return Err(packet::Error);
         }
         let total = usize::from(h.total_len());
         let hlen = h.header_len();
         if total < hlen || total > ip.len() {
-            return Err(());
+            return Err(packet::Error);
         }
         let frag = if h.is_fragment() {
             Frag::Fragment
@@ -240,13 +240,13 @@ pub fn parse_l3(p: &[u8], l3: usize, v6: bool) -> Result<Layers, ()> {
             frag,
         })
     } else {
-        let h = packet::ipv6::Packet::new_checked(ip).map_err(|_| ())?;
+        let h = packet::ipv6::Packet::new_checked(ip)?;
         if h.version() != 6 {
-            return Err(());
+            return Err(packet::Error);
         }
         let end = packet::ipv6::HEADER_LEN + usize::from(h.payload_len());
         if end > ip.len() {
-            return Err(());
+            return Err(packet::Error);
         }
         let mut next = h.next_header();
         let mut at = packet::ipv6::HEADER_LEN;
@@ -255,20 +255,23 @@ pub fn parse_l3(p: &[u8], l3: usize, v6: bool) -> Result<Layers, ()> {
         for _ in 0..8 {
             match next {
                 ipproto::HOPOPTS | ipproto::ROUTING | ipproto::DSTOPTS => {
-                    let e = packet::ipv6::ExtHeader::new_checked(ip.get(at..end).ok_or(())?)
-                        .map_err(|_| ())?;
+                    let e = packet::ipv6::ExtHeader::new_checked(
+                        ip.get(at..end).ok_or(packet::Error)?,
+                    )?;
                     next = e.next_header();
                     at += e.header_len();
                 }
                 ipproto::AH => {
-                    let e = packet::ipv6::AuthHeader::new_checked(ip.get(at..end).ok_or(())?)
-                        .map_err(|_| ())?;
+                    let e = packet::ipv6::AuthHeader::new_checked(
+                        ip.get(at..end).ok_or(packet::Error)?,
+                    )?;
                     next = e.next_header();
                     at += e.header_len();
                 }
                 ipproto::FRAGMENT => {
-                    let f = packet::ipv6::FragHeader::new_checked(ip.get(at..end).ok_or(())?)
-                        .map_err(|_| ())?;
+                    let f = packet::ipv6::FragHeader::new_checked(
+                        ip.get(at..end).ok_or(packet::Error)?,
+                    )?;
                     next = f.next_header();
                     at += packet::ipv6::FRAG_HEADER_LEN;
                     if f.frag_offset() != 0 || f.more_frags() {
@@ -280,7 +283,7 @@ pub fn parse_l3(p: &[u8], l3: usize, v6: bool) -> Result<Layers, ()> {
             }
         }
         if at > end {
-            return Err(());
+            return Err(packet::Error);
         }
         Ok(Layers {
             l3,
@@ -359,7 +362,7 @@ pub(crate) fn parse_l3_truncated(p: &[u8], l3: usize, v6: bool) -> Option<Layers
 
 /// The tuple of the packet quoted by an ICMP error (only the first 8
 /// bytes of its L4 header need be there).
-pub(crate) fn tuple_of_inner(p: &[u8], l: &Layers) -> Result<Tuple, ()> {
+pub(crate) fn tuple_of_inner(p: &[u8], l: &Layers) -> packet::Result<Tuple> {
     tuple_of(p, l)
 }
 
@@ -376,9 +379,9 @@ pub(crate) fn addrs(p: &[u8], l: &Layers) -> (u128, u128) {
 
 /// The tuple of a non-fragment packet whose layers are `l`; `Err` when
 /// the L4 header is truncated (`nf_ct_get_tuple` failing).
-pub fn tuple_of(p: &[u8], l: &Layers) -> Result<Tuple, ()> {
+pub fn tuple_of(p: &[u8], l: &Layers) -> packet::Result<Tuple> {
     let (src, dst) = addrs(p, l);
-    let l4 = p.get(l.l4..l.end).ok_or(())?;
+    let l4 = p.get(l.l4..l.end).ok_or(packet::Error)?;
     let mut t = Tuple {
         src,
         dst,
@@ -389,13 +392,13 @@ pub fn tuple_of(p: &[u8], l: &Layers) -> Result<Tuple, ()> {
     };
     if has_ports(l.proto) {
         if l4.len() < 4 {
-            return Err(());
+            return Err(packet::Error);
         }
         t.src_port = u16::from_be_bytes([l4[0], l4[1]]);
         t.dst_port = u16::from_be_bytes([l4[2], l4[3]]);
     } else if t.is_icmp() {
         if l4.len() < 8 {
-            return Err(());
+            return Err(packet::Error);
         }
         t.dst_port = u16::from_be_bytes([l4[0], l4[1]]);
         t.src_port = u16::from_be_bytes([l4[4], l4[5]]);

@@ -95,7 +95,17 @@ pub fn ipv6(src: u128, dst: u128, proto: u8, l4: &[u8], csum_at: Option<usize>) 
     p
 }
 
-pub fn tcp_seg(sport: u16, dport: u16, seq: u32, ack: u32, flags: u16, win: u16, opts: &[u8], payload: &[u8]) -> Vec<u8> {
+#[allow(clippy::too_many_arguments)]
+pub fn tcp_seg(
+    sport: u16,
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u16,
+    win: u16,
+    opts: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
     let hl = 20 + opts.len();
     let mut t = Vec::new();
     t.extend_from_slice(&sport.to_be_bytes());
@@ -111,7 +121,16 @@ pub fn tcp_seg(sport: u16, dport: u16, seq: u32, ack: u32, flags: u16, win: u16,
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn tcp4(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, seq: u32, ack: u32, flags: u16, payload: &[u8]) -> Vec<u8> {
+pub fn tcp4(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     let t = tcp_seg(sport, dport, seq, ack, flags, 65535, &[], payload);
     ipv4(src, dst, 6, &t, Some(16))
 }
@@ -170,10 +189,16 @@ pub fn checksums_ok(frame: &[u8]) -> bool {
         let l4 = h.payload();
         let (s, d) = (h.src_addr(), h.dst_addr());
         match h.protocol() {
-            6 => checksum::is_valid(checksum::add(checksum::pseudo_header_v4(s, d, 6, l4.len() as u16), l4)),
+            6 => checksum::is_valid(checksum::add(
+                checksum::pseudo_header_v4(s, d, 6, l4.len() as u16),
+                l4,
+            )),
             17 => {
                 u16::from_be_bytes([l4[6], l4[7]]) == 0
-                    || checksum::is_valid(checksum::add(checksum::pseudo_header_v4(s, d, 17, l4.len() as u16), l4))
+                    || checksum::is_valid(checksum::add(
+                        checksum::pseudo_header_v4(s, d, 17, l4.len() as u16),
+                        l4,
+                    ))
             }
             1 => checksum::is_valid(checksum::add(0, l4)),
             _ => true,
@@ -181,7 +206,12 @@ pub fn checksums_ok(frame: &[u8]) -> bool {
     } else {
         let h = packet::ipv6::Packet::new_checked(ip).unwrap();
         let l4 = h.payload();
-        let ps = checksum::pseudo_header_v6(h.src_addr(), h.dst_addr(), h.next_header(), l4.len() as u32);
+        let ps = checksum::pseudo_header_v6(
+            h.src_addr(),
+            h.dst_addr(),
+            h.next_header(),
+            l4.len() as u32,
+        );
         checksum::is_valid(checksum::add(ps, l4))
     }
 }

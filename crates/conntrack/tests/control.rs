@@ -26,8 +26,14 @@ fn exec(ct: &Conntrack, mut p: Vec<u8>, a: &CtAction, zone: u16, now: u64) -> (V
 fn zones_are_separate() {
     let ct = Conntrack::default();
     exec(&ct, udp4(C, 1, S, 2, b""), &commit(), 1, 0);
-    assert_eq!(exec(&ct, udp4(S, 2, C, 1, b""), &commit(), 1, 0).1, TRK | EST | RPL);
-    assert_eq!(exec(&ct, udp4(S, 2, C, 1, b""), &commit(), 2, 0).1, TRK | NEW);
+    assert_eq!(
+        exec(&ct, udp4(S, 2, C, 1, b""), &commit(), 1, 0).1,
+        TRK | EST | RPL
+    );
+    assert_eq!(
+        exec(&ct, udp4(S, 2, C, 1, b""), &commit(), 2, 0).1,
+        TRK | NEW
+    );
     assert_eq!((ct.zone_conns(1), ct.zone_conns(2)), (1, 1));
     let mut m = md();
     ct.execute(&mut udp4(C, 1, S, 2, b""), &mut m, &commit(), 7, 0);
@@ -41,19 +47,40 @@ fn zone_limits_and_maxconns() {
     ct.limits().set_zone_limit(5, 2);
     ct.limits().set_default_zone_limit(3);
     for i in 0..2 {
-        assert_eq!(exec(&ct, udp4(C, 100 + i, S, 2, b""), &commit(), 5, 0).0, Verdict::Continue);
+        assert_eq!(
+            exec(&ct, udp4(C, 100 + i, S, 2, b""), &commit(), 5, 0).0,
+            Verdict::Continue
+        );
     }
-    assert_eq!(exec(&ct, udp4(C, 200, S, 2, b""), &commit(), 5, 0).0, Verdict::Drop);
+    assert_eq!(
+        exec(&ct, udp4(C, 200, S, 2, b""), &commit(), 5, 0).0,
+        Verdict::Drop
+    );
     // An uncommitted packet is not limited.
-    assert_eq!(exec(&ct, udp4(C, 200, S, 2, b""), &CtAction::default(), 5, 0).1, TRK | NEW);
+    assert_eq!(
+        exec(&ct, udp4(C, 200, S, 2, b""), &CtAction::default(), 5, 0).1,
+        TRK | NEW
+    );
     // Zone 6 follows the default (3).
     for i in 0..3 {
-        assert_eq!(exec(&ct, udp4(C, 300 + i, S, 2, b""), &commit(), 6, 0).0, Verdict::Continue);
+        assert_eq!(
+            exec(&ct, udp4(C, 300 + i, S, 2, b""), &commit(), 6, 0).0,
+            Verdict::Continue
+        );
     }
-    assert_eq!(exec(&ct, udp4(C, 400, S, 2, b""), &commit(), 6, 0).0, Verdict::Drop);
-    assert_eq!(ct.limits_text(), "default limit=3\nzone=5,limit=2,count=2\n");
+    assert_eq!(
+        exec(&ct, udp4(C, 400, S, 2, b""), &commit(), 6, 0).0,
+        Verdict::Drop
+    );
+    assert_eq!(
+        ct.limits_text(),
+        "default limit=3\nzone=5,limit=2,count=2\n"
+    );
     ct.limits().set_max_conns(5);
-    assert_eq!(exec(&ct, udp4(C, 500, S, 2, b""), &commit(), 0, 0).0, Verdict::Drop);
+    assert_eq!(
+        exec(&ct, udp4(C, 500, S, 2, b""), &commit(), 0, 0).0,
+        Verdict::Drop
+    );
     assert_eq!(ct.n_conns(), 5);
 }
 
@@ -125,9 +152,27 @@ fn flush_by_each_selector() {
         0,
     );
     assert_eq!(ct.n_conns(), 4);
-    assert_eq!(ct.flush(&Flush { zone: Some(9), ..Default::default() }), 1);
-    assert_eq!(ct.flush(&Flush { mark: Some((1, 1)), ..Default::default() }), 1);
-    assert_eq!(ct.flush(&Flush { labels: Some((1 << 127, 1 << 127)), ..Default::default() }), 1);
+    assert_eq!(
+        ct.flush(&Flush {
+            zone: Some(9),
+            ..Default::default()
+        }),
+        1
+    );
+    assert_eq!(
+        ct.flush(&Flush {
+            mark: Some((1, 1)),
+            ..Default::default()
+        }),
+        1
+    );
+    assert_eq!(
+        ct.flush(&Flush {
+            labels: Some((1 << 127, 1 << 127)),
+            ..Default::default()
+        }),
+        1
+    );
     let t = Tuple {
         src: v4(C),
         dst: v4(S),
@@ -136,13 +181,29 @@ fn flush_by_each_selector() {
         proto: 17,
         v6: false,
     };
-    assert_eq!(ct.flush(&Flush { orig: Some(t), zone: Some(1), ..Default::default() }), 0);
-    assert_eq!(ct.flush(&Flush { orig: Some(t), ..Default::default() }), 1);
+    assert_eq!(
+        ct.flush(&Flush {
+            orig: Some(t),
+            zone: Some(1),
+            ..Default::default()
+        }),
+        0
+    );
+    assert_eq!(
+        ct.flush(&Flush {
+            orig: Some(t),
+            ..Default::default()
+        }),
+        1
+    );
     exec(&ct, udp4(C, 3, S, 4, b""), &commit(), 0, 0);
     assert_eq!(ct.flush(&Flush::default()), 1);
     assert_eq!(ct.n_conns(), 0);
     // After a flush the same packet is new again.
-    assert_eq!(exec(&ct, udp4(C, 3, S, 4, b""), &commit(), 0, 0).1, TRK | NEW);
+    assert_eq!(
+        exec(&ct, udp4(C, 3, S, 4, b""), &commit(), 0, 0).1,
+        TRK | NEW
+    );
 }
 
 #[test]
@@ -152,13 +213,47 @@ fn expiry_with_a_fake_clock() {
     exec(&ct, udp4(C, 1, S, 2, b""), &commit(), 0, t0);
     assert_eq!(ct.sweep(t0 + 29_000, 1000), 0);
     assert_eq!(ct.n_conns(), 1);
-    // Past 30 s the lookup no longer finds it, even before a sweep.
-    assert_eq!(exec(&ct, udp4(S, 2, C, 1, b""), &CtAction::default(), 0, t0 + 31_000).1, TRK | INV);
     assert_eq!(ct.sweep(t0 + 31_000, 1000), 1);
+    assert_eq!(ct.n_conns(), 0);
+    // The server's packet now starts a connection of its own.
+    assert_eq!(
+        exec(
+            &ct,
+            udp4(S, 2, C, 1, b""),
+            &CtAction::default(),
+            0,
+            t0 + 31_000
+        )
+        .1,
+        TRK | NEW
+    );
+    // Past its time a connection is gone for lookups even before a sweep.
+    exec(&ct, udp4(C, 3, S, 4, b""), &commit(), 0, t0);
+    assert_eq!(
+        exec(&ct, udp4(S, 4, C, 3, b""), &commit(), 0, t0 + 29_000).1,
+        TRK | EST | RPL
+    );
+    assert_eq!(
+        exec(
+            &ct,
+            udp4(S, 4, C, 3, b""),
+            &CtAction::default(),
+            0,
+            t0 + 60_000
+        )
+        .1,
+        TRK | NEW
+    );
     assert_eq!(ct.n_conns(), 0);
     // A refreshed connection lives on; an ESTABLISHED TCP one for days.
     exec(&ct, tcp4(C, 9, S, 80, 1, 0, SYN, b""), &commit(), 0, t0);
-    exec(&ct, tcp4(S, 80, C, 9, 7, 2, SYN | ACK, b""), &commit(), 0, t0);
+    exec(
+        &ct,
+        tcp4(S, 80, C, 9, 7, 2, SYN | ACK, b""),
+        &commit(),
+        0,
+        t0,
+    );
     exec(&ct, tcp4(C, 9, S, 80, 2, 8, ACK, b""), &commit(), 0, t0);
     let mut now = t0;
     for _ in 0..20 {
@@ -234,7 +329,10 @@ fn ct_clear_resets_the_key() {
     ct.execute(&mut udp4(C, 1, S, 2, b""), &mut m, &commit(), 4, 0);
     assert_ne!(m.ct_state, 0);
     conntrack::ct_clear(&mut m);
-    assert_eq!((m.ct_state, m.ct_zone, m.ct_mark, m.ct_label, m.ct_nw_proto), (0, 0, 0, 0, 0));
+    assert_eq!(
+        (m.ct_state, m.ct_zone, m.ct_mark, m.ct_label, m.ct_nw_proto),
+        (0, 0, 0, 0, 0)
+    );
 }
 
 #[test]
@@ -242,25 +340,40 @@ fn dump_formats_as_ovs_dpctl() {
     let ct = Conntrack::default();
     ct.set_acct(true);
     exec(&ct, tcp4(C, 1000, S, 80, 1, 0, SYN, b""), &commit(), 0, 0);
-    exec(&ct, tcp4(S, 80, C, 1000, 7, 2, SYN | ACK, &[]), &commit(), 0, 0);
+    exec(
+        &ct,
+        tcp4(S, 80, C, 1000, 7, 2, SYN | ACK, &[]),
+        &commit(),
+        0,
+        0,
+    );
     let e = &ct.dump(None, 0)[0];
     let id = e.id;
     assert_eq!(
         e.format(true, true),
         format!(
-            "tcp,orig=(src=10.1.1.1,dst=10.1.1.2,sport=1000,dport=80,packets=1,bytes=40),reply=(src=10.1.1.2,dst=10.1.1.1,sport=80,dport=1000,packets=1,bytes=40),id={id},status=SEEN_REPLY|CONFIRMED,timeout=60,protoinfo=(state_orig=SYN_RECV,state_reply=SYN_RECV,flags_orig=MAXACK_SET,flags_reply=MAXACK_SET)"
+            "tcp,orig=(src=10.1.1.1,dst=10.1.1.2,sport=1000,dport=80,packets=1,bytes=40),reply=(src=10.1.1.2,dst=10.1.1.1,sport=80,dport=1000,packets=1,bytes=40),id={id},status=SEEN_REPLY|CONFIRMED,timeout=60,protoinfo=(state_orig=SYN_RECV,state_reply=SYN_RECV,flags_orig=0,flags_reply=MAXACK_SET)"
         )
     );
     assert_eq!(
         e.format(false, false),
         "tcp,orig=(src=10.1.1.1,dst=10.1.1.2,sport=1000,dport=80),reply=(src=10.1.1.2,dst=10.1.1.1,sport=80,dport=1000),protoinfo=(state=ESTABLISHED)"
     );
-    exec(&ct, udp6(0xfd00 << 112 | 1, 5, 0xfd00 << 112 | 2, 6, b""), &commit(), 3, 0);
+    exec(
+        &ct,
+        udp6(0xfd00 << 112 | 1, 5, 0xfd00 << 112 | 2, 6, b""),
+        &commit(),
+        3,
+        0,
+    );
     assert_eq!(
         ct.stats_text(None, true, 0),
         "Connections Stats:\n    Total: 2\n  TCP: 1\n    Conn per TCP states:\n\t  [ESTABLISHED]=1\n  UDP: 1\n"
     );
     assert!(ct.dump_text(Some(3), false, false, 0).starts_with("udp,orig=(src=fd00::1,dst=fd00::2,sport=5,dport=6),reply=(src=fd00::2,dst=fd00::1,sport=6,dport=5),zone=3"));
     let b = ct.bkts_text(0, 0);
-    assert!(b.starts_with("Total Buckets: 256\nCurrent Connections: 2\n\n+-----------+"), "{b}");
+    assert!(
+        b.starts_with("Total Buckets: 256\nCurrent Connections: 2\n\n+-----------+"),
+        "{b}"
+    );
 }

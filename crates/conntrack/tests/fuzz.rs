@@ -18,9 +18,15 @@ fn seeds() -> Vec<Vec<u8>> {
             tcp4(c, 1, s, 80, 2, 10, ACK, b"PORT 10,0,0,1,4,1\r\n"),
             tcp4(s, 80, c, 1, 10, 21, FIN | ACK, b""),
         ],
-        vec![udp4(c, 5, s, 69, b"\x00\x01f\x00octet\x00"), udp4(s, 7, c, 5, b"\x00\x03")],
+        vec![
+            udp4(c, 5, s, 69, b"\x00\x01f\x00octet\x00"),
+            udp4(s, 7, c, 5, b"\x00\x03"),
+        ],
         vec![icmp4(c, s, 8, 0, 1, b"x"), icmp4(s, c, 0, 0, 1, b"x")],
-        vec![ipv4_frag(c, s, 17, &[0u8; 24], None, 0x2000, 5), ipv4_frag(c, s, 17, &[0u8; 8], None, 3, 5)],
+        vec![
+            ipv4_frag(c, s, 17, &[0u8; 24], None, 0x2000, 5),
+            ipv4_frag(c, s, 17, &[0u8; 8], None, 3, 5),
+        ],
     ];
     let mut out = Vec::new();
     for (k, seq) in seqs.iter().enumerate() {

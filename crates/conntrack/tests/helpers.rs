@@ -72,12 +72,30 @@ fn ftp_active_through_snat_rewrites_port_and_adjusts_sequences() {
     assert!(checksums_ok(&p));
     assert_eq!(seq_ack(&p).0, 101);
     // The server acknowledges the longer command: its ACK is mapped back.
-    let mut r = tcp4(S, 21, N, 40000, 501, 101 + cmd.len() as u32 + 2, ACK, b"200 OK\r\n");
+    let mut r = tcp4(
+        S,
+        21,
+        N,
+        40000,
+        501,
+        101 + cmd.len() as u32 + 2,
+        ACK,
+        b"200 OK\r\n",
+    );
     assert_eq!(run(&mut r, &a), TRK | EST | RPL | DNAT);
     assert_eq!(seq_ack(&r).1, 101 + cmd.len() as u32);
     assert!(checksums_ok(&r));
     // The client's next segment is shifted forward.
-    let mut p = tcp4(C, 40000, S, 21, 101 + cmd.len() as u32, 509, ACK, b"LIST\r\n");
+    let mut p = tcp4(
+        C,
+        40000,
+        S,
+        21,
+        101 + cmd.len() as u32,
+        509,
+        ACK,
+        b"LIST\r\n",
+    );
     run(&mut p, &a);
     assert_eq!(seq_ack(&p).0, 101 + cmd.len() as u32 + 2);
     assert!(checksums_ok(&p));
@@ -96,7 +114,10 @@ fn ftp_active_through_snat_rewrites_port_and_adjusts_sequences() {
     assert!(checksums_ok(&d));
     let dump = ct.dump_text(None, true, false, 0);
     assert!(dump.contains("helper=ftp"), "{dump}");
-    assert!(dump.contains("parent=(src=10.1.1.1,dst=10.2.2.2,sport=40000,dport=21)"), "{dump}");
+    assert!(
+        dump.contains("parent=(src=10.1.1.1,dst=10.2.2.2,sport=40000,dport=21)"),
+        "{dump}"
+    );
 }
 
 #[test]
@@ -135,8 +156,15 @@ fn ftp_command_parsing() {
     use conntrack::helper::ftp::{find_command, Kind};
     use conntrack::state::Dir;
     let c = find_command(b"EPRT |1|10.0.0.1|6275|\r\n", Dir::Original).unwrap();
-    assert_eq!((c.kind, c.addr, c.port), (Kind::Eprt, Some(0x0a00_0001), 6275));
-    let c = find_command(b"229 Entering Extended Passive Mode (|||6446|)\r\n", Dir::Reply).unwrap();
+    assert_eq!(
+        (c.kind, c.addr, c.port),
+        (Kind::Eprt, Some(0x0a00_0001), 6275)
+    );
+    let c = find_command(
+        b"229 Entering Extended Passive Mode (|||6446|)\r\n",
+        Dir::Reply,
+    )
+    .unwrap();
     assert_eq!((c.kind, c.port), (Kind::Epsv, 6446));
     assert!(find_command(b"PORT 300,1,1,1,1,1\r\n", Dir::Original).is_none());
     assert!(find_command(b"USER x\r\nPORT 1,2,3,4,0,21\r\n", Dir::Original).is_some());
@@ -160,7 +188,16 @@ fn tftp_reply_is_related() {
     assert_eq!(m.ct_state, TRK | NEW | REL);
     let mut m = md();
     let mut data = udp4(S, 5555, C, 1234, b"\x00\x03\x00\x01data");
-    ct.execute(&mut data, &mut m, &CtAction { commit: true, ..Default::default() }, 0, 0);
+    ct.execute(
+        &mut data,
+        &mut m,
+        &CtAction {
+            commit: true,
+            ..Default::default()
+        },
+        0,
+        0,
+    );
     assert_eq!(m.ct_state, TRK | NEW | REL);
     let mut ack = udp4(C, 1234, S, 5555, b"\x00\x04\x00\x01");
     let mut m = md();

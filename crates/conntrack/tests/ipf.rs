@@ -25,7 +25,15 @@ fn frags4(len: usize, size: usize, id: u16) -> (Vec<u8>, Vec<Vec<u8>>) {
     while off < l4.len() {
         let n = size.min(l4.len() - off);
         let mf = if off + n < l4.len() { 0x2000 } else { 0 };
-        out.push(ipv4_frag(C, S, 17, &l4[off..off + n], None, mf | (off / 8) as u16, id));
+        out.push(ipv4_frag(
+            C,
+            S,
+            17,
+            &l4[off..off + n],
+            None,
+            mf | (off / 8) as u16,
+            id,
+        ));
         off += n;
     }
     (whole, out)
@@ -70,16 +78,25 @@ fn ipv4_overlap_discards_the_datagram() {
     let ct = Conntrack::default();
     let (_, frags) = frags4(3000, 1480, 78);
     let mut p = frags[0].clone();
-    assert_eq!(ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict, Verdict::Stolen);
+    assert_eq!(
+        ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict,
+        Verdict::Stolen
+    );
     // A fragment at offset 1472 overlaps the first (0..1480).
     let l4 = vec![0u8; 16];
     let mut bad = ipv4_frag(C, S, 17, &l4, None, 0x2000 | 184, 78);
-    assert_eq!(ct.execute(&mut bad, &mut md(), &commit(), 0, 0).verdict, Verdict::Drop);
+    assert_eq!(
+        ct.execute(&mut bad, &mut md(), &commit(), 0, 0).verdict,
+        Verdict::Drop
+    );
     assert_eq!(ct.ipf().status().v4[4], 2, "overlapped");
     // The rest no longer completes anything.
     for f in &frags[1..] {
         let mut p = f.clone();
-        assert_eq!(ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict, Verdict::Stolen);
+        assert_eq!(
+            ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict,
+            Verdict::Stolen
+        );
     }
 }
 
@@ -90,9 +107,15 @@ fn duplicate_fragment_is_dropped_alone() {
     let mut p = frags[0].clone();
     ct.execute(&mut p, &mut md(), &commit(), 0, 0);
     let mut p = frags[0].clone();
-    assert_eq!(ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict, Verdict::Drop);
+    assert_eq!(
+        ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict,
+        Verdict::Drop
+    );
     let mut p = frags[1].clone();
-    assert_eq!(ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict, Verdict::Continue);
+    assert_eq!(
+        ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict,
+        Verdict::Continue
+    );
 }
 
 #[test]
@@ -111,11 +134,23 @@ fn too_many_fragments_and_too_small() {
         let mut p = f.clone();
         verdicts.push(ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict);
     }
-    assert_eq!(&verdicts[..5], &[Verdict::Stolen, Verdict::Stolen, Verdict::Stolen, Verdict::Stolen, Verdict::Drop]);
+    assert_eq!(
+        &verdicts[..5],
+        &[
+            Verdict::Stolen,
+            Verdict::Stolen,
+            Verdict::Stolen,
+            Verdict::Stolen,
+            Verdict::Drop
+        ]
+    );
     assert_eq!(ct.ipf().status().v4[5], 5, "purged");
     let (_, small) = frags4(1000, 96, 81);
     let mut p = small[0].clone();
-    assert_eq!(ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict, Verdict::Drop);
+    assert_eq!(
+        ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict,
+        Verdict::Drop
+    );
     assert_eq!(ct.ipf().status().v4[3], 1, "too small");
 }
 
@@ -155,7 +190,10 @@ fn ipv6_fragments() {
         off += n;
     }
     let mut p = frags[1].clone();
-    assert_eq!(ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict, Verdict::Stolen);
+    assert_eq!(
+        ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict,
+        Verdict::Stolen
+    );
     let mut p = frags[0].clone();
     let mut m = md();
     let r = ct.execute(&mut p, &mut m, &commit(), 0, 0);

@@ -50,9 +50,7 @@ proptest! {
                     let live = model.get(&(p, z)).is_some_and(|&e| e > now);
                     let want = TRK | NEW;
                     prop_assert_eq!(m.ct_state, want, "live={}", live);
-                    if commit {
-                        model.insert((p, z), now + 30_000);
-                    } else if live {
+                    if commit || live {
                         model.insert((p, z), now + 30_000);
                     }
                 }

@@ -27,19 +27,70 @@ fn handshake_data_fin() {
     let a = commit();
     let t = 1000;
     // SYN: +new+trk.
-    assert_eq!(run(&ct, &mut tcp4(C, 40000, S, 80, 100, 0, SYN, b""), &a, t), TRK | NEW);
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 40000, S, 80, 100, 0, SYN, b""), &a, t),
+        TRK | NEW
+    );
     // SYN-ACK (reply): +est+rpl+trk.
-    assert_eq!(run(&ct, &mut tcp4(S, 80, C, 40000, 500, 101, SYN | ACK, b""), &a, t), TRK | EST | RPL);
+    assert_eq!(
+        run(
+            &ct,
+            &mut tcp4(S, 80, C, 40000, 500, 101, SYN | ACK, b""),
+            &a,
+            t
+        ),
+        TRK | EST | RPL
+    );
     // ACK: +est+trk.
-    assert_eq!(run(&ct, &mut tcp4(C, 40000, S, 80, 101, 501, ACK, b""), &a, t), TRK | EST);
-    assert!(ct.dump_text(None, false, false, t).contains("protoinfo=(state=ESTABLISHED)"));
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 40000, S, 80, 101, 501, ACK, b""), &a, t),
+        TRK | EST
+    );
+    assert!(ct
+        .dump_text(None, false, false, t)
+        .contains("protoinfo=(state=ESTABLISHED)"));
     // Data both ways.
-    assert_eq!(run(&ct, &mut tcp4(C, 40000, S, 80, 101, 501, ACK | PSH, b"GET /"), &a, t), TRK | EST);
-    assert_eq!(run(&ct, &mut tcp4(S, 80, C, 40000, 501, 106, ACK | PSH, b"200"), &a, t), TRK | EST | RPL);
+    assert_eq!(
+        run(
+            &ct,
+            &mut tcp4(C, 40000, S, 80, 101, 501, ACK | PSH, b"GET /"),
+            &a,
+            t
+        ),
+        TRK | EST
+    );
+    assert_eq!(
+        run(
+            &ct,
+            &mut tcp4(S, 80, C, 40000, 501, 106, ACK | PSH, b"200"),
+            &a,
+            t
+        ),
+        TRK | EST | RPL
+    );
     // FIN from the client, FIN from the server, last ACK.
-    assert_eq!(run(&ct, &mut tcp4(C, 40000, S, 80, 106, 504, FIN | ACK, b""), &a, t), TRK | EST);
-    assert_eq!(run(&ct, &mut tcp4(S, 80, C, 40000, 504, 107, FIN | ACK, b""), &a, t), TRK | EST | RPL);
-    assert_eq!(run(&ct, &mut tcp4(C, 40000, S, 80, 107, 505, ACK, b""), &a, t), TRK | EST);
+    assert_eq!(
+        run(
+            &ct,
+            &mut tcp4(C, 40000, S, 80, 106, 504, FIN | ACK, b""),
+            &a,
+            t
+        ),
+        TRK | EST
+    );
+    assert_eq!(
+        run(
+            &ct,
+            &mut tcp4(S, 80, C, 40000, 504, 107, FIN | ACK, b""),
+            &a,
+            t
+        ),
+        TRK | EST | RPL
+    );
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 40000, S, 80, 107, 505, ACK, b""), &a, t),
+        TRK | EST
+    );
     let d = ct.dump_text(None, false, false, t);
     assert_eq!(
         d,
@@ -54,21 +105,36 @@ fn handshake_data_fin() {
 fn uncommitted_syn_stays_new_and_is_not_stored() {
     let ct = Conntrack::default();
     let a = CtAction::default();
-    assert_eq!(run(&ct, &mut tcp4(C, 1, S, 80, 100, 0, SYN, b""), &a, 0), TRK | NEW);
-    assert_eq!(run(&ct, &mut tcp4(C, 1, S, 80, 100, 0, SYN, b""), &a, 0), TRK | NEW);
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 1, S, 80, 100, 0, SYN, b""), &a, 0),
+        TRK | NEW
+    );
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 1, S, 80, 100, 0, SYN, b""), &a, 0),
+        TRK | NEW
+    );
     assert_eq!(ct.n_conns(), 0);
     // The reply to an uncommitted SYN belongs to nothing: a SYN-ACK
     // cannot start a connection.
-    assert_eq!(run(&ct, &mut tcp4(S, 80, C, 1, 9, 101, SYN | ACK, b""), &a, 0), TRK | INV);
+    assert_eq!(
+        run(&ct, &mut tcp4(S, 80, C, 1, 9, 101, SYN | ACK, b""), &a, 0),
+        TRK | INV
+    );
 }
 
 #[test]
 fn committed_connection_is_new_until_a_reply() {
     let ct = Conntrack::default();
     let a = commit();
-    assert_eq!(run(&ct, &mut tcp4(C, 2, S, 80, 100, 0, SYN, b""), &a, 0), TRK | NEW);
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 2, S, 80, 100, 0, SYN, b""), &a, 0),
+        TRK | NEW
+    );
     // A retransmitted SYN of a committed, unreplied connection: +new.
-    assert_eq!(run(&ct, &mut tcp4(C, 2, S, 80, 100, 0, SYN, b""), &a, 0), TRK | NEW);
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 2, S, 80, 100, 0, SYN, b""), &a, 0),
+        TRK | NEW
+    );
     assert_eq!(ct.n_conns(), 1);
 }
 
@@ -79,9 +145,20 @@ fn synack_acking_unseen_data_is_invalid() {
     run(&ct, &mut tcp4(C, 3, S, 80, 100, 0, SYN, b""), &a, 0);
     // The SYN-ACK acknowledges 5000, far beyond what the client sent:
     // "ACK is over upper bound".
-    assert_eq!(run(&ct, &mut tcp4(S, 80, C, 3, 500, 5000, SYN | ACK, b""), &a, 0), TRK | INV);
+    assert_eq!(
+        run(
+            &ct,
+            &mut tcp4(S, 80, C, 3, 500, 5000, SYN | ACK, b""),
+            &a,
+            0
+        ),
+        TRK | INV
+    );
     // The right one is still accepted.
-    assert_eq!(run(&ct, &mut tcp4(S, 80, C, 3, 500, 101, SYN | ACK, b""), &a, 0), TRK | EST | RPL);
+    assert_eq!(
+        run(&ct, &mut tcp4(S, 80, C, 3, 500, 101, SYN | ACK, b""), &a, 0),
+        TRK | EST | RPL
+    );
 }
 
 #[test]
@@ -92,12 +169,24 @@ fn out_of_window_before_established_is_invalid_after_is_liberal() {
     run(&ct, &mut tcp4(S, 80, C, 4, 500, 101, SYN | ACK, b""), &a, 0);
     // SYN_RECV: data far beyond the server's window is invalid.
     let far = 101u32.wrapping_add(10_000_000);
-    assert_eq!(run(&ct, &mut tcp4(C, 4, S, 80, far, 501, ACK, b"x"), &a, 0), TRK | INV);
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 4, S, 80, far, 501, ACK, b"x"), &a, 0),
+        TRK | INV
+    );
     // Complete the handshake; then the same packet passes, because the
     // openvswitch datapath makes established TCP connections liberal.
-    assert_eq!(run(&ct, &mut tcp4(C, 4, S, 80, 101, 501, ACK, b""), &a, 0), TRK | EST);
-    assert_eq!(run(&ct, &mut tcp4(C, 4, S, 80, 101, 501, ACK, b""), &a, 0), TRK | EST);
-    assert_eq!(run(&ct, &mut tcp4(C, 4, S, 80, far, 501, ACK, b"x"), &a, 0), TRK | EST);
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 4, S, 80, 101, 501, ACK, b""), &a, 0),
+        TRK | EST
+    );
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 4, S, 80, 101, 501, ACK, b""), &a, 0),
+        TRK | EST
+    );
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 4, S, 80, far, 501, ACK, b"x"), &a, 0),
+        TRK | EST
+    );
     assert!(ct.dump_text(None, true, false, 0).contains("BE_LIBERAL"));
 }
 
@@ -107,7 +196,15 @@ fn be_liberal_switch_accepts_window_violations() {
     ct.set_tcp_be_liberal(true);
     let a = commit();
     run(&ct, &mut tcp4(C, 5, S, 80, 100, 0, SYN, b""), &a, 0);
-    assert_eq!(run(&ct, &mut tcp4(S, 80, C, 5, 500, 5000, SYN | ACK, b""), &a, 0), TRK | EST | RPL);
+    assert_eq!(
+        run(
+            &ct,
+            &mut tcp4(S, 80, C, 5, 500, 5000, SYN | ACK, b""),
+            &a,
+            0
+        ),
+        TRK | EST | RPL
+    );
 }
 
 #[test]
@@ -117,9 +214,16 @@ fn rst_closes() {
     run(&ct, &mut tcp4(C, 6, S, 80, 100, 0, SYN, b""), &a, 0);
     run(&ct, &mut tcp4(S, 80, C, 6, 500, 101, SYN | ACK, b""), &a, 0);
     run(&ct, &mut tcp4(C, 6, S, 80, 101, 501, ACK, b""), &a, 0);
-    assert_eq!(run(&ct, &mut tcp4(S, 80, C, 6, 501, 101, RST | ACK, b""), &a, 0), TRK | EST | RPL);
+    assert_eq!(
+        run(&ct, &mut tcp4(S, 80, C, 6, 501, 101, RST | ACK, b""), &a, 0),
+        TRK | EST | RPL
+    );
     let e = &ct.dump(None, 0)[0];
-    assert_eq!(e.tcp.unwrap().state, 7, "CLOSING, as OVS names the kernel's CLOSE");
+    assert_eq!(
+        e.tcp.unwrap().state,
+        7,
+        "CLOSING, as OVS names the kernel's CLOSE"
+    );
     assert_eq!(e.timeout, 10);
 }
 
@@ -128,7 +232,10 @@ fn rst_answering_syn_kills_the_connection() {
     let ct = Conntrack::default();
     let a = commit();
     run(&ct, &mut tcp4(C, 7, S, 80, 100, 0, SYN, b""), &a, 0);
-    assert_eq!(run(&ct, &mut tcp4(S, 80, C, 7, 0, 101, RST | ACK, b""), &a, 0), TRK | EST | RPL);
+    assert_eq!(
+        run(&ct, &mut tcp4(S, 80, C, 7, 0, 101, RST | ACK, b""), &a, 0),
+        TRK | EST | RPL
+    );
     assert_eq!(ct.n_conns(), 0);
 }
 
@@ -136,7 +243,10 @@ fn rst_answering_syn_kills_the_connection() {
 fn bad_flags_checksum_and_truncation_are_invalid() {
     let ct = Conntrack::default();
     let a = commit();
-    assert_eq!(run(&ct, &mut tcp4(C, 8, S, 80, 1, 0, SYN | FIN, b""), &a, 0), TRK | INV);
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 8, S, 80, 1, 0, SYN | FIN, b""), &a, 0),
+        TRK | INV
+    );
     let mut p = tcp4(C, 8, S, 80, 1, 0, SYN, b"");
     let n = p.len();
     p[n - 3] ^= 0xff;
@@ -151,8 +261,24 @@ fn bad_flags_checksum_and_truncation_are_invalid() {
 #[test]
 fn loose_pickup_of_a_mid_stream_ack() {
     let ct = Conntrack::default();
-    assert_eq!(run(&ct, &mut tcp4(C, 9, S, 80, 1000, 2000, ACK, b"x"), &commit(), 0), TRK | NEW);
-    assert_eq!(run(&ct, &mut tcp4(S, 80, C, 9, 2000, 1001, ACK, b""), &commit(), 0), TRK | EST | RPL);
+    assert_eq!(
+        run(
+            &ct,
+            &mut tcp4(C, 9, S, 80, 1000, 2000, ACK, b"x"),
+            &commit(),
+            0
+        ),
+        TRK | NEW
+    );
+    assert_eq!(
+        run(
+            &ct,
+            &mut tcp4(S, 80, C, 9, 2000, 1001, ACK, b""),
+            &commit(),
+            0
+        ),
+        TRK | EST | RPL
+    );
 }
 
 #[test]
@@ -160,13 +286,31 @@ fn reopen_after_time_wait() {
     let ct = Conntrack::default();
     let a = commit();
     run(&ct, &mut tcp4(C, 10, S, 80, 100, 0, SYN, b""), &a, 0);
-    run(&ct, &mut tcp4(S, 80, C, 10, 500, 101, SYN | ACK, b""), &a, 0);
+    run(
+        &ct,
+        &mut tcp4(S, 80, C, 10, 500, 101, SYN | ACK, b""),
+        &a,
+        0,
+    );
     run(&ct, &mut tcp4(C, 10, S, 80, 101, 501, ACK, b""), &a, 0);
-    run(&ct, &mut tcp4(C, 10, S, 80, 101, 501, FIN | ACK, b""), &a, 0);
-    run(&ct, &mut tcp4(S, 80, C, 10, 501, 102, FIN | ACK, b""), &a, 0);
+    run(
+        &ct,
+        &mut tcp4(C, 10, S, 80, 101, 501, FIN | ACK, b""),
+        &a,
+        0,
+    );
+    run(
+        &ct,
+        &mut tcp4(S, 80, C, 10, 501, 102, FIN | ACK, b""),
+        &a,
+        0,
+    );
     run(&ct, &mut tcp4(C, 10, S, 80, 102, 502, ACK, b""), &a, 0);
     // A new SYN on the same ports: the old connection goes, a new one starts.
-    assert_eq!(run(&ct, &mut tcp4(C, 10, S, 80, 90_000, 0, SYN, b""), &a, 0), TRK | NEW);
+    assert_eq!(
+        run(&ct, &mut tcp4(C, 10, S, 80, 90_000, 0, SYN, b""), &a, 0),
+        TRK | NEW
+    );
     assert_eq!(ct.dump(None, 0)[0].tcp.unwrap().state, 2);
 }
 

@@ -25,6 +25,7 @@ mod udp_icmp;
 
 /// `ct_state` bits, spelled out here (OVS_CS_F_* of linux/openvswitch.h)
 /// rather than taken from the crate under test.
+#[allow(missing_docs)]
 pub mod cs {
     pub const NEW: u8 = 0x01;
     pub const EST: u8 = 0x02;

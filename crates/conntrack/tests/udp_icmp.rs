@@ -52,7 +52,10 @@ fn udp_stream_gets_assured_and_the_long_timeout() {
 fn icmp_echo_is_a_connection() {
     let ct = Conntrack::default();
     assert_eq!(st(&ct, icmp4(C, S, 8, 0, 0x1234_0001, b"ping")), TRK | NEW);
-    assert_eq!(st(&ct, icmp4(S, C, 0, 0, 0x1234_0001, b"ping")), TRK | EST | RPL);
+    assert_eq!(
+        st(&ct, icmp4(S, C, 0, 0, 0x1234_0001, b"ping")),
+        TRK | EST | RPL
+    );
     assert_eq!(
         ct.dump_text(None, false, false, 0),
         "icmp,orig=(src=10.1.1.1,dst=10.1.1.2,id=4660,type=8,code=0),reply=(src=10.1.1.2,dst=10.1.1.1,id=4660,type=0,code=0)\n"
@@ -91,7 +94,10 @@ const S6: u128 = 0xfd00 << 112 | 2;
 fn icmpv6_echo_and_errors() {
     let ct = Conntrack::default();
     assert_eq!(st(&ct, icmp6(C6, S6, 128, 0, 0x0042_0001, b"p")), TRK | NEW);
-    assert_eq!(st(&ct, icmp6(S6, C6, 129, 0, 0x0042_0001, b"p")), TRK | EST | RPL);
+    assert_eq!(
+        st(&ct, icmp6(S6, C6, 129, 0, 0x0042_0001, b"p")),
+        TRK | EST | RPL
+    );
     let q = udp6(C6, 7000, S6, 7001, b"data");
     assert_eq!(st(&ct, q.clone()), TRK | NEW);
     let mut e = icmp6(S6, C6, 1, 4, 0, l3(&q));
@@ -114,7 +120,9 @@ fn other_protocols_are_generic() {
     let gre_back = ipv4(S, C, 47, &[0, 0, 0x08, 0x00], None);
     assert_eq!(st(&ct, gre_back), TRK | EST | RPL);
     assert_eq!(ct.dump(None, 0)[0].timeout, 600);
-    assert!(ct.dump_text(None, false, false, 0).starts_with("47,orig=(src=10.1.1.1,dst=10.1.1.2,sport=0,dport=0)"));
+    assert!(ct
+        .dump_text(None, false, false, 0)
+        .starts_with("47,orig=(src=10.1.1.1,dst=10.1.1.2,sport=0,dport=0)"));
 }
 
 #[test]

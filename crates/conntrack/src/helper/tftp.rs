@@ -46,6 +46,7 @@ pub fn expectation_tuple(dir: Dir, orig: &Tuple, reply: &Tuple, payload: &[u8]) 
 /// The NAT the related connection follows when the master is NATed
 /// (`nf_nat_follow_master`): its destination becomes the master's
 /// original source, and its source the master's original destination.
+#[allow(clippy::type_complexity)]
 pub fn follow_master(
     orig: &Tuple,
     saved_port: u16,
