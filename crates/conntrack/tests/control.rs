@@ -377,3 +377,10 @@ fn dump_formats_as_ovs_dpctl() {
         "{b}"
     );
 }
+
+#[test]
+fn memory_per_connection_is_bounded() {
+    let n = conntrack::conn::BYTES_PER_CONN;
+    println!("bytes per connection (estimate): {n}");
+    assert!(n < 512, "{n}");
+}
