@@ -23,6 +23,8 @@ mod overrun;
 mod ovs;
 /// Python's socket module, as pyroute2 uses it.
 mod pyroute2;
+/// Everything again against the real oxvsd.
+mod real_daemon;
 /// No daemon, or a refusing one.
 mod unreachable;
 

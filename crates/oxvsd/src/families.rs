@@ -20,11 +20,11 @@ pub const FAM_FLOW: u16 = 0x23;
 pub const FAM_PACKET: u16 = 0x24;
 
 /// The `ovs_datapath` group (datapath notifications).
-pub const GROUP_DP: u32 = 0x4f58_0001;
+pub const GROUP_DP: u32 = 33;
 /// The `ovs_vport` group (port notifications).
-pub const GROUP_VPORT: u32 = 0x4f58_0002;
+pub const GROUP_VPORT: u32 = 34;
 /// The `ovs_flow` group (flow notifications).
-pub const GROUP_FLOW: u32 = 0x4f58_0003;
+pub const GROUP_FLOW: u32 = 35;
 /// `nlctrl`'s `notify` group (the kernel's number).
 pub const GROUP_CTRL_NOTIFY: u32 = 0x10;
 
