@@ -16,13 +16,18 @@ use dpif::{Errno, Execute, FlowDel, FlowGet, FlowPut, Op, OpReply, Provider, Put
 use odp::action::Action;
 use odp::key::{EthernetKey, KeyAttr, PortNo, Ufid};
 
-/// Timers of the learning switch.
+/// Timers and sizes of the learning switch.
 #[derive(Debug, Clone, Copy)]
 pub struct LearnConfig {
     /// Flows idle this long are deleted.
     pub flow_idle: Duration,
     /// MACs not seen this long are forgotten.
     pub mac_age: Duration,
+    /// Most MACs remembered (Open vSwitch's `mac-table-size` default); past
+    /// it the least recently seen are forgotten first.
+    pub max_macs: usize,
+    /// Most flows installed; past it packets are forwarded without a flow.
+    pub max_flows: usize,
 }
 
 impl Default for LearnConfig {
@@ -30,6 +35,8 @@ impl Default for LearnConfig {
         LearnConfig {
             flow_idle: Duration::from_secs(10),
             mac_age: Duration::from_secs(300),
+            max_macs: 8192,
+            max_flows: 16384,
         }
     }
 }
@@ -70,6 +77,11 @@ impl Learner {
     /// The port MAC `mac` was learned on.
     pub fn port_of(&self, mac: &[u8; 6]) -> Option<u32> {
         self.macs.get(mac).map(|&(p, _)| p)
+    }
+
+    /// Number of MACs remembered.
+    pub fn n_macs(&self) -> usize {
+        self.macs.len()
     }
 
     /// Number of flows installed and still tracked.
@@ -120,19 +132,20 @@ impl Learner {
             return;
         };
         if !is_multicast(&eth.src) {
-            match self.macs.get(&eth.src).map(|&(p, _)| p) {
+            let src = eth.src;
+            match self.macs.get(&src).map(|&(p, _)| p) {
                 Some(p) if p != in_port => {
-                    // Moved: every learned flow may be wrong now.
-                    self.delete(dp, |_| true);
+                    // Moved: the flows towards it, and from it, are wrong now.
+                    self.delete(dp, |l| l.dst == src || l.src == src);
                 }
                 None => {
                     // New: flows flooding towards it can now be unicast.
-                    let src = eth.src;
                     self.delete(dp, |l| l.flood && l.dst == src);
+                    self.make_room();
                 }
                 _ => {}
             }
-            self.macs.insert(eth.src, (in_port, now));
+            self.macs.insert(src, (in_port, now));
         }
         let known = (!is_multicast(&eth.dst))
             .then(|| self.macs.get(&eth.dst))
@@ -162,7 +175,24 @@ impl Learner {
                 probe: false,
             })]);
         }
-        self.install(dp, up, &eth, in_port, tagged, actions, flood, now);
+        if self.flows.len() < self.cfg.max_flows {
+            self.install(dp, up, &eth, in_port, tagged, actions, flood, now);
+        }
+    }
+
+    /// Keeps the MAC table below its size: forgets the least recently
+    /// seen eighth at once, so a flood of new addresses costs O(1) each.
+    fn make_room(&mut self) {
+        if self.macs.len() < self.cfg.max_macs.max(8) {
+            return;
+        }
+        let mut ages: Vec<(Instant, [u8; 6])> =
+            self.macs.iter().map(|(m, &(_, t))| (t, *m)).collect();
+        let n = ages.len() / 8;
+        ages.select_nth_unstable(n);
+        for (_, m) in &ages[..=n] {
+            self.macs.remove(m);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -184,7 +214,10 @@ impl Learner {
         // A megaflow on in_port, addresses and type; tagged frames get an
         // exact flow (the mask of a VLAN key needs its inner attributes).
         let wide = (!tagged).then(|| {
+            // recirc_id is always exact, as in Open vSwitch's datapaths: a
+            // recirculated packet must not match a first-pass flow.
             let mut m = vec![
+                KeyAttr::RecircId(u32::MAX),
                 KeyAttr::InPort(u32::MAX),
                 KeyAttr::Ethernet(EthernetKey {
                     src: [0xff; 6],
@@ -306,6 +339,13 @@ impl Learner {
         }
         let age = self.cfg.mac_age;
         self.macs.retain(|_, (_, t)| now.duration_since(*t) < age);
+        // Give back what a flood of addresses or flows took.
+        if self.macs.capacity() > 4 * self.macs.len().max(64) {
+            self.macs.shrink_to_fit();
+        }
+        if self.flows.capacity() > 4 * self.flows.len().max(64) {
+            self.flows.shrink_to_fit();
+        }
     }
 }
 

@@ -34,6 +34,9 @@ struct Args {
     /// Seconds before a MAC not seen is forgotten.
     #[arg(long, default_value_t = 300)]
     mac_age: u64,
+    /// Most MACs the learning switch remembers.
+    #[arg(long, default_value_t = 8192)]
+    mac_table_size: usize,
     /// Poll threads per datapath.
     #[arg(long, default_value_t = 1)]
     pmds: usize,
@@ -80,6 +83,7 @@ fn main() {
     cfg.port_types = args.port_types.clone();
     cfg.learn.flow_idle = Duration::from_secs(args.flow_idle.max(1));
     cfg.learn.mac_age = Duration::from_secs(args.mac_age.max(1));
+    cfg.learn.max_macs = args.mac_table_size.max(8);
     let server = match oxvsd::Server::bind(cfg) {
         Ok(s) => s,
         Err(e) => {

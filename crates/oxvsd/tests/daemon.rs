@@ -705,3 +705,112 @@ fn a_client_killed_mid_dump() {
     );
     dp.destroy().unwrap();
 }
+
+/// A learning switch on a daemon-owned datapath with three dummy ports.
+fn learning(d: &Daemon, name: &str) -> (std::sync::Arc<oxvsd::datapath::DpEntry>, [PortNo; 3]) {
+    let e = d.state.create_dp(name, 0, true).unwrap();
+    let add = |n: String| dpif::Provider::port_add(e.dp.as_ref(), &dummy(&n), None).unwrap();
+    let ports = [
+        add(format!("{name}a")),
+        add(format!("{name}b")),
+        add(format!("{name}c")),
+    ];
+    (e, ports)
+}
+
+fn flows_of(e: &oxvsd::datapath::DpEntry) -> Vec<dpif::DpifFlow> {
+    e.dp.flow_dump_owned(false).unwrap().collect()
+}
+
+#[test]
+fn r12_learned_flows_match_recirc_id_exactly() {
+    let d = Daemon::start();
+    let name = unique("r");
+    let (e, [p1, p2, _]) = learning(&d, &name);
+    let wait = Duration::from_secs(5);
+    d.inject(
+        &name,
+        p1,
+        &udp4(MAC_A, [0xff; 6], [10, 0, 0, 1], [10, 0, 0, 255], 1, 9, 10),
+    );
+    d.take_output(&name, p2, 1, wait);
+    let start = Instant::now();
+    while flows_of(&e).is_empty() {
+        assert!(start.elapsed() < wait, "no learned flow");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for f in flows_of(&e) {
+        assert!(
+            f.mask.is_empty() || f.mask.contains(&KeyAttr::RecircId(u32::MAX)),
+            "recirc_id wildcarded: {:?}",
+            f.mask
+        );
+    }
+}
+
+#[test]
+fn r12_mac_table_is_bounded_and_a_move_touches_only_its_flows() {
+    let d = Daemon::start_with(|c| c.learn.max_macs = 64);
+    let name = unique("m");
+    let (e, [p1, p2, p3]) = learning(&d, &name);
+    let wait = Duration::from_secs(5);
+    // A <-> B learned, with flows both ways.
+    let ab = udp4(MAC_A, MAC_B, [10, 0, 0, 1], [10, 0, 0, 2], 1, 9, 10);
+    let ba = udp4(MAC_B, MAC_A, [10, 0, 0, 2], [10, 0, 0, 1], 9, 1, 10);
+    d.inject(&name, p1, &ab);
+    d.take_output(&name, p2, 1, wait);
+    d.inject(&name, p2, &ba);
+    assert_eq!(d.take_output(&name, p1, 1, wait), vec![ba.clone()]);
+    d.inject(&name, p1, &ab);
+    assert_eq!(d.take_output(&name, p2, 1, wait), vec![ab.clone()]);
+    let learned = |mac: [u8; 6]| {
+        flows_of(&e)
+            .iter()
+            .filter(|f| {
+                f.key
+                    .iter()
+                    .any(|k| matches!(k, KeyAttr::Ethernet(x) if x.src == mac || x.dst == mac))
+            })
+            .count()
+    };
+    let before = learned(MAC_A);
+    assert!(before >= 2, "A's flows: {before}");
+    // A flood of spoofed sources on p3: the table stays bounded.
+    for i in 0..500u32 {
+        let mut mac = [0x02, 0x77, 0, 0, 0, 0];
+        mac[2..].copy_from_slice(&i.to_be_bytes());
+        d.inject(
+            &name,
+            p3,
+            &udp4(mac, [0xff; 6], [10, 0, 1, 1], [10, 0, 1, 255], 1, 9, 10),
+        );
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let n = e.learner.as_ref().unwrap().lock().unwrap().n_macs();
+    assert!(n <= 64, "{n} MACs remembered");
+    // The flood's copies are not the point here.
+    for p in [p1, p2] {
+        d.take_output(&name, p, usize::MAX, Duration::from_millis(300));
+    }
+    // B shows up on p3 (a move): B's flows go, but traffic A <-> B is
+    // relearned; a third party's flows are untouched.
+    let c = [0x02, 0, 0, 0, 0, 0x0c];
+    let ca = udp4(c, MAC_A, [10, 0, 0, 3], [10, 0, 0, 1], 5, 6, 10);
+    d.inject(&name, p3, &ca);
+    let got = d.take_output(&name, p1, 1, wait);
+    assert!(got.contains(&ca), "C's packet to A: {} frames", got.len());
+    let start = Instant::now();
+    while learned(c) == 0 {
+        assert!(start.elapsed() < wait, "C's flow");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let moved = udp4(MAC_B, [0xff; 6], [10, 0, 0, 2], [10, 0, 0, 255], 9, 9, 10);
+    d.inject(&name, p3, &moved);
+    d.take_output(&name, p1, 1, wait);
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(learned(c) >= 1, "a third party's flow survived B's move");
+    assert_eq!(
+        e.learner.as_ref().unwrap().lock().unwrap().port_of(&MAC_B),
+        Some(p3.0)
+    );
+}
