@@ -22,9 +22,17 @@ pub enum OutputFormat {
 }
 
 /// Whether `e` says a daemon's socket is absent or refuses connections.
+/// Whether `e`, from a `netdev@` datapath, says the daemon could not be
+/// used at all: no socket, nobody listening, no access to the socket file,
+/// or refused by the daemon's peer credential check.
 fn unreachable_daemon(e: Errno) -> bool {
-    const ECONNREFUSED: i32 = 111;
-    e == Errno::ENOENT || e.get() == ECONNREFUSED
+    [
+        nl::errno::ENOENT,
+        nl::errno::ECONNREFUSED,
+        nl::errno::EACCES,
+        nl::errno::EPERM,
+    ]
+    .contains(&e.get())
 }
 
 /// Command-line options.
@@ -172,6 +180,8 @@ pub struct Ctx<'a> {
     pub out: &'a mut dyn Write,
     /// Standard error.
     pub err: &'a mut dyn Write,
+    /// Why each type that could not be listed by [`Ctx::all_dps`] failed.
+    enum_errors: std::cell::RefCell<Vec<(String, Errno)>>,
 }
 
 /// A command's outcome: `Err` carries the errno that makes the exit status
@@ -187,6 +197,7 @@ impl<'a> Ctx<'a> {
         err: &'a mut dyn Write,
     ) -> Ctx<'a> {
         Ctx {
+            enum_errors: Default::default(),
             registry,
             opts,
             out,
@@ -264,13 +275,18 @@ impl<'a> Ctx<'a> {
     /// is said in words rather than as `EAFNOSUPPORT`'s strerror.
     pub fn dp_error(&mut self, full: Option<&str>, e: Errno, msg: &str) {
         let ty = full.map(|f| dpif::parse_name(f).0);
-        if unreachable_daemon(e) && ty.is_some_and(|t| t != "system") {
-            let socket = dpif_netlink::RemoteClass::default_socket();
-            let _ = writeln!(
-                self.err,
-                "{PROGRAM}: {msg} (oxvsd not reachable at {}: {e})",
-                socket.display()
-            );
+        if full.is_none() {
+            // Every type failed: say why for each.
+            let errs = self.enum_errors.borrow().clone();
+            if !errs.is_empty() {
+                let why: Vec<String> = errs.iter().map(|(t, e)| self.why(t, *e)).collect();
+                let _ = writeln!(self.err, "{PROGRAM}: {msg} ({})", why.join("; "));
+                return;
+            }
+        }
+        if let Some(t) = ty.filter(|&t| t != "system" && unreachable_daemon(e)) {
+            let why = self.why(t, e);
+            let _ = writeln!(self.err, "{PROGRAM}: {msg} ({why})");
             return;
         }
         if e != Errno::EAFNOSUPPORT {
@@ -284,6 +300,19 @@ impl<'a> Ctx<'a> {
             Some(_) => e.to_string(),
         };
         let _ = writeln!(self.err, "{PROGRAM}: {msg} ({why})");
+    }
+
+    /// Why type `ty` failed with `e`, in words.
+    fn why(&self, ty: &str, e: Errno) -> String {
+        match ty {
+            "system" if e == Errno::EAFNOSUPPORT => "openvswitch kernel module not loaded".into(),
+            "system" => format!("kernel datapath: {e}"),
+            _ if unreachable_daemon(e) || e == Errno::EAFNOSUPPORT => format!(
+                "cannot use oxvsd at {}: {e}",
+                dpif_netlink::RemoteClass::default_socket().display()
+            ),
+            _ => format!("{ty}: {e}"),
+        }
     }
 
     /// Prints `text` on standard output.
@@ -314,7 +343,10 @@ impl<'a> Ctx<'a> {
                     v.sort();
                     names.extend(v.into_iter().map(|n| format!("{ty}@{n}")));
                 }
-                Err(e) => last = Some(e),
+                Err(e) => {
+                    self.enum_errors.borrow_mut().push((ty.to_string(), e));
+                    last = Some(e);
+                }
             }
         }
         match last {

@@ -16,7 +16,12 @@ struct Daemon {
 
 impl Daemon {
     fn start() -> Daemon {
-        let dir = std::env::temp_dir().join(format!("dpctl-oxvsd-{}", std::process::id()));
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "dpctl-oxvsd-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let socket = dir.join("oxvsd.sock");
         let server = oxvsd::Server::bind(oxvsd::Config::new(&socket)).expect("bind oxvsd");
@@ -136,6 +141,48 @@ fn no_daemon_is_said_so() {
     assert_eq!(
         err,
         "oxvs-dpctl: opening datapath netdev@x failed \
-         (oxvsd not reachable at /nonexistent/oxvsd.sock: No such file or directory)\n"
+         (cannot use oxvsd at /nonexistent/oxvsd.sock: No such file or directory)\n"
+    );
+}
+
+/// r12: a user without access to the socket is told so, and which socket,
+/// not that a kernel module is missing.
+#[test]
+fn no_access_to_the_socket_is_said_so() {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"));
+    if !root {
+        eprintln!("SKIP: not root, cannot run as another user");
+        return;
+    }
+    let d = Daemon::start();
+    let run = |args: &[&str]| {
+        let o = Command::new("setpriv")
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_oxvs-dpctl"))
+            .args(args)
+            .env("OXVSD_SOCKET", &d.socket)
+            .output()
+            .unwrap();
+        (o.status.code(), String::from_utf8(o.stderr).unwrap())
+    };
+    let sock = d.socket.display().to_string();
+    assert_eq!(
+        run(&["show", "netdev@x"]),
+        (
+            Some(1),
+            format!(
+                "oxvs-dpctl: opening datapath netdev@x failed \
+                 (cannot use oxvsd at {sock}: Permission denied)\n"
+            )
+        )
+    );
+    let (rc, err) = run(&["dump-dps"]);
+    assert_eq!(rc, Some(1));
+    assert!(
+        err.contains(&format!("cannot use oxvsd at {sock}: Permission denied")),
+        "{err}"
     );
 }
