@@ -235,7 +235,8 @@ pub struct FlowFormat<'a> {
 
 /// Writes a flow as `dump-flows` does.
 pub fn flow_line(f: &DpifFlow, ff: &FlowFormat<'_>, out: &mut String) {
-    if ff.verbose && f.ufid.0 != 0 {
+    // As ovs-dpctl: no UFID for a flow the datapath holds without one.
+    if ff.verbose && f.ufid_present {
         ufid(f.ufid, out);
         out.push_str(", ");
     }

@@ -303,7 +303,8 @@ fn check_len(
 fn key_attr_len_ok(out: &mut String, a: &KeyAttr, ma: Option<&KeyAttr>) -> bool {
     let raw = matches!(a, KeyAttr::Unknown { .. } | KeyAttr::Ipv6Exthdrs(_))
         || matches!(ma, Some(KeyAttr::Unknown { .. }));
-    if !raw {
+    // OVS cannot check the length of a type it does not know.
+    if !raw || a.ty() > wire::OVS_TEXT_KEY_ATTR_MAX {
         return true;
     }
     let mp = ma.map(wire::payload);

@@ -331,7 +331,9 @@ fn verbose_and_key_only_forms() {
         false,
         &mut out,
     );
-    assert_eq!(out, "(bad key length 2, expected -1)(01 02)");
+    // A type above OVS's highest has no length to check (OVS's
+    // check_attr_len): printed as an unknown attribute.
+    assert_eq!(out, "key40(01 02)");
     out.clear();
     format_key(&[], &mut out);
     assert_eq!(out, "<empty>");
@@ -497,4 +499,26 @@ fn token_soup_never_panics() {
     let deeper = format!("{}{}", "encap(".repeat(32), ")".repeat(32));
     assert!(parse_match(&deeper).is_err());
     assert!(parse_match(&"encap(".repeat(100_000)).is_err());
+}
+
+/// The kernel's `ipv6_exthdrs` (type 32, Linux 5.18+) is above OVS's
+/// highest key type: OVS prints it as an unknown attribute, mask included
+/// and without length check, even when wildcarded, as `ovs-dpctl
+/// dump-flows` 3.1 prints a kernel IPv6 flow (seen on Linux 6.1):
+/// `...,ipv6(proto=58,frag=no),key32(00 00/00 00),icmpv6(type=136,code=0)`.
+#[test]
+fn kernel_ipv6_exthdrs_prints_as_ovs_unknown_key() {
+    let (mut key, mut mask) = parse_match(
+        "in_port(11),eth(),eth_type(0x86dd),ipv6(proto=58,frag=no),icmpv6(type=136,code=0)",
+    )
+    .unwrap();
+    let at = key.len() - 1;
+    key.insert(at, crate::key::KeyAttr::Ipv6Exthdrs(0));
+    mask.insert(at, crate::key::KeyAttr::Ipv6Exthdrs(0));
+    let mut out = String::new();
+    format_match(&key, Some(&mask), false, &mut out);
+    assert_eq!(
+        out,
+        "in_port(11),eth(),eth_type(0x86dd),ipv6(proto=58,frag=no),key32(00 00/00 00),icmpv6(type=136,code=0)"
+    );
 }
