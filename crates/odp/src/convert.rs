@@ -102,6 +102,12 @@ pub struct KeyParms {
     /// Building a probe flow: emit every VLAN header the flow has, whatever
     /// `max_vlan_headers` says.
     pub probe: bool,
+    /// An MPLS flow without label stack entries gets an empty `mpls`
+    /// attribute, as OVS's `odp_flow_key_from_flow` emits it (and `ovstest
+    /// test-odp parse-keys` prints it, as `mpls((bad key length 0)`). No
+    /// decoder, OVS's included, reads such a key back; without this the
+    /// attribute is left out.
+    pub empty_mpls: bool,
 }
 
 impl KeyParms {
@@ -120,12 +126,13 @@ impl KeyParms {
             max_mpls_depth: FLOW_MAX_MPLS_LABELS,
             nd_ext: true,
             probe: false,
+            empty_mpls: false,
         }
     }
 
     /// The settings of OVS's `test-odp parse-keys`: recirc, ct_state,
     /// ct_zone, ct_mark, ct_label, unlimited VLAN headers and nd_ext on, all
-    /// else off.
+    /// else off; empty MPLS attributes as OVS emits them.
     pub fn test_odp() -> Self {
         KeyParms {
             recirc: true,
@@ -135,6 +142,7 @@ impl KeyParms {
             ct_label: true,
             max_vlan_headers: usize::MAX,
             nd_ext: true,
+            empty_mpls: true,
             ..KeyParms::default()
         }
     }
@@ -367,9 +375,9 @@ fn encode(flow: &Flow, mask: Option<&Flow>, parms: &KeyParms) -> Vec<KeyAttr> {
                 n = n.min(parms.max_mpls_depth);
             }
             // OVS emits an empty MPLS attribute for a stack of zero labels,
-            // which no decoder (OVS's included) accepts back; we leave it
-            // out, so that every key we emit decodes.
-            if n > 0 {
+            // which no decoder (OVS's included) accepts back; unless asked
+            // to, we leave it out, so that every key we emit decodes.
+            if n > 0 || parms.empty_mpls {
                 out.push(KeyAttr::Mpls(
                     data.mpls_lse[..n].iter().map(|&l| MplsLse(l)).collect(),
                 ));

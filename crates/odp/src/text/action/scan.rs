@@ -93,11 +93,33 @@ impl<'a> Cur<'a> {
         }
     }
 
-    /// `strtoimax`/`strtoumax` after white space: an optional sign, then
-    /// digits in `base` (0: from the prefix). Returns the value as 64 bits
-    /// (negative values wrapped, as `strtoumax` does), or `None` if there are
-    /// no digits or the magnitude overflows.
-    fn strto(&mut self, base: u32, signed: bool) -> Option<u64> {
+    /// One `ovs_scan` integer conversion in `base` (0: from the prefix):
+    /// white space, an optional sign, digits; the value wrapped to 64 bits,
+    /// never an overflow error (OVS's `scan_int`). `None` without digits.
+    fn scan(&mut self, base: u32) -> Option<u64> {
+        let (v, n) = crate::text::key::scan::scan_int(self.rest(), base)?;
+        self.pos += n;
+        Some(v)
+    }
+
+    /// glibc's `strtoull` (base from the prefix), as OVS's
+    /// `parse_int_string` uses it: white space, a sign (negative values
+    /// wrapped), digits; `None` without digits or on overflow. Unlike
+    /// [`Cur::int_i`], `0x` without a hex digit reads as `0`.
+    pub(super) fn strtoull(&mut self) -> Option<u64> {
+        self.strto(0, false).map(|(v, _)| v)
+    }
+
+    /// glibc's `sscanf` `%lli` (OVS reads `meter(...)` with it): as
+    /// `strtoll`, out-of-range values saturate.
+    pub(super) fn sscanf_lli(&mut self) -> Option<u64> {
+        self.strto(0, true).map(|(v, _)| v)
+    }
+
+    /// `strtoull`/`strtoll` after white space. Returns the value as 64 bits
+    /// and whether it overflowed: `strtoull` fails on overflow (`None`),
+    /// `strtoll` saturates.
+    fn strto(&mut self, base: u32, signed: bool) -> Option<(u64, bool)> {
         self.attempt(|c| {
             c.skip_space();
             let neg = match c.peek() {
@@ -135,34 +157,35 @@ impl<'a> Cur<'a> {
             if signed {
                 let limit = if neg { 1u128 << 63 } else { (1u128 << 63) - 1 };
                 if v > limit {
-                    return None;
+                    let sat = if neg { 1u64 << 63 } else { (1u64 << 63) - 1 };
+                    return Some((sat, true));
                 }
             } else if v > u128::from(u64::MAX) {
                 return None;
             }
             let v = v as u64;
-            Some(if neg { v.wrapping_neg() } else { v })
+            Some((if neg { v.wrapping_neg() } else { v }, false))
         })
     }
 
-    /// `%i`: signed, base from the prefix; low bits kept by the caller.
+    /// `%i`: base from the prefix; low bits kept by the caller.
     pub(super) fn int_i(&mut self) -> Option<u64> {
-        self.strto(0, true)
+        self.scan(0)
     }
 
-    /// `%d`: signed decimal.
+    /// `%d`: decimal.
     pub(super) fn int_d(&mut self) -> Option<u64> {
-        self.strto(10, true)
+        self.scan(10)
     }
 
-    /// `%u`: unsigned decimal.
+    /// `%u`: decimal (a sign is accepted, as C's).
     pub(super) fn int_u(&mut self) -> Option<u64> {
-        self.strto(10, false)
+        self.scan(10)
     }
 
-    /// `%x`: unsigned hexadecimal (an `0x` prefix is allowed).
+    /// `%x`: hexadecimal (an `0x` prefix is allowed).
     pub(super) fn int_x(&mut self) -> Option<u64> {
-        self.strto(16, false)
+        self.scan(16)
     }
 
     /// `%i` into 32 bits.
@@ -270,14 +293,14 @@ impl<'a> Cur<'a> {
     }
 }
 
-/// Parses hex byte pairs, skipping white space between them, as OVS's
-/// `ofpbuf_put_hex`: stops at the first place that is not two hex digits.
-/// Returns the bytes and how much text was consumed.
+/// Parses hex byte pairs, skipping white space and dots between them, as
+/// OVS's `ofpbuf_put_hex`: stops at the first place that is not two hex
+/// digits. Returns the bytes and how much text was consumed.
 pub(super) fn hex_pairs(s: &[u8]) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut i = 0;
     loop {
-        while matches!(s.get(i), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+        while matches!(s.get(i), Some(b' ' | b'.' | b'\t' | b'\r' | b'\n')) {
             i += 1;
         }
         let hi = s.get(i).and_then(|b| (*b as char).to_digit(16));
@@ -330,7 +353,7 @@ pub(super) fn int_string(s: &[u8], width: usize) -> Option<(Vec<u8>, usize)> {
     }
     let text = std::str::from_utf8(s).unwrap_or("");
     let mut c = Cur::new(text);
-    let v = c.strto(0, false)?;
+    let v = c.strtoull()?;
     let mut v = v;
     for b in out.iter_mut().rev() {
         *b = v as u8;
@@ -349,10 +372,21 @@ mod tests {
         assert_eq!(Cur::new("010").int_i(), Some(8));
         assert_eq!(Cur::new(" -1").i32(), Some(u32::MAX));
         assert_eq!(Cur::new("x").int_i(), None);
+        // OVS's scan_int: `0x` needs a digit; values wrap.
+        assert_eq!(Cur::new("0x)").int_i(), None);
+        assert_eq!(
+            Cur::new("99999999999999999999").i32(),
+            Some(99999999999999999999u128 as u64 as u32)
+        );
+        // glibc's strtoull and strtoll.
         let mut c = Cur::new("0x)");
-        assert_eq!(c.int_i(), Some(0));
+        assert_eq!(c.strtoull(), Some(0));
         assert_eq!(c.pos, 1);
-        assert_eq!(Cur::new("99999999999999999999").int_i(), None);
+        assert_eq!(Cur::new("99999999999999999999").strtoull(), None);
+        assert_eq!(
+            Cur::new("99999999999999999999").sscanf_lli(),
+            Some(i64::MAX as u64)
+        );
     }
 
     #[test]
@@ -365,5 +399,6 @@ mod tests {
     #[test]
     fn hex_pairs_stop_at_odd_digit() {
         assert_eq!(hex_pairs(b"0a1b2)"), (vec![0x0a, 0x1b], 4));
+        assert_eq!(hex_pairs(b"0a.1b )"), (vec![0x0a, 0x1b], 6));
     }
 }

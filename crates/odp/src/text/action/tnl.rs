@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::scan::{int_string, Cur};
+use super::scan::Cur;
 use super::{fmt_ipv6, fmt_mac, put_hex};
 use crate::action::{vport_type as vt, TunnelPush, TNL_PUSH_HEADER_MAX};
 use crate::key::PortNo;
@@ -256,56 +256,9 @@ fn ip_checksum(h: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// Scans the Geneve options list (`{...}{...}`) and its closing parenthesis.
-/// Returns the option bytes.
-fn scan_geneve(c: &mut Cur<'_>) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut remain: usize = 252;
-    while c.peek() == b'{' && remain >= 4 {
-        c.advance(1);
-        remain -= 4;
-        let mut class = 0u16;
-        let mut ty = 0u8;
-        let mut data_len = 0usize;
-        if c.lit("class=") {
-            class = c.i16()?;
-        }
-        c.lit(",");
-        if c.lit("type=") {
-            ty = c.i8()?;
-        }
-        c.lit(",");
-        if c.lit("len=") {
-            let l = usize::from(c.i8()?);
-            if l > 124 || l % 4 != 0 || l > remain {
-                return None;
-            }
-            data_len = l;
-        }
-        c.lit(",");
-        // OVS prints an option without data as `{...,len=0}`; read that back
-        // (OVS itself wants a number there).
-        let mut data = Vec::new();
-        if data_len > 0 || c.peek() != b'}' {
-            let (d, used) = int_string(c.rest(), data_len)?;
-            c.advance(used);
-            data = d;
-        }
-        if !c.lit("}") {
-            return None;
-        }
-        out.extend_from_slice(&class.to_be_bytes());
-        out.push(ty);
-        out.push((data_len / 4) as u8);
-        out.extend_from_slice(&data);
-        remain -= data_len;
-    }
-    c.lit(")").then_some(out)
-}
-
 /// The UDP-based layers after `udp(...),`: returns the tunnel type and the
 /// bytes after the UDP header.
-fn scan_udp_tunnel(c: &mut Cur<'_>) -> Option<(u32, Vec<u8>)> {
+fn scan_udp_tunnel(c: &mut Cur<'_>, printed: bool) -> Option<(u32, Vec<u8>)> {
     if let Some(r) = c.attempt(|c| {
         c.lit("vxlan(flags=0x").then_some(())?;
         let flags = c.int_x()? as u32;
@@ -325,7 +278,9 @@ fn scan_udp_tunnel(c: &mut Cur<'_>) -> Option<(u32, Vec<u8>)> {
         let vni = c.i32()?;
         let mut opts = Vec::new();
         if c.lit(",options(") {
-            opts = scan_geneve(c)?;
+            let (o, _, used) = crate::text::key::parse::geneve_opts(c.rest(), false)?;
+            c.advance(used);
+            opts = o;
         }
         c.lit("))").then_some(())?;
         let mut b = vec![
@@ -338,7 +293,11 @@ fn scan_udp_tunnel(c: &mut Cur<'_>) -> Option<(u32, Vec<u8>)> {
         b.extend_from_slice(&opts);
         return Some((vt::GENEVE, b));
     }
-    // OVS prints GTP-U after a UDP header but cannot parse it back; accept it.
+    // OVS prints GTP-U after a UDP header but cannot parse it back; the
+    // printed syntax accepts it.
+    if !printed {
+        return None;
+    }
     c.attempt(|c| {
         c.lit("gtpu(flags=").then_some(())?;
         let flags = c.i8()?;
@@ -354,8 +313,9 @@ fn scan_udp_tunnel(c: &mut Cur<'_>) -> Option<(u32, Vec<u8>)> {
 }
 
 /// Parses `tnl_push(...)` at the cursor. `None` if the text is not a valid
-/// `tnl_push`.
-pub(super) fn parse_tnl_push(c: &mut Cur<'_>) -> Option<TunnelPush> {
+/// `tnl_push`. With `printed`, the ERSPAN and GTP-U layers OVS prints but
+/// does not read are accepted too.
+pub(super) fn parse_tnl_push(c: &mut Cur<'_>, printed: bool) -> Option<TunnelPush> {
     c.attempt(|c| {
         c.lit("tnl_push(tnl_port(").then_some(())?;
         let tnl_port = c.i32()?;
@@ -439,7 +399,7 @@ pub(super) fn parse_tnl_push(c: &mut Cur<'_>) -> Option<TunnelPush> {
             h.extend_from_slice(&dport.to_be_bytes());
             h.extend_from_slice(&[0, 0]);
             h.extend_from_slice(&csum.to_be_bytes());
-            let (t, rest) = scan_udp_tunnel(c)?;
+            let (t, rest) = scan_udp_tunnel(c, printed)?;
             tnl_type = t;
             h.extend_from_slice(&rest);
         } else if c.lit("gre((flags=0x") {
@@ -465,7 +425,7 @@ pub(super) fn parse_tnl_push(c: &mut Cur<'_>) -> Option<TunnelPush> {
                 h.extend_from_slice(&(c.int_x()? as u32).to_be_bytes());
             }
             c.lit("))").then_some(())?;
-        } else if c.lit("erspan(ver=") {
+        } else if printed && c.lit("erspan(ver=") {
             // OVS's own parser cannot read back what it prints here (its
             // scan formats lack '%'); we accept the printed form.
             let ver = c.int_u()?;

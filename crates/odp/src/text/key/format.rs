@@ -130,8 +130,10 @@ fn f_be16x(out: &mut String, name: &str, k: u16, m: Option<u16>, v: bool) {
     );
 }
 
+/// OVS's `format_be64`, unlike the other field printers, treats a missing
+/// mask as empty: without a mask it prints only when verbose.
 fn f_be64(out: &mut String, name: &str, k: u64, m: Option<u64>, v: bool) {
-    let (e, f) = (m == Some(0), m.is_none_or(|m| m == u64::MAX));
+    let (e, f) = (m.unwrap_or(0) == 0, m.is_none_or(|m| m == u64::MAX));
     field(
         out,
         name,
@@ -1046,7 +1048,7 @@ fn format_nsh(key: &[NshAttr], mask: Option<&[NshAttr]>, out: &mut String) {
     if mask.is_none() {
         let _ = write!(
             out,
-            "flags={}ttl={},mdtype={},np={},spi=0x{:x},si={}",
+            "flags={},ttl={},mdtype={},np={},spi=0x{:x},si={}",
             base.flags,
             base.ttl,
             base.mdtype,

@@ -24,16 +24,16 @@
 //! Parsing never panics and nests `encap(...)` at most 31 deep, as OVS
 //! does; errors carry OVS's message (`syntax error at <rest of input>`).
 
-mod flags;
+pub(in crate::text) mod flags;
 mod format;
-mod parse;
-mod scan;
+pub(in crate::text) mod parse;
+pub(in crate::text) mod scan;
 mod wire;
 
 use crate::error::ParseError;
 use crate::key::KeyAttr;
 pub use format::attr_name;
-use parse::{is_uuid, parse_attr_at};
+use parse::{is_uuid, parse_step};
 use scan::{at, tail};
 
 /// OVS's `MAX_ODP_NESTED`: attribute nesting depth at which parsing fails.
@@ -81,13 +81,15 @@ pub fn parse_match(s: &str) -> Result<(Vec<KeyAttr>, Vec<KeyAttr>), ParseError> 
                 i += 1;
             }
         }
-        let (k, m, n) = parse_attr_at(&b[i..], 1).ok_or_else(|| error(i))?;
-        size += wire::encoded_size(&k);
-        if size > MAX_KEY_BYTES {
-            return Err(error(i));
+        let (attrs, n) = parse_step(&b[i..], 1).ok_or_else(|| error(i))?;
+        for (k, m) in attrs {
+            size += wire::encoded_size(&k);
+            if size > MAX_KEY_BYTES {
+                return Err(error(i));
+            }
+            key.push(k);
+            mask.push(m);
         }
-        key.push(k);
-        mask.push(m);
         i += n;
     }
 }
@@ -97,9 +99,18 @@ pub fn parse_match(s: &str) -> Result<(Vec<KeyAttr>, Vec<KeyAttr>), ParseError> 
 ///
 /// # Errors
 /// `syntax error at <s>` if `s` does not start with a valid attribute.
+///
+/// `nsh(...)encap(...)`, which OVS's parser reads as two attributes (see
+/// [`parse_match`]), is an error here.
 pub fn parse_attr(s: &str) -> Result<(KeyAttr, KeyAttr, usize), ParseError> {
     let t = s.split('\0').next().unwrap_or("");
-    parse_attr_at(t.as_bytes(), 1).ok_or_else(|| ParseError::new(format!("syntax error at {s}")))
+    match parse_step(t.as_bytes(), 1) {
+        Some((mut attrs, n)) if attrs.len() == 1 => {
+            let (k, m) = attrs.remove(0);
+            Ok((k, m, n))
+        }
+        _ => Err(ParseError::new(format!("syntax error at {s}"))),
+    }
 }
 
 /// Formats a key with an optional mask (OVS's `odp_flow_format`).

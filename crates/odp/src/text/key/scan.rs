@@ -32,9 +32,10 @@ fn hexit(c: u8) -> Option<u32> {
     (c as char).to_digit(16)
 }
 
-/// One integer conversion (`%i` with `base` 0, `%d`/`%u` with 10, `%x` with
-/// 16): the value wrapped to 64 bits and the bytes consumed.
-pub(super) fn scan_int(s: &[u8], base: u32) -> Option<(u64, usize)> {
+/// One integer conversion of OVS's `ovs_scan` (`%i` with `base` 0, `%d`/`%u`
+/// with 10, `%x` with 16): the value wrapped to 64 bits (never an overflow
+/// error) and the bytes consumed. `0x` must be followed by a hex digit.
+pub(in crate::text) fn scan_int(s: &[u8], base: u32) -> Option<(u64, usize)> {
     let mut i = 0;
     while is_space(at(s, i)) {
         i += 1;
