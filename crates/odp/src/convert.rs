@@ -585,6 +585,33 @@ pub fn key_to_mask(mask: &[KeyAttr], flow: &Flow) -> Result<(Flow, Fitness), Par
     }
 }
 
+/// What OVS's `odp_flow_key_to_flow` leaves in the flow, whether or not
+/// decoding succeeds: it fills the flow field by field and stops at the
+/// first error. `ovs-dpctl dump-flows filter=...` and `ovstest test-odp
+/// parse-filter` match filters against that flow, ignoring the error.
+pub fn key_to_flow_lossy(key: &[KeyAttr]) -> Flow {
+    let mut d = Decoder {
+        src: None,
+        flow: Flow::default(),
+    };
+    let _ = d.run(key);
+    d.flow
+}
+
+/// What OVS's `odp_flow_key_to_mask` leaves in the mask, whether or not
+/// decoding succeeds (see [`key_to_flow_lossy`]).
+pub fn key_to_mask_lossy(mask: &[KeyAttr], flow: &Flow) -> Flow {
+    if mask.is_empty() {
+        return exact_mask_for_packet(flow);
+    }
+    let mut d = Decoder {
+        src: Some(flow),
+        flow: Flow::default(),
+    };
+    let _ = d.run(mask);
+    d.flow
+}
+
 /// Formats attributes for an error message.
 fn format_attrs(key: &[KeyAttr], out: &mut String) {
     crate::text::key::format_key(key, out);

@@ -10,7 +10,12 @@ pub struct Rng(Cell<u64>);
 impl Rng {
     /// A generator started from `seed` (any value, zero included).
     pub fn new(seed: u64) -> Rng {
-        Rng(Cell::new(seed ^ 0x9e37_79b9_7f4a_7c15 | 1))
+        // splitmix64 of the seed: distinct seeds give distinct, non-zero
+        // states.
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Rng(Cell::new((z ^ (z >> 31)) | 1))
     }
 
     /// The next 64 random bits.

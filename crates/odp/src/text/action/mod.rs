@@ -29,7 +29,8 @@ mod tnl;
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv6Addr};
 
-use scan::{hex_pairs, int_string, Cur, DELIMITERS};
+use crate::text::key::scan::parse_int_string as int_string;
+use scan::{hex_pairs, Cur, DELIMITERS};
 
 use crate::abi::*;
 use crate::action::{fixed_len, Action, Ct, Nat, NatKind, UserCookie, Userspace, USER_COOKIE_LEN};

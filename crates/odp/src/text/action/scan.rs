@@ -102,24 +102,11 @@ impl<'a> Cur<'a> {
         Some(v)
     }
 
-    /// glibc's `strtoull` (base from the prefix), as OVS's
-    /// `parse_int_string` uses it: white space, a sign (negative values
-    /// wrapped), digits; `None` without digits or on overflow. Unlike
-    /// [`Cur::int_i`], `0x` without a hex digit reads as `0`.
-    pub(super) fn strtoull(&mut self) -> Option<u64> {
-        self.strto(0, false).map(|(v, _)| v)
-    }
-
-    /// glibc's `sscanf` `%lli` (OVS reads `meter(...)` with it): as
-    /// `strtoll`, out-of-range values saturate.
+    /// glibc's `sscanf` `%lli` (OVS reads `meter(...)` with it): white
+    /// space, a sign, digits with the base from the prefix (`0x` needs a hex
+    /// digit after it, or reads as `0`); out-of-range values saturate, as
+    /// `strtoll`'s do. `None` without digits.
     pub(super) fn sscanf_lli(&mut self) -> Option<u64> {
-        self.strto(0, true).map(|(v, _)| v)
-    }
-
-    /// `strtoull`/`strtoll` after white space. Returns the value as 64 bits
-    /// and whether it overflowed: `strtoull` fails on overflow (`None`),
-    /// `strtoll` saturates.
-    fn strto(&mut self, base: u32, signed: bool) -> Option<(u64, bool)> {
         self.attempt(|c| {
             c.skip_space();
             let neg = match c.peek() {
@@ -133,16 +120,17 @@ impl<'a> Cur<'a> {
                 }
                 _ => false,
             };
-            let mut base = base;
-            let hex_prefix = c.peek() == b'0'
+            let base = if c.peek() == b'0'
                 && matches!(c.peek_at(1), b'x' | b'X')
-                && c.peek_at(2).is_ascii_hexdigit();
-            if (base == 0 || base == 16) && hex_prefix {
+                && c.peek_at(2).is_ascii_hexdigit()
+            {
                 c.pos += 2;
-                base = 16;
-            } else if base == 0 {
-                base = if c.peek() == b'0' { 8 } else { 10 };
-            }
+                16
+            } else if c.peek() == b'0' {
+                8
+            } else {
+                10
+            };
             let start = c.pos;
             let mut v: u128 = 0;
             while let Some(d) = (c.peek() as char).to_digit(base) {
@@ -154,17 +142,9 @@ impl<'a> Cur<'a> {
             if c.pos == start {
                 return None;
             }
-            if signed {
-                let limit = if neg { 1u128 << 63 } else { (1u128 << 63) - 1 };
-                if v > limit {
-                    let sat = if neg { 1u64 << 63 } else { (1u64 << 63) - 1 };
-                    return Some((sat, true));
-                }
-            } else if v > u128::from(u64::MAX) {
-                return None;
-            }
-            let v = v as u64;
-            Some((if neg { v.wrapping_neg() } else { v }, false))
+            let limit = if neg { 1u128 << 63 } else { (1u128 << 63) - 1 };
+            let v = v.min(limit) as u64;
+            Some(if neg { v.wrapping_neg() } else { v })
         })
     }
 
@@ -315,53 +295,6 @@ pub(super) fn hex_pairs(s: &[u8]) -> (Vec<u8>, usize) {
     }
 }
 
-/// OVS's `parse_int_string`: a `0x` hexadecimal string of any length (white
-/// space allowed between digits) or a C integer, right-aligned big-endian in
-/// `width` bytes. Returns the bytes and the length consumed.
-pub(super) fn int_string(s: &[u8], width: usize) -> Option<(Vec<u8>, usize)> {
-    let mut out = vec![0u8; width];
-    if s.len() >= 2 && s[0] == b'0' && matches!(s[1], b'x' | b'X') {
-        let mut i = 2;
-        let mut digits: Vec<u8> = Vec::new();
-        loop {
-            while matches!(s.get(i), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-                i += 1;
-            }
-            match s.get(i).and_then(|b| (*b as char).to_digit(16)) {
-                Some(d) => {
-                    if d != 0 || !digits.is_empty() {
-                        if (digits.len() + 1).div_ceil(2) > width {
-                            return None;
-                        }
-                        digits.push(d as u8);
-                    }
-                    i += 1;
-                }
-                None => break,
-            }
-        }
-        let mut idx = width;
-        let mut j = digits.len();
-        while j > 0 {
-            idx -= 1;
-            let lo = digits[j - 1];
-            let hi = if j >= 2 { digits[j - 2] } else { 0 };
-            out[idx] = (hi << 4) | lo;
-            j = j.saturating_sub(2);
-        }
-        return Some((out, i));
-    }
-    let text = std::str::from_utf8(s).unwrap_or("");
-    let mut c = Cur::new(text);
-    let v = c.strtoull()?;
-    let mut v = v;
-    for b in out.iter_mut().rev() {
-        *b = v as u8;
-        v >>= 8;
-    }
-    Some((out, c.pos))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,22 +311,18 @@ mod tests {
             Cur::new("99999999999999999999").i32(),
             Some(99999999999999999999u128 as u64 as u32)
         );
-        // glibc's strtoull and strtoll.
+        // glibc's sscanf %lli.
         let mut c = Cur::new("0x)");
-        assert_eq!(c.strtoull(), Some(0));
+        assert_eq!(c.sscanf_lli(), Some(0));
         assert_eq!(c.pos, 1);
-        assert_eq!(Cur::new("99999999999999999999").strtoull(), None);
         assert_eq!(
             Cur::new("99999999999999999999").sscanf_lli(),
             Some(i64::MAX as u64)
         );
-    }
-
-    #[test]
-    fn int_string_right_aligns() {
-        assert_eq!(int_string(b"0xa}", 4), Some((vec![0, 0, 0, 0xa], 3)));
-        assert_eq!(int_string(b"0x123", 1), None);
-        assert_eq!(int_string(b"258", 2), Some((vec![1, 2], 3)));
+        assert_eq!(
+            Cur::new("-99999999999999999999").sscanf_lli(),
+            Some(1u64 << 63)
+        );
     }
 
     #[test]

@@ -501,14 +501,8 @@ fn erspan(s: &[u8]) -> Option<(ErspanMetadata, ErspanMetadata, usize)> {
                 mask.u[7] = (mask.u[7] & 0x07) | (hwid_m & 0xf) << 4 | (dir_m & 1) << 3;
             }
         }
-        // Version 0 is what an erspan() whose fields were not stored prints
-        // as; OVS cannot read its own output there, we read it back as the
-        // empty metadata it is.
-        0 => {
-            if at(s, i) == b')' {
-                i += 1;
-            }
-        }
+        // OVS reads versions 1 and 2 only, though an erspan() whose fields
+        // were not stored prints as `erspan(ver=0)`.
         _ => return None,
     }
     Some((key, mask, i))
