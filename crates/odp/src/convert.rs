@@ -156,8 +156,21 @@ fn eth_type_mpls(t: u16) -> bool {
     t == ETH_TYPE_MPLS || t == ETH_TYPE_MPLS_MCAST
 }
 
+/// OVS's `get_dl_type`: the Ethertype of an Ethernet packet, the type of
+/// a packet whose packet type is an Ethertype, or `FLOW_DL_TYPE_NONE`.
+fn get_dl_type(f: &Flow) -> u16 {
+    if f.packet_type == PT_ETH {
+        f.dl_type
+    } else if f.packet_type >> 16 == OFPHTN_ETHERTYPE {
+        f.packet_type as u16
+    } else {
+        0x05ff
+    }
+}
+
+/// OVS's `is_ip_any`: IPv4 or IPv6 by [`get_dl_type`].
 fn is_ip_any(f: &Flow) -> bool {
-    f.dl_type == ETH_TYPE_IP || f.dl_type == ETH_TYPE_IPV6
+    matches!(get_dl_type(f), ETH_TYPE_IP | ETH_TYPE_IPV6)
 }
 
 fn is_nd(f: &Flow) -> bool {
@@ -365,7 +378,13 @@ fn encode(flow: &Flow, mask: Option<&Flow>, parms: &KeyParms) -> Vec<KeyAttr> {
         ETH_TYPE_ARP | ETH_TYPE_RARP => out.push(KeyAttr::Arp(ArpKey {
             sip: Ipv4Addr::from(data.nw_src),
             tip: Ipv4Addr::from(data.nw_dst),
-            op: u16::from(data.nw_proto),
+            // OVS's get_arp_key: a full byte (a mask's, or opcode 255)
+            // stands for all 16 bits.
+            op: if data.nw_proto == u8::MAX {
+                u16::MAX
+            } else {
+                u16::from(data.nw_proto)
+            },
             sha: data.arp_sha,
             tha: data.arp_tha,
         })),
@@ -1063,7 +1082,9 @@ impl Decoder<'_> {
         // Layer 4.
         let src = *self.src();
         let l4_ok = src.nw_frag & FLOW_NW_FRAG_LATER == 0;
-        let ip_any = is_ip_any(&src);
+        // OVS's decoder tests the Ethertype itself here, not the packet
+        // type.
+        let ip_any = src.dl_type == ETH_TYPE_IP || src.dl_type == ETH_TYPE_IPV6;
         let mut l4_bit = None;
         let ports_ty = match src.nw_proto {
             IPPROTO_TCP => Some(OVS_KEY_ATTR_TCP),
@@ -1107,10 +1128,10 @@ impl Decoder<'_> {
                     self.parse_nd(a, expected)?;
                 }
             }
-        } else if src.nw_proto == IPPROTO_IGMP && src.dl_type == ETH_TYPE_IP {
-            // The datapath does not match IGMP type, code and group.
-            return Ok(Fitness::TooLittle);
         }
+        // (OVS before 3.x answered "too little" for IGMP, whose type, code
+        // and group the datapath does not match; OVS 3.7.1 expects nothing
+        // more of it, as of any other protocol.)
 
         if let Some(ty) = l4_bit.filter(|_| is_mask) {
             if (self.flow.tp_src != 0 || self.flow.tp_dst != 0) && self.flow.nw_proto != 0xff {

@@ -143,7 +143,12 @@ enum Field {
 /// set, how their value reads and their prerequisites.
 const FIELDS: &[(&str, Field, Text, Prereq)] = &[
     ("in_port", Field::InPort, Text::OfpPort, Prereq::None),
-    ("skb_priority", Field::SkbPriority, Text::Int(4), Prereq::None),
+    (
+        "skb_priority",
+        Field::SkbPriority,
+        Text::Int(4),
+        Prereq::None,
+    ),
     ("pkt_mark", Field::PktMark, Text::Int(4), Prereq::None),
     ("recirc_id", Field::RecircId, Text::Int(4), Prereq::None),
     ("dp_hash", Field::DpHash, Text::Int(4), Prereq::None),
@@ -833,8 +838,8 @@ pub(crate) fn flow_bytes(f: &Flow) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::Ipv4Addr;
     use crate::key::{EthernetKey, Ipv4Key, PortsKey};
+    use std::net::Ipv4Addr;
 
     fn eth() -> KeyAttr {
         KeyAttr::Ethernet(EthernetKey {

@@ -29,6 +29,8 @@ mod tnl;
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv6Addr};
 
+use crate::text::key::format::put_hex;
+use crate::text::key::scan::inet_ntop6 as fmt_ipv6;
 use crate::text::key::scan::parse_int_string as int_string;
 use scan::{hex_pairs, Cur, DELIMITERS};
 
@@ -75,71 +77,6 @@ pub(super) fn fmt_mac(m: &[u8; 6]) -> String {
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         m[0], m[1], m[2], m[3], m[4], m[5]
     )
-}
-
-/// An IPv6 address as glibc's `inet_ntop` prints it.
-pub(super) fn fmt_ipv6(a: &Ipv6Addr) -> String {
-    let w = a.segments();
-    // Longest run of zero words (at least two), first one on ties.
-    let (mut best, mut best_len) = (usize::MAX, 0);
-    let mut i = 0;
-    while i < 8 {
-        if w[i] == 0 {
-            let start = i;
-            while i < 8 && w[i] == 0 {
-                i += 1;
-            }
-            if i - start > best_len {
-                best = start;
-                best_len = i - start;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    if best_len < 2 {
-        best = usize::MAX;
-    }
-    let mut out = String::new();
-    let mut i = 0;
-    while i < 8 {
-        if i == best {
-            out.push(':');
-            i += best_len;
-            if i == 8 {
-                out.push(':');
-            }
-            continue;
-        }
-        if i > 0 {
-            out.push(':');
-        }
-        if i == 6
-            && best == 0
-            && (best_len == 6 || (best_len == 7 && w[7] != 1) || (best_len == 5 && w[5] == 0xffff))
-        {
-            let o = a.octets();
-            let _ = write!(out, "{}.{}.{}.{}", o[12], o[13], o[14], o[15]);
-            break;
-        }
-        let _ = write!(out, "{:x}", w[i]);
-        i += 1;
-    }
-    out
-}
-
-/// OVS's `ds_put_hex`: `0x` then the bytes with leading zero bytes dropped,
-/// or `0` if all are zero.
-pub(super) fn put_hex(b: &[u8], out: &mut String) {
-    match b.iter().position(|&x| x != 0) {
-        None => out.push('0'),
-        Some(i) => {
-            let _ = write!(out, "0x{:x}", b[i]);
-            for x in &b[i + 1..] {
-                let _ = write!(out, "{x:02x}");
-            }
-        }
-    }
 }
 
 /// C's `%#x`: `0` for zero, `0x...` otherwise.
@@ -300,7 +237,7 @@ fn format_action(a: &Action, out: &mut String) {
             let _ = write!(out, "psample(group={group}");
             if let Some(c) = cookie {
                 out.push_str(",cookie=");
-                put_hex(c, out);
+                put_hex(out, c);
             }
             out.push(')');
         }
@@ -480,7 +417,7 @@ fn format_push_nsh(attrs: &[NshAttr], out: &mut String) {
         }
         2 => {
             out.push_str(",md2=");
-            put_hex(md2, out);
+            put_hex(out, md2);
         }
         _ => out.push_str(",<error: unknown mdtype>"),
     }
@@ -601,10 +538,10 @@ fn format_userspace(u: &Userspace, out: &mut String) {
 
 /// OVS's `format_u128` in verbose mode: value, and `/mask` unless all ones.
 fn format_u128(value: u128, mask: u128, out: &mut String) {
-    put_hex(&value.to_be_bytes(), out);
+    put_hex(out, &value.to_be_bytes());
     if mask != u128::MAX {
         out.push('/');
-        put_hex(&mask.to_be_bytes(), out);
+        put_hex(out, &mask.to_be_bytes());
     }
 }
 

@@ -4,10 +4,11 @@
 
 use std::fmt::Write;
 
+use super::fmt_mac;
 use super::scan::Cur;
-use super::{fmt_ipv6, fmt_mac, put_hex};
 use crate::action::{vport_type as vt, TunnelPush, TNL_PUSH_HEADER_MAX};
 use crate::key::PortNo;
+use crate::text::key::scan::inet_ntop6 as fmt_ipv6;
 
 const ETH_LEN: usize = 14;
 const IPV4_LEN: usize = 20;
@@ -58,37 +59,6 @@ fn format_udp(h: &Hdr<'_>, at: usize, out: &mut String) -> usize {
         h.be16(at + 6)
     );
     at + UDP_LEN
-}
-
-/// Geneve options as OVS prints them (`{class=...,type=...,len=...,data}`).
-pub(super) fn format_geneve_opts(opts: &[u8], out: &mut String) {
-    let mut rest = opts;
-    while !rest.is_empty() {
-        if rest.len() < 4 {
-            let _ = write!(out, "opt len {} less than minimum 4", rest.len());
-            return;
-        }
-        let data_len = usize::from(rest[3] & 0x1f) * 4;
-        let len = 4 + data_len;
-        if len > rest.len() {
-            let _ = write!(out, "opt len {} greater than remaining {}", len, rest.len());
-            return;
-        }
-        let _ = write!(
-            out,
-            "{{class=0x{:x},type=0x{:x},len={},",
-            u16::from_be_bytes([rest[0], rest[1]]),
-            rest[2],
-            data_len
-        );
-        if data_len > 0 {
-            put_hex(&rest[4..len], out);
-        } else if out.ends_with(',') {
-            out.pop();
-        }
-        out.push('}');
-        rest = &rest[len..];
-    }
 }
 
 /// Appends `header(...)` for `t`.
@@ -160,7 +130,7 @@ fn format_header(t: &TunnelPush, out: &mut String) {
             if opt_words > 0 {
                 out.push_str(",options(");
                 let opts: Vec<u8> = (0..opt_words * 4).map(|i| h.u8(g + 8 + i)).collect();
-                format_geneve_opts(&opts, out);
+                crate::text::key::format::format_geneve(out, &opts, None, false);
                 out.push(')');
             }
             out.push(')');

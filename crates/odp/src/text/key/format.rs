@@ -37,7 +37,9 @@ fn eth_str(a: &[u8; 6]) -> String {
 }
 
 /// OVS's `ds_put_hex`: `0x` and the bytes without leading zero bytes, or `0`.
-fn put_hex(out: &mut String, b: &[u8]) {
+/// OVS's `ds_put_hex`: `0x` then the bytes with leading zero bytes
+/// dropped, or `0` if all are zero.
+pub(in crate::text) fn put_hex(out: &mut String, b: &[u8]) {
     match b.iter().position(|&x| x != 0) {
         None => out.push('0'),
         Some(i) => {
@@ -416,6 +418,10 @@ pub(super) fn format_list(
                 out.push(',');
             }
             out.push_str("eth()");
+        } else if ty == OVS_KEY_ATTR_PACKET_TYPE && wildcard {
+            // A packet type not shown does not stand for the Ethernet
+            // header: an all-wildcarded eth() is then shown.
+            has_packet_type = false;
         }
     }
     if !has_ethtype {
@@ -917,7 +923,8 @@ fn format_tunnel(key: &[TunnelAttr], mask: Option<&[TunnelAttr]>, v: bool, out: 
     chomp(out, ',');
 }
 
-fn format_geneve(out: &mut String, key: &[u8], mask: Option<&[u8]>, v: bool) {
+/// OVS's `format_geneve_opts` (also used for the options of `tnl_push`).
+pub(in crate::text) fn format_geneve(out: &mut String, key: &[u8], mask: Option<&[u8]>, v: bool) {
     if let Some(m) = mask {
         if m.len() != key.len() {
             let _ = write!(

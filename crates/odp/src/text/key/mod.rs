@@ -25,7 +25,7 @@
 //! does; errors carry OVS's message (`syntax error at <rest of input>`).
 
 pub(in crate::text) mod flags;
-mod format;
+pub(in crate::text) mod format;
 pub(in crate::text) mod parse;
 pub(in crate::text) mod scan;
 mod wire;

@@ -317,7 +317,7 @@ pub(in crate::text) fn inet_pton6(s: &[u8]) -> Option<Ipv6Addr> {
 /// glibc's `inet_ntop(AF_INET6)`: the longest run (first of equals) of two
 /// or more zero groups becomes `::`; IPv4-compatible and IPv4-mapped
 /// addresses end in dotted quad.
-pub(super) fn inet_ntop6(a: &Ipv6Addr) -> String {
+pub(in crate::text) fn inet_ntop6(a: &Ipv6Addr) -> String {
     let w = a.segments();
     let (mut best_base, mut best_len) = (usize::MAX, 0usize);
     let (mut cur_base, mut cur_len) = (usize::MAX, 0usize);
