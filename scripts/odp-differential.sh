@@ -18,6 +18,7 @@
 #   -n  lines per mode and round (default 2000); filter rounds take LINES/10
 #       key lines under 10 filters.
 #   -k  keep the work directory (inputs, both outputs) and print its path.
+#   OXVS_DPCTL    the oxvs-dpctl to compare (default: built here, debug).
 #   --corpus DIR  instead of comparing, write one round's inputs and
 #       test-odp's outputs into DIR (the corpus crates/odp/tests/data/random
 #       that `cargo test -p dpctl` checks; see its README.md).
@@ -75,9 +76,11 @@ if [ ! -x "$ovstest" ]; then
     [ -x "$ovstest" ] || { echo "odp-differential: the build has no $ovstest" >&2; exit 1; }
 fi
 
-cargo build -q -p dpctl --bin oxvs-dpctl
+if [ -z "${OXVS_DPCTL:-}" ]; then
+    cargo build -q -p dpctl --bin oxvs-dpctl
+fi
 cargo build -q -p odp --example odp_textgen
-ours="$PWD/target/debug/oxvs-dpctl"
+ours="${OXVS_DPCTL:-$PWD/target/debug/oxvs-dpctl}"
 gen="$PWD/target/debug/examples/odp_textgen"
 
 work=$(mktemp -d)
