@@ -41,8 +41,11 @@ fn run(args: &[&str], input: &str) -> (String, i32) {
 /// Every line of `got` equals that of `want`; reports the first few that
 /// differ, with their input line.
 fn same_lines(what: &str, input: &str, got: &str, want: &str) {
-    let (inp, g, w): (Vec<&str>, Vec<&str>, Vec<&str>) =
-        (input.lines().collect(), got.lines().collect(), want.lines().collect());
+    let (inp, g, w): (Vec<&str>, Vec<&str>, Vec<&str>) = (
+        input.lines().collect(),
+        got.lines().collect(),
+        want.lines().collect(),
+    );
     let mut bad = 0;
     for i in 0..g.len().max(w.len()) {
         let (gl, wl) = (g.get(i).copied(), w.get(i).copied());
