@@ -31,7 +31,7 @@ fn userspace(r: &Rng) -> String {
                 int(r, 32),
                 int(r, 32)
             ));
-            s.push_str(r.pick(&[&"", &",ingress", &",egress", &""]));
+            s.push_str(r.pick(&["", ",ingress", ",egress", ""]));
             s.push(')');
         }
         3 => s.push_str(&format!(",ipfix(output_port={})", int(r, 32))),
@@ -46,7 +46,7 @@ fn userspace(r: &Rng) -> String {
             int(r, 16)
         )),
         5 => {
-            let n = *r.pick(&[&0usize, &1, &4, &8, &12, &16, &20, &24, &32, &40]);
+            let n = r.pick(&[0usize, 1, 4, 8, 12, 16, 20, 24, 32, 40]);
             let d: String = (0..n).map(|_| format!("{:02x}", r.next() as u8)).collect();
             let d = if r.chance(30) {
                 d.as_bytes()
@@ -77,7 +77,7 @@ fn ct(r: &Rng) -> String {
     }
     let mut v: Vec<String> = Vec::new();
     if r.chance(40) {
-        v.push(r.pick(&[&"commit", &"force_commit"]).to_string());
+        v.push(r.pick(&["commit", "force_commit"]).to_string());
     }
     if r.chance(30) {
         v.push(format!("zone={}", int(r, 16)));
@@ -102,19 +102,19 @@ fn ct(r: &Rng) -> String {
     if r.chance(20) {
         v.push(format!(
             "helper={}",
-            r.pick(&[&"ftp", &"tftp", &"sip", &"h323"])
+            r.pick(&["ftp", "tftp", "sip", "h323"])
         ));
     }
     if r.chance(15) {
         v.push(format!(
             "timeout={}",
-            r.pick(&[&"ovs_tp_1_tcp4", &"x", &"a_b"])
+            r.pick(&["ovs_tp_1_tcp4", "x", "a_b"])
         ));
     }
     if r.chance(40) {
         let mut n = String::from("nat");
         if r.chance(80) {
-            let dir = *r.pick(&[&"src", &"dst"]);
+            let dir = r.pick(&["src", "dst"]);
             let addr = |r: &Rng| {
                 if r.chance(60) {
                     ipv4(r)
@@ -163,7 +163,7 @@ fn ct(r: &Rng) -> String {
 }
 
 fn push_nsh(r: &Rng) -> String {
-    let md = *r.pick(&[&"1", &"2", &"1", &"3"]);
+    let md = r.pick(&["1", "2", "1", "3"]);
     let mut v = vec![
         format!("flags={}", int(r, 8)),
         format!("ttl={}", int(r, 8)),
@@ -176,7 +176,7 @@ fn push_nsh(r: &Rng) -> String {
         format!("si={}", int(r, 8)),
     ];
     if md == "2" {
-        let n = *r.pick(&[&0usize, &4, &8, &16, &3]);
+        let n = r.pick(&[0usize, 4, 8, 16, 3]);
         let d = hex_bytes(r, n);
         v.push(format!(
             "md2={}",
@@ -201,36 +201,36 @@ fn push_nsh(r: &Rng) -> String {
 /// turns into a masked set.
 fn set(r: &Rng, depth: usize) -> String {
     let masks = r.chance(35);
-    let name = *r.pick(&[
-        &"eth",
-        &"ipv4",
-        &"ipv6",
-        &"tcp",
-        &"udp",
-        &"sctp",
-        &"icmp",
-        &"icmpv6",
-        &"arp",
-        &"nd",
-        &"nd_ext",
-        &"vlan",
-        &"mpls",
-        &"tunnel",
-        &"tunnel",
-        &"skb_mark",
-        &"skb_priority",
-        &"nsh",
-        &"ct_state",
-        &"eth_type",
-        &"in_port",
-        &"recirc_id",
-        &"dp_hash",
-        &"ct_label",
-        &"ct_mark",
-        &"ct_zone",
-        &"tcp_flags",
-        &"packet_type",
-        &"encap",
+    let name = r.pick(&[
+        "eth",
+        "ipv4",
+        "ipv6",
+        "tcp",
+        "udp",
+        "sctp",
+        "icmp",
+        "icmpv6",
+        "arp",
+        "nd",
+        "nd_ext",
+        "vlan",
+        "mpls",
+        "tunnel",
+        "tunnel",
+        "skb_mark",
+        "skb_priority",
+        "nsh",
+        "ct_state",
+        "eth_type",
+        "in_port",
+        "recirc_id",
+        "dp_hash",
+        "ct_label",
+        "ct_mark",
+        "ct_zone",
+        "tcp_flags",
+        "packet_type",
+        "encap",
     ]);
     format!("set({})", keys::attr_named(r, name, masks, depth + 2))
 }
@@ -301,7 +301,7 @@ pub fn action(r: &Rng, depth: usize) -> String {
             r.next() as u16
         ),
         30 => {
-            let n = *r.pick(&[&0usize, &1, &2, &8, &15, &16, &17]);
+            let n = r.pick(&[0usize, 1, 2, 8, 15, 16, 17]);
             let mut c: String = (0..n).map(|_| format!("{:02x}", r.next() as u8)).collect();
             if r.chance(30) && !c.is_empty() {
                 c.replace_range(0..1, "0");
@@ -323,13 +323,13 @@ pub fn action(r: &Rng, depth: usize) -> String {
         // Printed by OVS, not parsed.
         33 => r
             .pick(&[
-                &"hash(l4(0))",
-                &"pop_mpls(eth_type=0x800)",
-                &"push_mpls(label=1,tc=0,ttl=64,bos=1,eth_type=0x8847)",
-                &"dec_ttl(le_1(1))",
-                &"drop",
-                &"ct(error)",
-                &"encap_nsh()",
+                "hash(l4(0))",
+                "pop_mpls(eth_type=0x800)",
+                "push_mpls(label=1,tc=0,ttl=64,bos=1,eth_type=0x8847)",
+                "dec_ttl(le_1(1))",
+                "drop",
+                "ct(error)",
+                "encap_nsh()",
             ])
             .to_string(),
         34 => "drop".into(),

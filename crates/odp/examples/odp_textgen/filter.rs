@@ -7,26 +7,26 @@ use crate::values::*;
 
 /// A filter: `field=value` pairs separated by commas.
 pub fn filter(r: &Rng) -> String {
-    let proto = *r.pick(&[
-        &"",
-        &"ip",
-        &"ipv6",
-        &"icmp",
-        &"icmp6",
-        &"tcp",
-        &"tcp6",
-        &"udp",
-        &"udp6",
-        &"sctp",
-        &"sctp6",
-        &"arp",
-        &"rarp",
-        &"mpls",
-        &"mplsm",
-        &"dl_type=0x0800",
-        &"dl_type=0x86dd",
-        &"dl_type=0x1234",
-        &"eth_type=0x0806",
+    let proto = r.pick(&[
+        "",
+        "ip",
+        "ipv6",
+        "icmp",
+        "icmp6",
+        "tcp",
+        "tcp6",
+        "udp",
+        "udp6",
+        "sctp",
+        "sctp6",
+        "arp",
+        "rarp",
+        "mpls",
+        "mplsm",
+        "dl_type=0x0800",
+        "dl_type=0x86dd",
+        "dl_type=0x1234",
+        "eth_type=0x0806",
     ]);
     let mut v: Vec<String> = Vec::new();
     if !proto.is_empty() {

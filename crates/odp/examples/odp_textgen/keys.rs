@@ -101,7 +101,7 @@ fn tun_flags(r: &Rng, m: bool) -> String {
 fn geneve(r: &Rng, m: bool) -> String {
     let mut s = String::new();
     for _ in 0..r.below(4) {
-        let len = *r.pick(&[&0usize, &4, &8, &4, &124, &3, &128]);
+        let len = r.pick(&[0usize, 4, 8, 4, 124, 3, 128]);
         let mut f = Vec::new();
         if r.chance(85) {
             f.push(format!("class={}", masked_int(r, 16, m)));
@@ -127,7 +127,7 @@ fn geneve(r: &Rng, m: bool) -> String {
 }
 
 fn erspan(r: &Rng, m: bool) -> String {
-    let ver = *r.pick(&[&"1", &"2", &"2", &"1", &"0", &"3"]);
+    let ver = r.pick(&["1", "2", "2", "1", "0", "3"]);
     let ver = if m && r.chance(20) {
         format!("{ver}/{}", int(r, 8))
     } else {
@@ -232,7 +232,7 @@ fn mpls(r: &Rng, m: bool) -> String {
 }
 
 fn frag(r: &Rng, m: bool) -> String {
-    let f = *r.pick(&[&"no", &"first", &"later", &"no", &"yes", &"0"]);
+    let f = r.pick(&["no", "first", "later", "no", "yes", "0"]);
     if m && r.chance(25) {
         format!("{f}/{}", int(r, 8))
     } else {
@@ -241,7 +241,7 @@ fn frag(r: &Rng, m: bool) -> String {
 }
 
 fn nsh(r: &Rng, m: bool) -> String {
-    let md = *r.pick(&[&"1", &"2", &"1", &"0", &"3"]);
+    let md = r.pick(&["1", "2", "1", "0", "3"]);
     let mut list = vec![
         ("flags", masked_int(r, 8, m)),
         ("ttl", masked_int(r, 8, m)),
@@ -270,7 +270,7 @@ fn nsh(r: &Rng, m: bool) -> String {
     let mut s = fields(r, list, keep(m));
     let extra = if md == "2" || r.chance(20) {
         if r.chance(70) {
-            let n = *r.pick(&[&0usize, &4, &8, &16, &3, &32, &252, &256]);
+            let n = r.pick(&[0usize, 4, 8, 16, 3, 32, 252, 256]);
             let d = hex_bytes(r, n);
             let d = if d.starts_with("0x") {
                 d
@@ -394,7 +394,7 @@ pub fn attr_named(r: &Rng, name: &str, m: bool, depth: usize) -> String {
         "tcp_flags" => format!("tcp_flags({})", tcp_flags(r, m)),
         "icmp" | "icmpv6" => {
             let t = if name == "icmpv6" && r.chance(40) {
-                r.pick(&[&"135", &"136", &"133", &"128"]).to_string()
+                r.pick(&["135", "136", "133", "128"]).to_string()
             } else {
                 masked_int(r, 8, m)
             };
@@ -489,9 +489,9 @@ fn ethertype(r: &Rng, m: bool) -> String {
     if r.chance(25) {
         return masked_int(r, 16, m);
     }
-    let t = *r.pick(&[
-        &"0x0800", &"0x86dd", &"0x0806", &"0x8035", &"0x8847", &"0x8848", &"0x894f", &"0x1234",
-        &"0x8100", &"0x88a8", &"0x05ff", &"0x0600",
+    let t = r.pick(&[
+        "0x0800", "0x86dd", "0x0806", "0x8035", "0x8847", "0x8848", "0x894f", "0x1234", "0x8100",
+        "0x88a8", "0x05ff", "0x0600",
     ]);
     if m && r.chance(15) {
         format!("{t}/{}", int(r, 16))
@@ -507,7 +507,7 @@ fn layers_after(r: &Rng, t: &str, m: bool, depth: usize) -> Vec<String> {
     match t {
         "0x0800" | "0x86dd" => {
             let v6 = t == "0x86dd";
-            let proto = *r.pick(&[&"6", &"17", &"132", &"1", &"58", &"47", &"0"]);
+            let proto = r.pick(&["6", "17", "132", "1", "58", "47", "0"]);
             let l3 = attr_named(r, if v6 { "ipv6" } else { "ipv4" }, m, depth);
             // Replace the random proto with the chosen one most of the time.
             let l3 = if r.chance(75) {

@@ -78,6 +78,6 @@ pub fn replace_number(r: &Rng, s: &str) -> String {
     while j < b.len() && b[j].is_ascii_hexdigit() {
         j += 1;
     }
-    let bits = *r.pick(&[&8u32, &16, &32, &64, &12, &20, &1, &3]);
+    let bits = r.pick(&[8u32, 16, 32, 64, 12, 20, 1, 3]);
     format!("{}{}{}", &s[..i], values::int(r, bits), &s[j..])
 }

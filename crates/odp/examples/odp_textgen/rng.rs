@@ -39,7 +39,7 @@ impl Rng {
     }
 
     /// One of `items`.
-    pub fn pick<'a, T: ?Sized>(&self, items: &[&'a T]) -> &'a T {
+    pub fn pick<T: Copy>(&self, items: &[T]) -> T {
         items[self.below(items.len())]
     }
 }
