@@ -185,9 +185,7 @@ pub fn parse_greeting(d: &[u8]) -> Option<Greeting> {
         }),
         2 if d.len() >= 20 => {
             let e = i32::from_ne_bytes([d[16], d[17], d[18], d[19]]);
-            Some(Greeting::Refused(
-                e.checked_neg().filter(|&e| e > 0).unwrap_or(e),
-            ))
+            Some(Greeting::Refused(e.checked_neg().filter(|&e| e > 0).unwrap_or(e)))
         }
         _ => None,
     }
