@@ -521,14 +521,8 @@ impl SystemDp {
             stats: stats_of(&f),
             ..DpifFlow::default()
         };
-        if let Some(k) = &f.key {
-            flow.key = odp::nl::key::decode_keys(k, Mode::Tolerant)
-                .map_err(|_| Errno::EPROTO)?
-                .0;
-            if let Some(m) = &f.mask {
-                flow.mask = odp::nl::key::decode_mask(m, &flow.key, Mode::Tolerant)
-                    .map_err(|_| Errno::EPROTO)?;
-            }
+        if f.key.is_some() {
+            (flow.key, flow.mask) = key_and_mask(&f)?;
             if f.ufid.is_none() {
                 flow.ufid = dpif::ufid::from_key(&flow.key);
             }
@@ -631,6 +625,25 @@ fn map_userspace_pids(actions: &mut [Action], f: &dyn Fn(u32) -> u32) {
             _ => {}
         }
     }
+}
+
+/// The key and mask of a kernel flow reply, every attribute as the kernel
+/// sent it (those under an all-zero mask included). Empty when absent.
+///
+/// # Errors
+/// `EPROTO` if either does not decode.
+fn key_and_mask(f: &FlowInfo) -> Result<(Vec<KeyAttr>, Vec<KeyAttr>), Errno> {
+    let Some(k) = &f.key else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let key = odp::nl::key::decode_keys(k, Mode::Tolerant)
+        .map_err(|_| Errno::EPROTO)?
+        .0;
+    let mask = match &f.mask {
+        Some(m) => odp::nl::key::decode_mask(m, &key, Mode::Tolerant).map_err(|_| Errno::EPROTO)?,
+        None => Vec::new(),
+    };
+    Ok((key, mask))
 }
 
 fn encode_keys(attrs: &[KeyAttr]) -> Result<Vec<u8>, Errno> {
@@ -1376,6 +1389,44 @@ mod tests {
             },
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A kernel flow whose Ethernet addresses are wildcarded matches
+    /// Ethernet frames only: it prints `eth()`, and `-m` shows the
+    /// attributes the kernel adds under a zero mask, as `ovs-dpctl` prints
+    /// them (seen on Linux 6.1 with OVS 3.1).
+    #[test]
+    fn kernel_flow_keeps_wildcarded_attributes() {
+        // (The text parser takes recirc_id exact only: added below.)
+        let (mut key, mut mask) = odp::text::key::parse_match(
+            "dp_hash(0/0),skb_priority(0/0),in_port(11),skb_mark(0/0),\
+             ct_state(0/0),ct_zone(0/0),ct_mark(0/0),ct_label(0/0),\
+             eth(src=00:00:00:00:00:00/00:00:00:00:00:00,dst=00:00:00:00:00:00/00:00:00:00:00:00),\
+             eth_type(0x0806),arp(sip=0.0.0.0/0.0.0.0,tip=0.0.0.0/0.0.0.0,op=0/0,\
+             sha=00:00:00:00:00:00/00:00:00:00:00:00,tha=00:00:00:00:00:00/00:00:00:00:00:00)",
+        )
+        .unwrap();
+        key.insert(0, KeyAttr::RecircId(0));
+        mask.insert(0, KeyAttr::RecircId(0));
+        let info = FlowInfo {
+            key: Some(encode_keys(&key).unwrap()),
+            mask: Some(encode_keys(&mask).unwrap()),
+            ..FlowInfo::default()
+        };
+        let (k, m) = key_and_mask(&info).unwrap();
+        let mut plain = String::new();
+        odp::text::key::format_match(&k, Some(&m), false, &mut plain);
+        assert_eq!(plain, "in_port(11),eth(),eth_type(0x0806)");
+        let mut verbose = String::new();
+        odp::text::key::format_match(&k, Some(&m), true, &mut verbose);
+        assert_eq!(
+            verbose,
+            "recirc_id(0/0),dp_hash(0/0),skb_priority(0/0),in_port(11),skb_mark(0/0),\
+             ct_state(0/0),ct_zone(0/0),ct_mark(0/0),ct_label(0/0),\
+             eth(src=00:00:00:00:00:00/00:00:00:00:00:00,dst=00:00:00:00:00:00/00:00:00:00:00:00),\
+             eth_type(0x0806),arp(sip=0.0.0.0/0.0.0.0,tip=0.0.0.0/0.0.0.0,op=0/0,\
+             sha=00:00:00:00:00:00/00:00:00:00:00:00,tha=00:00:00:00:00:00/00:00:00:00:00:00)"
+        );
     }
 
     #[test]
