@@ -2,7 +2,8 @@
 //!
 //! This is the format of `ovs-dpctl dump-flows`, e.g.
 //! `in_port(1),eth(src=00:01:02:03:04:05,dst=10:11:12:13:14:15),eth_type(0x0800),ipv4(src=10.0.0.1/255.255.255.0,...)`,
-//! byte-exact with OVS 4.0.90 `lib/odp-util.c`:
+//! byte-exact with OVS 3.7.1 `lib/odp-util.c` (`ovstest test-odp`; its
+//! conformance corpus, from 4.0.90, reads the same):
 //!
 //! - [`parse_match`] reads a key and builds its mask the way OVS does: a
 //!   field given as `value/mask` gets that mask, a field given without mask
