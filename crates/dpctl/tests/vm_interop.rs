@@ -288,13 +288,15 @@ impl Hosts {
 
 impl Drop for Hosts {
     fn drop(&mut self) {
+        // Deleting a namespace deletes the veth pair in it; the link
+        // deletion is for a namespace that was never made.
         for n in 1..=2 {
             let _ = Command::new("ip")
                 .args(["netns", "del", &self.ns(n)])
-                .status();
+                .output();
             let _ = Command::new("ip")
                 .args(["link", "del", &self.port(n)])
-                .status();
+                .output();
         }
     }
 }
