@@ -891,7 +891,10 @@ fn interop_with_ovs_dpctl() {
     let theirs = run_dpctl(&d, &["dump-flows", "system@oxt-iop"])
         .replace(", packets:0, bytes:0, used:never", "");
     assert_eq!(format!("{}\n", format_flow(&flows[0])), theirs);
-    assert!(theirs.starts_with(&t[..t.find(",udp(").unwrap()]), "{theirs}");
+    assert!(
+        theirs.starts_with(&t[..t.find(",udp(").unwrap()]),
+        "{theirs}"
+    );
     // ovs-dpctl installs flows without a UFID: none is reported, and the
     // flow's UFID is that of the key the kernel returned, as OVS's
     // dpif-netlink derives it.
