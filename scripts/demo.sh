@@ -6,13 +6,27 @@
 # Creates two namespaces joined by veth pairs to an oxvsd userspace datapath
 # (ports of type `system`, the default learning handler), pings across both
 # ways, runs a short TCP transfer checked with sha256, prints `show` and
-# `dump-flows`, then removes everything it created. Needs root, iproute2 and
-# python3 (for the TCP transfer).
+# `dump-flows`, then removes everything it created. Needs root, iproute2,
+# ping and python3 (for the TCP transfer): it installs the missing ones with
+# apt-get where it can, and otherwise names them before doing anything. Needs
+# cargo too unless target/release already holds the binaries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(id -u)" != 0 ]; then
     echo "demo: needs root (network namespaces, AF_PACKET)" >&2
+    exit 1
+fi
+
+. scripts/prereqs.sh
+needs=(ip:iproute2 ping:iputils-ping python3:python3)
+if ! prereqs_install "${needs[@]}"; then
+    echo "demo: missing commands; install these packages: $(prereqs_missing "${needs[@]}")" >&2
+    exit 1
+fi
+if { [ ! -x target/release/oxvsd ] || [ ! -x target/release/oxvs-dpctl ]; } &&
+    ! command -v cargo >/dev/null; then
+    echo "demo: cargo not found (Rust 1.80 or newer, e.g. from https://rustup.rs) to build oxvsd and oxvs-dpctl" >&2
     exit 1
 fi
 

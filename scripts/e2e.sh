@@ -9,15 +9,16 @@
 #   - learned flows appear in dump-flows, and expire once traffic stops;
 #   - a port deleted under traffic: the daemon survives and keeps forwarding
 #     between the other ports.
-# Prints SKIP and exits 0 without root, iproute2 or python3. Cleans up
+# Prints SKIP and exits 0 without root, iproute2, ping, sysctl or python3. Cleans up
 # everything it created (the trap is registered before anything is made).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 skip() { echo "SKIP: e2e: $*"; exit 0; }
 [ "$(id -u)" = 0 ] || skip "needs root"
-command -v ip >/dev/null || skip "needs iproute2"
-command -v python3 >/dev/null || skip "needs python3"
+. scripts/prereqs.sh
+missing=$(prereqs_missing ip:iproute2 ping:iputils-ping sysctl:procps python3:python3) ||
+    skip "missing commands; install these packages: $missing"
 
 tag="oxe$$"
 tag="${tag:0:8}"

@@ -153,7 +153,14 @@ fn flow_json(f: &DpifFlow, ff: &FlowFormat<'_>) -> Json {
     let mut flags = String::new();
     fmt::tcp_flags(f.stats.tcp_flags, &mut flags);
     Json::obj([
-        ("ufid", Json::Str(u.trim_start_matches("ufid:").to_string())),
+        (
+            "ufid",
+            if f.ufid_present {
+                Json::Str(u.trim_start_matches("ufid:").to_string())
+            } else {
+                Json::Null
+            },
+        ),
         ("match", Json::Str(m)),
         ("packets", Json::Num(f.stats.n_packets)),
         ("bytes", Json::Num(f.stats.n_bytes)),

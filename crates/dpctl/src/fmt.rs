@@ -53,18 +53,31 @@ pub fn parse_ufid(s: &str) -> Result<Option<(Ufid, usize)>, BadUfid> {
     Ok(Some((Ufid(u), used)))
 }
 
-/// TCP flag letters, from bit 0 up (FIN, SYN, RST, PSH, ACK, URG, ECE, CWR, NS).
-const TCP_FLAG_LETTERS: &[u8] = b"FSRP.UECN";
+/// TCP flags as `ovs-dpctl` prints them in flow statistics, in its order
+/// (tcpdump's: SYN, FIN, PSH, RST, URG, ACK, ECE, CWR, NS), then the three
+/// reserved bits that have no letter (OVS's `packet_format_tcp_flags`).
+/// Bits above the 12 of the TCP header's flags field are not printed.
+const TCP_FLAG_TEXT: [(u16, &str); 12] = [
+    (0x002, "S"),
+    (0x001, "F"),
+    (0x008, "P"),
+    (0x004, "R"),
+    (0x020, "U"),
+    (0x010, "."),
+    (0x040, "E"),
+    (0x080, "C"),
+    (0x100, "N"),
+    (0x200, "[200]"),
+    (0x400, "[400]"),
+    (0x800, "[800]"),
+];
 
-/// Writes TCP flags as letters, bits without a letter as `[hex]`.
+/// Writes the TCP flags of flow statistics in `ovs-dpctl`'s form (see
+/// [`TCP_FLAG_TEXT`]), e.g. `SFP.` for SYN|FIN|PSH|ACK.
 pub fn tcp_flags(flags: u16, out: &mut String) {
-    for bit in 0..12u16 {
-        if flags & (1 << bit) == 0 {
-            continue;
-        }
-        match TCP_FLAG_LETTERS.get(usize::from(bit)) {
-            Some(&c) => out.push(char::from(c)),
-            None => out.push_str(&format!("[{:x}]", 1u16 << bit)),
+    for (bit, text) in TCP_FLAG_TEXT {
+        if flags & bit != 0 {
+            out.push_str(text);
         }
     }
 }
@@ -222,7 +235,8 @@ pub struct FlowFormat<'a> {
 
 /// Writes a flow as `dump-flows` does.
 pub fn flow_line(f: &DpifFlow, ff: &FlowFormat<'_>, out: &mut String) {
-    if ff.verbose && f.ufid.0 != 0 {
+    // As ovs-dpctl: no UFID for a flow the datapath holds without one.
+    if ff.verbose && f.ufid_present {
         ufid(f.ufid, out);
         out.push_str(", ");
     }
@@ -347,6 +361,17 @@ mod tests {
         s.clear();
         flow_stats(&st, 5000, &mut s);
         assert_eq!(s, "packets:3, bytes:180, used:0.512s, flags:S.N[400]");
+        // tcpdump's order, not the bits' (FIN is bit 0, SYN bit 1).
+        let mut f = String::new();
+        tcp_flags(0x01 | 0x02 | 0x08 | 0x10, &mut f);
+        assert_eq!(f, "SFP.");
+        f.clear();
+        tcp_flags(0xfff, &mut f);
+        assert_eq!(f, "SFPRU.ECN[200][400][800]");
+        // Bits beyond the header's 12 flag bits print nothing.
+        f.clear();
+        tcp_flags(0xf004, &mut f);
+        assert_eq!(f, "R");
         assert_eq!(human_size(1000), "");
         assert_eq!(human_size(1536), " (1.5 KiB)");
         assert_eq!(human_size(3 << 20), " (3.0 MiB)");

@@ -81,9 +81,11 @@ fn wc_key_roundtrip(
     Ok((key, mask))
 }
 
-/// `parse-actions`: text → actions → netlink → text.
+/// `parse-actions`: text → actions → netlink → text. Reads exactly what
+/// OVS reads ([`odp::text::action::Syntax::Ovs`]).
 pub fn parse_actions(line: &str, out: &mut String) -> bool {
-    let actions = match odp::text::action::parse_actions(line) {
+    let actions = match odp::text::action::parse_actions_with(line, odp::text::action::Syntax::Ovs)
+    {
         Ok(a) => a,
         Err(_) => {
             // OVS prints no detail for this error.

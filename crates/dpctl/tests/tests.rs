@@ -3,3 +3,5 @@
 mod commands;
 mod conformance; // Open vSwitch's odp.at corpus through the parse-* verbs, line for line // the ovs-dpctl command set against in-process userspace datapaths
 mod daemon; // the oxvs-dpctl binary against netdev@ datapaths hosted by an oxvsd
+mod python_parser; // dump-flows lines of the userspace datapath through OVS's Python flow parser
+mod random_corpus; // random keys, actions and filters with OVS 3.7.1's outputs, through the parse-* verbs

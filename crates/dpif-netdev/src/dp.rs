@@ -660,6 +660,7 @@ fn to_dpif_flow(f: &DpFlow, terse: bool) -> DpifFlow {
     if terse {
         return DpifFlow {
             ufid: f.ufid,
+            ufid_present: true,
             stats: f.stats().get(),
             ..Default::default()
         };
@@ -669,6 +670,7 @@ fn to_dpif_flow(f: &DpFlow, terse: bool) -> DpifFlow {
         mask: f.mask_attrs(),
         actions: (**f.actions().load()).clone(),
         ufid: f.ufid,
+        ufid_present: true,
         stats: f.stats().get(),
     }
 }

@@ -96,6 +96,12 @@ pub struct DpifFlow {
     pub actions: Vec<Action>,
     /// The flow's unique id.
     pub ufid: Ufid,
+    /// Whether the datapath holds `ufid` for the flow. A kernel flow
+    /// installed without a UFID (as `ovs-dpctl add-flow` makes them) has
+    /// none: `ufid` is then the UFID of its key
+    /// ([`crate::ufid::from_key`]), as OVS's `dpif_flow.ufid_present` says,
+    /// and the flow is found by its key, not by that UFID.
+    pub ufid_present: bool,
     /// Statistics.
     pub stats: FlowStats,
 }

@@ -36,6 +36,14 @@ fn recv_matching(dev: &dyn Netdev, want: usize, keep: impl Fn(&Packet) -> bool) 
     got
 }
 
+/// Sends one UDP datagram to `ip` (port 9, discard) from the calling
+/// thread's network namespace, so that the host resolves `ip` with ARP. No
+/// outside command (such as ping) is needed.
+fn send_udp_to(ip: &str) {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0").expect("UDP socket");
+    s.send_to(b"oxvs", (ip, 9)).expect("UDP send");
+}
+
 const TEST_TYPE: [u8; 2] = [0x88, 0xb5]; // local experimental EtherType
 
 fn frame(dst: [u8; 6], src: [u8; 6], vlan: Option<u16>, payload: &[u8]) -> Vec<u8> {
@@ -258,7 +266,7 @@ fn tap_exchanges_frames_with_the_host() {
         ns.ip(&["addr", "add", "10.9.0.1/24", "dev", "t0"]).unwrap();
         assert!(ns.ip(&["link", "show", "t0"]).unwrap().contains("UP"));
         // The host resolves 10.9.0.2: an ARP request comes out of the tap.
-        let _ = ns.exec(&["ping", "-c", "1", "-W", "1", "10.9.0.2"]);
+        send_udp_to("10.9.0.2");
         let is_arp = |p: &Packet| p.data().len() >= 42 && p.data()[12..14] == [0x08, 0x06];
         let got = recv_matching(&*t, 1, is_arp);
         assert_eq!(got.len(), 1, "ARP request received from the host");
@@ -302,7 +310,7 @@ fn internal_port_is_a_tap_named_like_the_port() {
         ns.ip(&["link", "set", "dev", "br-oxt", "up"]).unwrap();
         ns.ip(&["addr", "add", "10.8.0.1/24", "dev", "br-oxt"])
             .unwrap();
-        let _ = ns.exec(&["ping", "-c", "1", "-W", "1", "10.8.0.2"]);
+        send_udp_to("10.8.0.2");
         let is_arp = |p: &Packet| p.data().len() >= 42 && p.data()[12..14] == [0x08, 0x06];
         assert_eq!(recv_matching(&*t, 1, is_arp).len(), 1);
         drop(t);

@@ -102,6 +102,12 @@ pub struct KeyParms {
     /// Building a probe flow: emit every VLAN header the flow has, whatever
     /// `max_vlan_headers` says.
     pub probe: bool,
+    /// An MPLS flow without label stack entries gets an empty `mpls`
+    /// attribute, as OVS's `odp_flow_key_from_flow` emits it (and `ovstest
+    /// test-odp parse-keys` prints it, as `mpls((bad key length 0)`). No
+    /// decoder, OVS's included, reads such a key back; without this the
+    /// attribute is left out.
+    pub empty_mpls: bool,
 }
 
 impl KeyParms {
@@ -120,12 +126,13 @@ impl KeyParms {
             max_mpls_depth: FLOW_MAX_MPLS_LABELS,
             nd_ext: true,
             probe: false,
+            empty_mpls: false,
         }
     }
 
     /// The settings of OVS's `test-odp parse-keys`: recirc, ct_state,
     /// ct_zone, ct_mark, ct_label, unlimited VLAN headers and nd_ext on, all
-    /// else off.
+    /// else off; empty MPLS attributes as OVS emits them.
     pub fn test_odp() -> Self {
         KeyParms {
             recirc: true,
@@ -135,6 +142,7 @@ impl KeyParms {
             ct_label: true,
             max_vlan_headers: usize::MAX,
             nd_ext: true,
+            empty_mpls: true,
             ..KeyParms::default()
         }
     }
@@ -148,8 +156,21 @@ fn eth_type_mpls(t: u16) -> bool {
     t == ETH_TYPE_MPLS || t == ETH_TYPE_MPLS_MCAST
 }
 
+/// OVS's `get_dl_type`: the Ethertype of an Ethernet packet, the type of
+/// a packet whose packet type is an Ethertype, or `FLOW_DL_TYPE_NONE`.
+fn get_dl_type(f: &Flow) -> u16 {
+    if f.packet_type == PT_ETH {
+        f.dl_type
+    } else if f.packet_type >> 16 == OFPHTN_ETHERTYPE {
+        f.packet_type as u16
+    } else {
+        0x05ff
+    }
+}
+
+/// OVS's `is_ip_any`: IPv4 or IPv6 by [`get_dl_type`].
 fn is_ip_any(f: &Flow) -> bool {
-    f.dl_type == ETH_TYPE_IP || f.dl_type == ETH_TYPE_IPV6
+    matches!(get_dl_type(f), ETH_TYPE_IP | ETH_TYPE_IPV6)
 }
 
 fn is_nd(f: &Flow) -> bool {
@@ -357,7 +378,13 @@ fn encode(flow: &Flow, mask: Option<&Flow>, parms: &KeyParms) -> Vec<KeyAttr> {
         ETH_TYPE_ARP | ETH_TYPE_RARP => out.push(KeyAttr::Arp(ArpKey {
             sip: Ipv4Addr::from(data.nw_src),
             tip: Ipv4Addr::from(data.nw_dst),
-            op: u16::from(data.nw_proto),
+            // OVS's get_arp_key: a full byte (a mask's, or opcode 255)
+            // stands for all 16 bits.
+            op: if data.nw_proto == u8::MAX {
+                u16::MAX
+            } else {
+                u16::from(data.nw_proto)
+            },
             sha: data.arp_sha,
             tha: data.arp_tha,
         })),
@@ -367,9 +394,9 @@ fn encode(flow: &Flow, mask: Option<&Flow>, parms: &KeyParms) -> Vec<KeyAttr> {
                 n = n.min(parms.max_mpls_depth);
             }
             // OVS emits an empty MPLS attribute for a stack of zero labels,
-            // which no decoder (OVS's included) accepts back; we leave it
-            // out, so that every key we emit decodes.
-            if n > 0 {
+            // which no decoder (OVS's included) accepts back; unless asked
+            // to, we leave it out, so that every key we emit decodes.
+            if n > 0 || parms.empty_mpls {
                 out.push(KeyAttr::Mpls(
                     data.mpls_lse[..n].iter().map(|&l| MplsLse(l)).collect(),
                 ));
@@ -575,6 +602,33 @@ pub fn key_to_mask(mask: &[KeyAttr], flow: &Flow) -> Result<(Flow, Fitness), Par
             Err(ParseError::new(s))
         }
     }
+}
+
+/// What OVS's `odp_flow_key_to_flow` leaves in the flow, whether or not
+/// decoding succeeds: it fills the flow field by field and stops at the
+/// first error. `ovs-dpctl dump-flows filter=...` and `ovstest test-odp
+/// parse-filter` match filters against that flow, ignoring the error.
+pub fn key_to_flow_lossy(key: &[KeyAttr]) -> Flow {
+    let mut d = Decoder {
+        src: None,
+        flow: Flow::default(),
+    };
+    let _ = d.run(key);
+    d.flow
+}
+
+/// What OVS's `odp_flow_key_to_mask` leaves in the mask, whether or not
+/// decoding succeeds (see [`key_to_flow_lossy`]).
+pub fn key_to_mask_lossy(mask: &[KeyAttr], flow: &Flow) -> Flow {
+    if mask.is_empty() {
+        return exact_mask_for_packet(flow);
+    }
+    let mut d = Decoder {
+        src: Some(flow),
+        flow: Flow::default(),
+    };
+    let _ = d.run(mask);
+    d.flow
 }
 
 /// Formats attributes for an error message.
@@ -1028,7 +1082,9 @@ impl Decoder<'_> {
         // Layer 4.
         let src = *self.src();
         let l4_ok = src.nw_frag & FLOW_NW_FRAG_LATER == 0;
-        let ip_any = is_ip_any(&src);
+        // OVS's decoder tests the Ethertype itself here, not the packet
+        // type.
+        let ip_any = src.dl_type == ETH_TYPE_IP || src.dl_type == ETH_TYPE_IPV6;
         let mut l4_bit = None;
         let ports_ty = match src.nw_proto {
             IPPROTO_TCP => Some(OVS_KEY_ATTR_TCP),
@@ -1072,10 +1128,10 @@ impl Decoder<'_> {
                     self.parse_nd(a, expected)?;
                 }
             }
-        } else if src.nw_proto == IPPROTO_IGMP && src.dl_type == ETH_TYPE_IP {
-            // The datapath does not match IGMP type, code and group.
-            return Ok(Fitness::TooLittle);
         }
+        // (OVS before 3.x answered "too little" for IGMP, whose type, code
+        // and group the datapath does not match; OVS 3.7.1 expects nothing
+        // more of it, as of any other protocol.)
 
         if let Some(ty) = l4_bit.filter(|_| is_mask) {
             if (self.flow.tp_src != 0 || self.flow.tp_dst != 0) && self.flow.nw_proto != 0xff {

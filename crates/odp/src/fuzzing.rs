@@ -11,7 +11,10 @@
 //!   check byte identity on OVS's own encodings.)
 //! - [`nl_actions`]: the same for action lists.
 //! - [`text_key`]: text that parses formats to text that parses to the same
-//!   key and mask, and formatting is then stable.
+//!   key and mask, and formatting is then stable, except where OVS's own
+//!   parser does not read what its printer writes (`nsh(...)`, which it
+//!   reads only right before `encap(`, and `erspan(ver=0)`): such text must
+//!   then fail to parse.
 //! - [`text_actions`]: the same for action lists.
 //! - [`flow_extract`]: extraction never panics and keeps the metadata.
 
@@ -81,8 +84,12 @@ pub fn text_key(data: &[u8]) {
     }
     let mut text = String::new();
     crate::text::key::format_match(&key, Some(&mask), true, &mut text);
-    let (key2, mask2) = crate::text::key::parse_match(&text)
-        .unwrap_or_else(|e| panic!("formatted key {text:?} does not parse: {e}"));
+    let (key2, mask2) = match crate::text::key::parse_match(&text) {
+        Ok(km) => km,
+        // OVS prints these, and does not read them back.
+        Err(_) if text.contains("nsh(") || text.contains("erspan(ver=0") => return,
+        Err(e) => panic!("formatted key {text:?} does not parse: {e}"),
+    };
     let mut text2 = String::new();
     crate::text::key::format_match(&key2, Some(&mask2), true, &mut text2);
     assert_eq!(text, text2, "format(parse(format(x))) is not stable");

@@ -1,15 +1,16 @@
 //! Datapath actions in OVS's text format (`ovs-dpctl dump-flows`), byte-exact
-//! with OVS 4.0.90 `lib/odp-util.c`.
+//! with OVS 3.7.1 `lib/odp-util.c` (`ovstest test-odp parse-actions`).
 //!
 //! [`format_actions`] prints what OVS's `format_odp_actions` prints.
-//! [`parse_actions`] accepts what OVS's `odp_actions_from_string` accepts,
-//! building the same netlink bytes once emitted with
-//! [`crate::nl::action::emit_actions`]. As an extension it also accepts the
-//! printed forms OVS cannot read back, so that every printed action list
-//! parses again: `push_mpls`, `pop_mpls`, `hash`, `push_eth`, `pop_eth`,
-//! `dec_ttl`, `recirc(0x...)`, `drop` as an empty nested list, slow-path
-//! reasons separated by `,`, Geneve options without data, and the ERSPAN
-//! and GTP-U layers of `tnl_push`.
+//! [`parse_actions_with`] in [`Syntax::Ovs`] accepts exactly what OVS's
+//! `odp_actions_from_string` accepts, quirks included, building the same
+//! netlink bytes once emitted with [`crate::nl::action::emit_actions`].
+//! [`parse_actions`] ([`Syntax::Printed`]) also accepts the printed forms
+//! OVS cannot read back, so that every printed action list parses again:
+//! `push_mpls`, `pop_mpls`, `hash`, `push_eth`, `pop_eth`, `dec_ttl`,
+//! `recirc(0x...)`, `drop` as an empty nested list, slow-path reasons
+//! separated by `,` or with unknown bits, Geneve options without data, and
+//! the ERSPAN and GTP-U layers of `tnl_push`.
 //!
 //! Where OVS's parser leaves bytes uninitialized (the SRv6 header's next
 //! header, flags and tag in `tnl_push`), we put zeros.
@@ -28,7 +29,10 @@ mod tnl;
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv6Addr};
 
-use scan::{hex_pairs, int_string, Cur, DELIMITERS};
+use crate::text::key::format::put_hex;
+use crate::text::key::scan::inet_ntop6 as fmt_ipv6;
+use crate::text::key::scan::parse_int_string as int_string;
+use scan::{hex_pairs, Cur, DELIMITERS};
 
 use crate::abi::*;
 use crate::action::{fixed_len, Action, Ct, Nat, NatKind, UserCookie, Userspace, USER_COOKIE_LEN};
@@ -73,71 +77,6 @@ pub(super) fn fmt_mac(m: &[u8; 6]) -> String {
         "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
         m[0], m[1], m[2], m[3], m[4], m[5]
     )
-}
-
-/// An IPv6 address as glibc's `inet_ntop` prints it.
-pub(super) fn fmt_ipv6(a: &Ipv6Addr) -> String {
-    let w = a.segments();
-    // Longest run of zero words (at least two), first one on ties.
-    let (mut best, mut best_len) = (usize::MAX, 0);
-    let mut i = 0;
-    while i < 8 {
-        if w[i] == 0 {
-            let start = i;
-            while i < 8 && w[i] == 0 {
-                i += 1;
-            }
-            if i - start > best_len {
-                best = start;
-                best_len = i - start;
-            }
-        } else {
-            i += 1;
-        }
-    }
-    if best_len < 2 {
-        best = usize::MAX;
-    }
-    let mut out = String::new();
-    let mut i = 0;
-    while i < 8 {
-        if i == best {
-            out.push(':');
-            i += best_len;
-            if i == 8 {
-                out.push(':');
-            }
-            continue;
-        }
-        if i > 0 {
-            out.push(':');
-        }
-        if i == 6
-            && best == 0
-            && (best_len == 6 || (best_len == 7 && w[7] != 1) || (best_len == 5 && w[5] == 0xffff))
-        {
-            let o = a.octets();
-            let _ = write!(out, "{}.{}.{}.{}", o[12], o[13], o[14], o[15]);
-            break;
-        }
-        let _ = write!(out, "{:x}", w[i]);
-        i += 1;
-    }
-    out
-}
-
-/// OVS's `ds_put_hex`: `0x` then the bytes with leading zero bytes dropped,
-/// or `0` if all are zero.
-pub(super) fn put_hex(b: &[u8], out: &mut String) {
-    match b.iter().position(|&x| x != 0) {
-        None => out.push('0'),
-        Some(i) => {
-            let _ = write!(out, "0x{:x}", b[i]);
-            for x in &b[i + 1..] {
-                let _ = write!(out, "{x:02x}");
-            }
-        }
-    }
 }
 
 /// C's `%#x`: `0` for zero, `0x...` otherwise.
@@ -297,10 +236,8 @@ fn format_action(a: &Action, out: &mut String) {
         Action::Psample { group, cookie } => {
             let _ = write!(out, "psample(group={group}");
             if let Some(c) = cookie {
-                out.push_str(",cookie=0x");
-                for b in c {
-                    let _ = write!(out, "{b:02x}");
-                }
+                out.push_str(",cookie=");
+                put_hex(out, c);
             }
             out.push(')');
         }
@@ -339,7 +276,19 @@ fn format_set_masked(key: &KeyAttr, mask: &KeyAttr, out: &mut String) {
     if crate::nl::action::key_payload(key).len() <= IPV6_KEY_LEN {
         keyglue::format_attr(key, Some(mask), false, out);
     } else {
-        keyglue::format_attr(key, None, false, out);
+        // OVS prints the action's one attribute, whose payload is the key's
+        // then the mask's, without mask: for nested types, the key's
+        // attributes followed by the mask's.
+        let whole = match (key, mask) {
+            (KeyAttr::Tunnel(k), KeyAttr::Tunnel(m)) => {
+                KeyAttr::Tunnel(k.iter().chain(m).cloned().collect())
+            }
+            (KeyAttr::Encap(k), KeyAttr::Encap(m)) => {
+                KeyAttr::Encap(k.iter().chain(m).cloned().collect())
+            }
+            _ => key.clone(),
+        };
+        keyglue::format_attr(&whole, None, false, out);
     }
     out.push(')');
 }
@@ -449,11 +398,12 @@ fn format_push_nsh(attrs: &[NshAttr], out: &mut String) {
             NshAttr::Unknown { .. } => {}
         }
     }
+    // OVS prints the header it builds: 2 bits of flags, 6 of TTL.
     let _ = write!(
         out,
         "push_nsh(flags={},ttl={},mdtype={},np={},spi=0x{:x},si={}",
-        base.flags,
-        base.ttl,
+        base.flags & 0x3,
+        base.ttl & 0x3f,
         base.mdtype,
         base.np,
         base.path_hdr >> 8,
@@ -467,7 +417,7 @@ fn format_push_nsh(attrs: &[NshAttr], out: &mut String) {
         }
         2 => {
             out.push_str(",md2=");
-            put_hex(md2, out);
+            put_hex(out, md2);
         }
         _ => out.push_str(",<error: unknown mdtype>"),
     }
@@ -588,10 +538,10 @@ fn format_userspace(u: &Userspace, out: &mut String) {
 
 /// OVS's `format_u128` in verbose mode: value, and `/mask` unless all ones.
 fn format_u128(value: u128, mask: u128, out: &mut String) {
-    put_hex(&value.to_be_bytes(), out);
+    put_hex(out, &value.to_be_bytes());
     if mask != u128::MAX {
         out.push('/');
-        put_hex(&mask.to_be_bytes(), out);
+        put_hex(out, &mask.to_be_bytes());
     }
 }
 
@@ -748,15 +698,38 @@ fn format_ct(ct: &Ct, out: &mut String) {
 // ---------------------------------------------------------------------------
 // Parsing
 
-/// Parses an action list in OVS's text format (`odp_actions_from_string`).
+/// Which action texts the parser reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Syntax {
+    /// Exactly what OVS's `odp_actions_from_string` reads (OVS 3.7.1,
+    /// `ovstest test-odp parse-actions`, `ovs-dpctl add-flow`), quirks
+    /// included.
+    Ovs,
+    /// That, and the printed forms OVS does not read back (see the module
+    /// doc), so that everything [`format_actions`] prints parses again.
+    Printed,
+}
+
+/// Parses an action list in OVS's text format, printed forms included
+/// ([`Syntax::Printed`]); see [`parse_actions_with`].
+///
+/// # Errors
+/// As [`parse_actions_with`].
+pub fn parse_actions(s: &str) -> Result<Vec<Action>, ParseError> {
+    parse_actions_with(s, Syntax::Printed)
+}
+
+/// Parses an action list in OVS's text format (`odp_actions_from_string`),
+/// reading the forms `syntax` allows.
 ///
 /// `drop` (any case, alone) gives a single explicit [`Action::Drop`]; an
 /// empty string gives an empty list.
 ///
 /// # Errors
-/// Any text OVS rejects, including a list whose netlink encoding would not
-/// fit in one attribute. The message carries no detail (OVS prints none).
-pub fn parse_actions(s: &str) -> Result<Vec<Action>, ParseError> {
+/// Any text OVS rejects (and, with [`Syntax::Printed`], that is not a
+/// printed form), including a list whose netlink encoding would not fit in
+/// one attribute. The message carries no detail (OVS prints none).
+pub fn parse_actions_with(s: &str, syntax: Syntax) -> Result<Vec<Action>, ParseError> {
     if s.eq_ignore_ascii_case("drop") {
         return Ok(vec![Action::Drop(0)]);
     }
@@ -768,7 +741,7 @@ pub fn parse_actions(s: &str) -> Result<Vec<Action>, ParseError> {
         if c.at_end() {
             return Ok(out);
         }
-        let a = parse_action(&mut c, 1)?;
+        let a = parse_action(&mut c, 1, syntax)?;
         crate::nl::action::emit_actions(std::slice::from_ref(&a), &mut w);
         if w.overflowed() || w.len() > u16::MAX as usize {
             return Err(err());
@@ -780,15 +753,19 @@ pub fn parse_actions(s: &str) -> Result<Vec<Action>, ParseError> {
     }
 }
 
-/// A list of actions up to (not including) the closing parenthesis.
-fn parse_list(c: &mut Cur<'_>, depth: usize) -> Result<Vec<Action>, ParseError> {
+/// A list of actions up to (not including) the closing parenthesis. As in
+/// OVS, nothing is needed between two actions.
+fn parse_list(c: &mut Cur<'_>, depth: usize, syn: Syntax) -> Result<Vec<Action>, ParseError> {
     let mut out = Vec::new();
     loop {
         c.skip_any(DELIMITERS);
         if c.peek() == b')' {
             break;
         }
-        out.push(parse_action(c, depth + 1)?);
+        if c.at_end() {
+            return Err(err());
+        }
+        out.push(parse_action(c, depth + 1, syn)?);
     }
     let mut w = nl::Writer::new();
     crate::nl::action::emit_actions(&out, &mut w);
@@ -819,10 +796,11 @@ fn paren_num<'a>(
     })
 }
 
-fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
+fn parse_action(c: &mut Cur<'_>, depth: usize, syn: Syntax) -> Result<Action, ParseError> {
     if depth >= MAX_NESTED {
         return Err(err());
     }
+    let printed = syn == Syntax::Printed;
     if let Some(p) = c.attempt(|c| c.i32()) {
         return Ok(Action::Output(PortNo(p)));
     }
@@ -832,15 +810,17 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
     if let Some(v) = paren_num(c, "trunc(", Cur::int_i) {
         return Ok(Action::Trunc { max_len: v as u32 });
     }
-    // OVS reads the id in decimal only, though it prints it in hex; we
-    // accept the printed form too.
-    if let Some(v) =
-        paren_num(c, "recirc(", Cur::int_u).or_else(|| paren_num(c, "recirc(0x", Cur::int_x))
-    {
+    // OVS reads the id in decimal only, though it prints it in hex; the
+    // printed form is an extension.
+    if let Some(v) = paren_num(c, "recirc(", Cur::int_u).or_else(|| {
+        printed
+            .then(|| paren_num(c, "recirc(0x", Cur::int_x))
+            .flatten()
+    }) {
         return Ok(Action::Recirc(RecircId(v as u32)));
     }
     if c.starts_with("userspace(") {
-        return parse_userspace(c).map(Action::Userspace);
+        return parse_userspace(c, syn);
     }
     if c.starts_with("set(") {
         return parse_set(c);
@@ -851,7 +831,8 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
     if c.lit("pop_vlan") {
         return Ok(Action::PopVlan);
     }
-    if let Some(v) = paren_num(c, "meter(", Cur::int_i) {
+    // OVS reads this one with the C library's sscanf("meter(%lli)").
+    if let Some(v) = paren_num(c, "meter(", Cur::sscanf_lli) {
         return Ok(Action::Meter(v as u32));
     }
     if let Some(pct) = c.attempt(|c| {
@@ -868,7 +849,7 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
         } else {
             prob as u32
         };
-        let actions = parse_branch(c, depth)?;
+        let actions = parse_branch(c, depth, syn)?;
         expect(c.lit("))"))?;
         return Ok(Action::Sample {
             probability,
@@ -876,7 +857,7 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
         });
     }
     if c.lit("clone(") {
-        let actions = parse_branch(c, depth)?;
+        let actions = parse_branch(c, depth, syn)?;
         expect(c.lit(")"))?;
         return Ok(Action::Clone(actions));
     }
@@ -897,10 +878,13 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
         let v = c.i16()?;
         c.lit(",gt(").then_some(v)
     }) {
-        let gt = parse_branch(c, depth)?;
+        let gt = parse_drop_or_list(c, depth, syn)?;
         expect(c.lit("),le("))?;
-        let le = parse_branch(c, depth)?;
-        expect(c.lit("))"))?;
+        let le = parse_drop_or_list(c, depth, syn)?;
+        // OVS checks the character after the one that ends the list (a
+        // `)` after a list, anything after `drop`).
+        expect(!c.at_end() && c.peek_at(1) == b')')?;
+        c.advance(2);
         return Ok(Action::CheckPktLen { pkt_len, gt, le });
     }
     if let Some(a) = c.attempt(|c| {
@@ -917,27 +901,42 @@ fn parse_action(c: &mut Cur<'_>, depth: usize) -> Result<Action, ParseError> {
     if c.starts_with("psample(") {
         return parse_psample(c);
     }
-    if let Some(a) = parse_extensions(c, depth) {
-        return a;
+    if printed {
+        if let Some(a) = parse_extensions(c, depth, syn) {
+            return a;
+        }
     }
     if c.starts_with("ct") {
         return parse_ct(c).map(Action::Ct);
     }
-    if let Some(t) = tnl::parse_tnl_push(c) {
+    if let Some(t) = tnl::parse_tnl_push(c, printed) {
         return Ok(Action::TunnelPush(t));
     }
     Err(err())
 }
 
-/// A nested list's contents: `drop` (any case) or an action list. OVS
-/// accepts `drop` only in `check_pkt_len`; we accept it wherever it prints
-/// an empty list that way (`clone`, `sample`, `dec_ttl`).
-fn parse_branch(c: &mut Cur<'_>, depth: usize) -> Result<Vec<Action>, ParseError> {
+/// A branch of `check_pkt_len`: text starting with `drop` (any case; OVS
+/// reads those four letters as an empty list) or an action list.
+fn parse_drop_or_list(
+    c: &mut Cur<'_>,
+    depth: usize,
+    syn: Syntax,
+) -> Result<Vec<Action>, ParseError> {
     if c.rest().len() >= 4 && c.rest()[..4].eq_ignore_ascii_case(b"drop") {
         c.advance(4);
         return Ok(Vec::new());
     }
-    parse_list(c, depth)
+    parse_list(c, depth, syn)
+}
+
+/// The list of `clone`, `sample` and `dec_ttl`. OVS accepts `drop` only in
+/// `check_pkt_len`; the printed syntax accepts it wherever an empty list
+/// prints that way.
+fn parse_branch(c: &mut Cur<'_>, depth: usize, syn: Syntax) -> Result<Vec<Action>, ParseError> {
+    match syn {
+        Syntax::Printed => parse_drop_or_list(c, depth, syn),
+        Syntax::Ovs => parse_list(c, depth, syn),
+    }
 }
 
 /// `label=%i,tc=%d,ttl=%d,bos=%d,eth_type=0x%x)` of `add_mpls` and `push_mpls`.
@@ -959,7 +958,11 @@ fn scan_mpls(c: &mut Cur<'_>) -> Option<(MplsLse, u16)> {
 }
 
 /// Printed forms that OVS's parser does not accept; see the module doc.
-fn parse_extensions(c: &mut Cur<'_>, depth: usize) -> Option<Result<Action, ParseError>> {
+fn parse_extensions(
+    c: &mut Cur<'_>,
+    depth: usize,
+    syn: Syntax,
+) -> Option<Result<Action, ParseError>> {
     if let Some(a) = c.attempt(|c| {
         c.lit("push_mpls(").then_some(())?;
         let (lse, ethertype) = scan_mpls(c)?;
@@ -1001,7 +1004,7 @@ fn parse_extensions(c: &mut Cur<'_>, depth: usize) -> Option<Result<Action, Pars
         return Some(Ok(Action::PopEth));
     }
     if c.lit("dec_ttl(le_1(") {
-        return Some(parse_branch(c, depth).and_then(|acts| {
+        return Some(parse_branch(c, depth, syn).and_then(|acts| {
             expect(c.lit("))"))?;
             Ok(Action::DecTtl(acts))
         }));
@@ -1061,10 +1064,18 @@ fn parse_set(c: &mut Cur<'_>) -> Result<Action, ParseError> {
     }
 }
 
-/// Slow-path reasons: names or numbers separated by `|`. OVS prints them
-/// separated by `,`, with unknown bits as a number; we accept those forms
-/// too, so that what is printed parses again (OVS accepts only `|` and the
-/// known bits).
+/// Slow-path reasons as OVS reads them (`parse_odp_flags`): names or
+/// numbers separated by `|`, known bits only, up to `)`.
+fn parse_slow_path_flags_ovs(c: &mut Cur<'_>) -> Option<u32> {
+    const NAMES: &[(u32, &str)] = &SLOW_PATH_REASONS;
+    let all = SLOW_PATH_REASONS.iter().fold(0, |m, (b, _)| m | b);
+    let (flags, _, n) = crate::text::key::flags::parse_flags(c.rest(), NAMES, b')', all, false)?;
+    c.advance(n);
+    Some(flags)
+}
+
+/// Slow-path reasons in the printed syntax: also separated by `,`, with
+/// unknown bits as a number, as OVS prints them.
 fn parse_slow_path_flags(c: &mut Cur<'_>) -> Option<u32> {
     let mut result = 0u32;
     while c.peek() != b')' {
@@ -1086,7 +1097,7 @@ fn parse_slow_path_flags(c: &mut Cur<'_>) -> Option<u32> {
 
 /// The cookie or userdata part of `userspace(...)`, if any. `Err` when a
 /// cookie starts but is malformed.
-fn parse_userdata(c: &mut Cur<'_>) -> Result<Option<Vec<u8>>, ParseError> {
+fn parse_userdata(c: &mut Cur<'_>, syn: Syntax) -> Result<Option<Vec<u8>>, ParseError> {
     if let Some(ck) = c.attempt(|c| {
         c.lit(",sFlow(vid=").then_some(())?;
         let vid = c.int_i()? as u32;
@@ -1107,7 +1118,11 @@ fn parse_userdata(c: &mut Cur<'_>) -> Result<Option<Vec<u8>>, ParseError> {
         return Ok(Some(ck.to_bytes().to_vec()));
     }
     if c.lit(",slow_path(") {
-        let reason = parse_slow_path_flags(c).ok_or_else(err)?;
+        let reason = match syn {
+            Syntax::Ovs => parse_slow_path_flags_ovs(c),
+            Syntax::Printed => parse_slow_path_flags(c),
+        }
+        .ok_or_else(err)?;
         expect(c.lit(")"))?;
         return Ok(Some(UserCookie::SlowPath { reason }.to_bytes().to_vec()));
     }
@@ -1191,7 +1206,12 @@ fn parse_userdata(c: &mut Cur<'_>) -> Result<Option<Vec<u8>>, ParseError> {
     Ok(None)
 }
 
-fn parse_userspace(c: &mut Cur<'_>) -> Result<Userspace, ParseError> {
+/// `userspace(...)`. As OVS's parser does, it reads `push_eth(src=..,
+/// dst=..,type=..)` or `pop_eth` where the closing parenthesis of a
+/// `userspace(pid=N...` should be, and then gives that action instead (for
+/// `pop_eth`, having read 7 bytes from the start of `userspace(`).
+fn parse_userspace(c: &mut Cur<'_>, syn: Syntax) -> Result<Action, ParseError> {
+    let start = c.pos;
     let pid = c
         .attempt(|c| {
             c.lit("userspace(pid=").then_some(())?;
@@ -1199,16 +1219,30 @@ fn parse_userspace(c: &mut Cur<'_>) -> Result<Userspace, ParseError> {
         })
         .ok_or_else(err)?;
     // Without a cookie or userdata, OVS sends an all-zero cookie.
-    let mut userdata = parse_userdata(c)?.unwrap_or_else(|| vec![0; USER_COOKIE_LEN]);
+    let mut userdata = parse_userdata(c, syn)?.unwrap_or_else(|| vec![0; USER_COOKIE_LEN]);
     let actions = c.lit(",actions");
     let egress_tun_port = if let Some(p) = c.attempt(|c| {
         c.lit(",tunnel_out_port=").then_some(())?;
         let p = c.i32()?;
         c.lit(")").then_some(p)
     }) {
-        Some(PortNo(p))
+        // OVS leaves the attribute out for ODPP_NONE.
+        (p != u32::MAX).then_some(PortNo(p))
     } else if c.lit(")") {
         None
+    } else if let Some(a) = c.attempt(|c| {
+        c.lit("push_eth(src=").then_some(())?;
+        let src = c.mac()?;
+        c.lit(",dst=").then_some(())?;
+        let dst = c.mac()?;
+        c.lit(",type=").then_some(())?;
+        c.int_i()?;
+        c.lit(")").then_some(Action::PushEth { src, dst })
+    }) {
+        return Ok(a);
+    } else if c.starts_with("pop_eth") {
+        c.pos = start + "pop_eth".len();
+        return Ok(Action::PopEth);
     } else {
         return Err(err());
     };
@@ -1226,12 +1260,12 @@ fn parse_userspace(c: &mut Cur<'_>) -> Result<Userspace, ParseError> {
     if nested > MAX_ATTR_PAYLOAD {
         return Err(err());
     }
-    Ok(Userspace {
+    Ok(Action::Userspace(Userspace {
         pid,
         userdata: Some(userdata),
         egress_tun_port,
         actions,
-    })
+    }))
 }
 
 fn parse_psample(c: &mut Cur<'_>) -> Result<Action, ParseError> {

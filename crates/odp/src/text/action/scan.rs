@@ -93,11 +93,20 @@ impl<'a> Cur<'a> {
         }
     }
 
-    /// `strtoimax`/`strtoumax` after white space: an optional sign, then
-    /// digits in `base` (0: from the prefix). Returns the value as 64 bits
-    /// (negative values wrapped, as `strtoumax` does), or `None` if there are
-    /// no digits or the magnitude overflows.
-    fn strto(&mut self, base: u32, signed: bool) -> Option<u64> {
+    /// One `ovs_scan` integer conversion in `base` (0: from the prefix):
+    /// white space, an optional sign, digits; the value wrapped to 64 bits,
+    /// never an overflow error (OVS's `scan_int`). `None` without digits.
+    fn scan(&mut self, base: u32) -> Option<u64> {
+        let (v, n) = crate::text::key::scan::scan_int(self.rest(), base)?;
+        self.pos += n;
+        Some(v)
+    }
+
+    /// glibc's `sscanf` `%lli` (OVS reads `meter(...)` with it): white
+    /// space, a sign, digits with the base from the prefix (`0x` needs a hex
+    /// digit after it, or reads as `0`); out-of-range values saturate, as
+    /// `strtoll`'s do. `None` without digits.
+    pub(super) fn sscanf_lli(&mut self) -> Option<u64> {
         self.attempt(|c| {
             c.skip_space();
             let neg = match c.peek() {
@@ -111,16 +120,17 @@ impl<'a> Cur<'a> {
                 }
                 _ => false,
             };
-            let mut base = base;
-            let hex_prefix = c.peek() == b'0'
+            let base = if c.peek() == b'0'
                 && matches!(c.peek_at(1), b'x' | b'X')
-                && c.peek_at(2).is_ascii_hexdigit();
-            if (base == 0 || base == 16) && hex_prefix {
+                && c.peek_at(2).is_ascii_hexdigit()
+            {
                 c.pos += 2;
-                base = 16;
-            } else if base == 0 {
-                base = if c.peek() == b'0' { 8 } else { 10 };
-            }
+                16
+            } else if c.peek() == b'0' {
+                8
+            } else {
+                10
+            };
             let start = c.pos;
             let mut v: u128 = 0;
             while let Some(d) = (c.peek() as char).to_digit(base) {
@@ -132,37 +142,30 @@ impl<'a> Cur<'a> {
             if c.pos == start {
                 return None;
             }
-            if signed {
-                let limit = if neg { 1u128 << 63 } else { (1u128 << 63) - 1 };
-                if v > limit {
-                    return None;
-                }
-            } else if v > u128::from(u64::MAX) {
-                return None;
-            }
-            let v = v as u64;
+            let limit = if neg { 1u128 << 63 } else { (1u128 << 63) - 1 };
+            let v = v.min(limit) as u64;
             Some(if neg { v.wrapping_neg() } else { v })
         })
     }
 
-    /// `%i`: signed, base from the prefix; low bits kept by the caller.
+    /// `%i`: base from the prefix; low bits kept by the caller.
     pub(super) fn int_i(&mut self) -> Option<u64> {
-        self.strto(0, true)
+        self.scan(0)
     }
 
-    /// `%d`: signed decimal.
+    /// `%d`: decimal.
     pub(super) fn int_d(&mut self) -> Option<u64> {
-        self.strto(10, true)
+        self.scan(10)
     }
 
-    /// `%u`: unsigned decimal.
+    /// `%u`: decimal (a sign is accepted, as C's).
     pub(super) fn int_u(&mut self) -> Option<u64> {
-        self.strto(10, false)
+        self.scan(10)
     }
 
-    /// `%x`: unsigned hexadecimal (an `0x` prefix is allowed).
+    /// `%x`: hexadecimal (an `0x` prefix is allowed).
     pub(super) fn int_x(&mut self) -> Option<u64> {
-        self.strto(16, false)
+        self.scan(16)
     }
 
     /// `%i` into 32 bits.
@@ -270,14 +273,14 @@ impl<'a> Cur<'a> {
     }
 }
 
-/// Parses hex byte pairs, skipping white space between them, as OVS's
-/// `ofpbuf_put_hex`: stops at the first place that is not two hex digits.
-/// Returns the bytes and how much text was consumed.
+/// Parses hex byte pairs, skipping white space and dots between them, as
+/// OVS's `ofpbuf_put_hex`: stops at the first place that is not two hex
+/// digits. Returns the bytes and how much text was consumed.
 pub(super) fn hex_pairs(s: &[u8]) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut i = 0;
     loop {
-        while matches!(s.get(i), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+        while matches!(s.get(i), Some(b' ' | b'.' | b'\t' | b'\r' | b'\n')) {
             i += 1;
         }
         let hi = s.get(i).and_then(|b| (*b as char).to_digit(16));
@@ -292,53 +295,6 @@ pub(super) fn hex_pairs(s: &[u8]) -> (Vec<u8>, usize) {
     }
 }
 
-/// OVS's `parse_int_string`: a `0x` hexadecimal string of any length (white
-/// space allowed between digits) or a C integer, right-aligned big-endian in
-/// `width` bytes. Returns the bytes and the length consumed.
-pub(super) fn int_string(s: &[u8], width: usize) -> Option<(Vec<u8>, usize)> {
-    let mut out = vec![0u8; width];
-    if s.len() >= 2 && s[0] == b'0' && matches!(s[1], b'x' | b'X') {
-        let mut i = 2;
-        let mut digits: Vec<u8> = Vec::new();
-        loop {
-            while matches!(s.get(i), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-                i += 1;
-            }
-            match s.get(i).and_then(|b| (*b as char).to_digit(16)) {
-                Some(d) => {
-                    if d != 0 || !digits.is_empty() {
-                        if (digits.len() + 1).div_ceil(2) > width {
-                            return None;
-                        }
-                        digits.push(d as u8);
-                    }
-                    i += 1;
-                }
-                None => break,
-            }
-        }
-        let mut idx = width;
-        let mut j = digits.len();
-        while j > 0 {
-            idx -= 1;
-            let lo = digits[j - 1];
-            let hi = if j >= 2 { digits[j - 2] } else { 0 };
-            out[idx] = (hi << 4) | lo;
-            j = j.saturating_sub(2);
-        }
-        return Some((out, i));
-    }
-    let text = std::str::from_utf8(s).unwrap_or("");
-    let mut c = Cur::new(text);
-    let v = c.strto(0, false)?;
-    let mut v = v;
-    for b in out.iter_mut().rev() {
-        *b = v as u8;
-        v >>= 8;
-    }
-    Some((out, c.pos))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,21 +305,29 @@ mod tests {
         assert_eq!(Cur::new("010").int_i(), Some(8));
         assert_eq!(Cur::new(" -1").i32(), Some(u32::MAX));
         assert_eq!(Cur::new("x").int_i(), None);
+        // OVS's scan_int: `0x` needs a digit; values wrap.
+        assert_eq!(Cur::new("0x)").int_i(), None);
+        assert_eq!(
+            Cur::new("99999999999999999999").i32(),
+            Some(99999999999999999999u128 as u64 as u32)
+        );
+        // glibc's sscanf %lli.
         let mut c = Cur::new("0x)");
-        assert_eq!(c.int_i(), Some(0));
+        assert_eq!(c.sscanf_lli(), Some(0));
         assert_eq!(c.pos, 1);
-        assert_eq!(Cur::new("99999999999999999999").int_i(), None);
-    }
-
-    #[test]
-    fn int_string_right_aligns() {
-        assert_eq!(int_string(b"0xa}", 4), Some((vec![0, 0, 0, 0xa], 3)));
-        assert_eq!(int_string(b"0x123", 1), None);
-        assert_eq!(int_string(b"258", 2), Some((vec![1, 2], 3)));
+        assert_eq!(
+            Cur::new("99999999999999999999").sscanf_lli(),
+            Some(i64::MAX as u64)
+        );
+        assert_eq!(
+            Cur::new("-99999999999999999999").sscanf_lli(),
+            Some(1u64 << 63)
+        );
     }
 
     #[test]
     fn hex_pairs_stop_at_odd_digit() {
         assert_eq!(hex_pairs(b"0a1b2)"), (vec![0x0a, 0x1b], 4));
+        assert_eq!(hex_pairs(b"0a.1b )"), (vec![0x0a, 0x1b], 6));
     }
 }

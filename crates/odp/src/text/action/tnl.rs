@@ -4,10 +4,11 @@
 
 use std::fmt::Write;
 
-use super::scan::{int_string, Cur};
-use super::{fmt_ipv6, fmt_mac, put_hex};
+use super::fmt_mac;
+use super::scan::Cur;
 use crate::action::{vport_type as vt, TunnelPush, TNL_PUSH_HEADER_MAX};
 use crate::key::PortNo;
+use crate::text::key::scan::inet_ntop6 as fmt_ipv6;
 
 const ETH_LEN: usize = 14;
 const IPV4_LEN: usize = 20;
@@ -58,37 +59,6 @@ fn format_udp(h: &Hdr<'_>, at: usize, out: &mut String) -> usize {
         h.be16(at + 6)
     );
     at + UDP_LEN
-}
-
-/// Geneve options as OVS prints them (`{class=...,type=...,len=...,data}`).
-pub(super) fn format_geneve_opts(opts: &[u8], out: &mut String) {
-    let mut rest = opts;
-    while !rest.is_empty() {
-        if rest.len() < 4 {
-            let _ = write!(out, "opt len {} less than minimum 4", rest.len());
-            return;
-        }
-        let data_len = usize::from(rest[3] & 0x1f) * 4;
-        let len = 4 + data_len;
-        if len > rest.len() {
-            let _ = write!(out, "opt len {} greater than remaining {}", len, rest.len());
-            return;
-        }
-        let _ = write!(
-            out,
-            "{{class=0x{:x},type=0x{:x},len={},",
-            u16::from_be_bytes([rest[0], rest[1]]),
-            rest[2],
-            data_len
-        );
-        if data_len > 0 {
-            put_hex(&rest[4..len], out);
-        } else if out.ends_with(',') {
-            out.pop();
-        }
-        out.push('}');
-        rest = &rest[len..];
-    }
 }
 
 /// Appends `header(...)` for `t`.
@@ -160,7 +130,7 @@ fn format_header(t: &TunnelPush, out: &mut String) {
             if opt_words > 0 {
                 out.push_str(",options(");
                 let opts: Vec<u8> = (0..opt_words * 4).map(|i| h.u8(g + 8 + i)).collect();
-                format_geneve_opts(&opts, out);
+                crate::text::key::format::format_geneve(out, &opts, None, false);
                 out.push(')');
             }
             out.push(')');
@@ -256,56 +226,9 @@ fn ip_checksum(h: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-/// Scans the Geneve options list (`{...}{...}`) and its closing parenthesis.
-/// Returns the option bytes.
-fn scan_geneve(c: &mut Cur<'_>) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut remain: usize = 252;
-    while c.peek() == b'{' && remain >= 4 {
-        c.advance(1);
-        remain -= 4;
-        let mut class = 0u16;
-        let mut ty = 0u8;
-        let mut data_len = 0usize;
-        if c.lit("class=") {
-            class = c.i16()?;
-        }
-        c.lit(",");
-        if c.lit("type=") {
-            ty = c.i8()?;
-        }
-        c.lit(",");
-        if c.lit("len=") {
-            let l = usize::from(c.i8()?);
-            if l > 124 || l % 4 != 0 || l > remain {
-                return None;
-            }
-            data_len = l;
-        }
-        c.lit(",");
-        // OVS prints an option without data as `{...,len=0}`; read that back
-        // (OVS itself wants a number there).
-        let mut data = Vec::new();
-        if data_len > 0 || c.peek() != b'}' {
-            let (d, used) = int_string(c.rest(), data_len)?;
-            c.advance(used);
-            data = d;
-        }
-        if !c.lit("}") {
-            return None;
-        }
-        out.extend_from_slice(&class.to_be_bytes());
-        out.push(ty);
-        out.push((data_len / 4) as u8);
-        out.extend_from_slice(&data);
-        remain -= data_len;
-    }
-    c.lit(")").then_some(out)
-}
-
 /// The UDP-based layers after `udp(...),`: returns the tunnel type and the
 /// bytes after the UDP header.
-fn scan_udp_tunnel(c: &mut Cur<'_>) -> Option<(u32, Vec<u8>)> {
+fn scan_udp_tunnel(c: &mut Cur<'_>, printed: bool) -> Option<(u32, Vec<u8>)> {
     if let Some(r) = c.attempt(|c| {
         c.lit("vxlan(flags=0x").then_some(())?;
         let flags = c.int_x()? as u32;
@@ -325,7 +248,9 @@ fn scan_udp_tunnel(c: &mut Cur<'_>) -> Option<(u32, Vec<u8>)> {
         let vni = c.i32()?;
         let mut opts = Vec::new();
         if c.lit(",options(") {
-            opts = scan_geneve(c)?;
+            let (o, _, used) = crate::text::key::parse::geneve_opts(c.rest(), false)?;
+            c.advance(used);
+            opts = o;
         }
         c.lit("))").then_some(())?;
         let mut b = vec![
@@ -338,7 +263,11 @@ fn scan_udp_tunnel(c: &mut Cur<'_>) -> Option<(u32, Vec<u8>)> {
         b.extend_from_slice(&opts);
         return Some((vt::GENEVE, b));
     }
-    // OVS prints GTP-U after a UDP header but cannot parse it back; accept it.
+    // OVS prints GTP-U after a UDP header but cannot parse it back; the
+    // printed syntax accepts it.
+    if !printed {
+        return None;
+    }
     c.attempt(|c| {
         c.lit("gtpu(flags=").then_some(())?;
         let flags = c.i8()?;
@@ -354,8 +283,9 @@ fn scan_udp_tunnel(c: &mut Cur<'_>) -> Option<(u32, Vec<u8>)> {
 }
 
 /// Parses `tnl_push(...)` at the cursor. `None` if the text is not a valid
-/// `tnl_push`.
-pub(super) fn parse_tnl_push(c: &mut Cur<'_>) -> Option<TunnelPush> {
+/// `tnl_push`. With `printed`, the ERSPAN and GTP-U layers OVS prints but
+/// does not read are accepted too.
+pub(super) fn parse_tnl_push(c: &mut Cur<'_>, printed: bool) -> Option<TunnelPush> {
     c.attempt(|c| {
         c.lit("tnl_push(tnl_port(").then_some(())?;
         let tnl_port = c.i32()?;
@@ -439,7 +369,7 @@ pub(super) fn parse_tnl_push(c: &mut Cur<'_>) -> Option<TunnelPush> {
             h.extend_from_slice(&dport.to_be_bytes());
             h.extend_from_slice(&[0, 0]);
             h.extend_from_slice(&csum.to_be_bytes());
-            let (t, rest) = scan_udp_tunnel(c)?;
+            let (t, rest) = scan_udp_tunnel(c, printed)?;
             tnl_type = t;
             h.extend_from_slice(&rest);
         } else if c.lit("gre((flags=0x") {
@@ -465,7 +395,7 @@ pub(super) fn parse_tnl_push(c: &mut Cur<'_>) -> Option<TunnelPush> {
                 h.extend_from_slice(&(c.int_x()? as u32).to_be_bytes());
             }
             c.lit("))").then_some(())?;
-        } else if c.lit("erspan(ver=") {
+        } else if printed && c.lit("erspan(ver=") {
             // OVS's own parser cannot read back what it prints here (its
             // scan formats lack '%'); we accept the printed form.
             let ver = c.int_u()?;

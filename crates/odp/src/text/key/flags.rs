@@ -6,7 +6,7 @@ use std::fmt::Write;
 use super::scan::{at, scan_int, tail};
 
 /// A flag table: `(bit, name)` sorted by bit.
-pub(super) type Names = &'static [(u32, &'static str)];
+pub(in crate::text) type Names = &'static [(u32, &'static str)];
 
 /// Tunnel flags of the text format (`flags(...)` inside `tunnel(...)`).
 pub(super) const TUN_FLAGS: Names = &[(1, "oam"), (2, "df"), (4, "csum"), (8, "key")];
@@ -52,7 +52,7 @@ fn name(names: Names, bit: u32) -> Option<&'static str> {
 /// Parses flags up to (not including) `end`: `0x3/0x7`, `+a-b` (only with
 /// `masked`) or `a|b|0x4`. Returns flags, mask (all ones for the unmasked
 /// forms) and bytes consumed, or `None` for unknown or disallowed flags.
-pub(super) fn parse_flags(
+pub(in crate::text) fn parse_flags(
     s: &[u8],
     names: Names,
     end: u8,

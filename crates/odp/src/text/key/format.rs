@@ -37,7 +37,9 @@ fn eth_str(a: &[u8; 6]) -> String {
 }
 
 /// OVS's `ds_put_hex`: `0x` and the bytes without leading zero bytes, or `0`.
-fn put_hex(out: &mut String, b: &[u8]) {
+/// OVS's `ds_put_hex`: `0x` then the bytes with leading zero bytes
+/// dropped, or `0` if all are zero.
+pub(in crate::text) fn put_hex(out: &mut String, b: &[u8]) {
     match b.iter().position(|&x| x != 0) {
         None => out.push('0'),
         Some(i) => {
@@ -130,8 +132,10 @@ fn f_be16x(out: &mut String, name: &str, k: u16, m: Option<u16>, v: bool) {
     );
 }
 
+/// OVS's `format_be64`, unlike the other field printers, treats a missing
+/// mask as empty: without a mask it prints only when verbose.
 fn f_be64(out: &mut String, name: &str, k: u64, m: Option<u64>, v: bool) {
-    let (e, f) = (m == Some(0), m.is_none_or(|m| m == u64::MAX));
+    let (e, f) = (m.unwrap_or(0) == 0, m.is_none_or(|m| m == u64::MAX));
     field(
         out,
         name,
@@ -303,7 +307,8 @@ fn check_len(
 fn key_attr_len_ok(out: &mut String, a: &KeyAttr, ma: Option<&KeyAttr>) -> bool {
     let raw = matches!(a, KeyAttr::Unknown { .. } | KeyAttr::Ipv6Exthdrs(_))
         || matches!(ma, Some(KeyAttr::Unknown { .. }));
-    if !raw {
+    // OVS cannot check the length of a type it does not know.
+    if !raw || a.ty() > wire::OVS_TEXT_KEY_ATTR_MAX {
         return true;
     }
     let mp = ma.map(wire::payload);
@@ -413,6 +418,10 @@ pub(super) fn format_list(
                 out.push(',');
             }
             out.push_str("eth()");
+        } else if ty == OVS_KEY_ATTR_PACKET_TYPE && wildcard {
+            // A packet type not shown does not stand for the Ethernet
+            // header: an all-wildcarded eth() is then shown.
+            has_packet_type = false;
         }
     }
     if !has_ethtype {
@@ -914,7 +923,8 @@ fn format_tunnel(key: &[TunnelAttr], mask: Option<&[TunnelAttr]>, v: bool, out: 
     chomp(out, ',');
 }
 
-fn format_geneve(out: &mut String, key: &[u8], mask: Option<&[u8]>, v: bool) {
+/// OVS's `format_geneve_opts` (also used for the options of `tnl_push`).
+pub(in crate::text) fn format_geneve(out: &mut String, key: &[u8], mask: Option<&[u8]>, v: bool) {
     if let Some(m) = mask {
         if m.len() != key.len() {
             let _ = write!(
@@ -1045,7 +1055,7 @@ fn format_nsh(key: &[NshAttr], mask: Option<&[NshAttr]>, out: &mut String) {
     if mask.is_none() {
         let _ = write!(
             out,
-            "flags={}ttl={},mdtype={},np={},spi=0x{:x},si={}",
+            "flags={},ttl={},mdtype={},np={},spi=0x{:x},si={}",
             base.flags,
             base.ttl,
             base.mdtype,

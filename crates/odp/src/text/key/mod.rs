@@ -2,7 +2,8 @@
 //!
 //! This is the format of `ovs-dpctl dump-flows`, e.g.
 //! `in_port(1),eth(src=00:01:02:03:04:05,dst=10:11:12:13:14:15),eth_type(0x0800),ipv4(src=10.0.0.1/255.255.255.0,...)`,
-//! byte-exact with OVS 4.0.90 `lib/odp-util.c`:
+//! byte-exact with OVS 3.7.1 `lib/odp-util.c` (`ovstest test-odp`; its
+//! conformance corpus, from 4.0.90, reads the same):
 //!
 //! - [`parse_match`] reads a key and builds its mask the way OVS does: a
 //!   field given as `value/mask` gets that mask, a field given without mask
@@ -24,16 +25,16 @@
 //! Parsing never panics and nests `encap(...)` at most 31 deep, as OVS
 //! does; errors carry OVS's message (`syntax error at <rest of input>`).
 
-mod flags;
-mod format;
-mod parse;
-mod scan;
+pub(in crate::text) mod flags;
+pub(in crate::text) mod format;
+pub(in crate::text) mod parse;
+pub(in crate::text) mod scan;
 mod wire;
 
 use crate::error::ParseError;
 use crate::key::KeyAttr;
 pub use format::attr_name;
-use parse::{is_uuid, parse_attr_at};
+use parse::{is_uuid, parse_step};
 use scan::{at, tail};
 
 /// OVS's `MAX_ODP_NESTED`: attribute nesting depth at which parsing fails.
@@ -81,13 +82,15 @@ pub fn parse_match(s: &str) -> Result<(Vec<KeyAttr>, Vec<KeyAttr>), ParseError> 
                 i += 1;
             }
         }
-        let (k, m, n) = parse_attr_at(&b[i..], 1).ok_or_else(|| error(i))?;
-        size += wire::encoded_size(&k);
-        if size > MAX_KEY_BYTES {
-            return Err(error(i));
+        let (attrs, n) = parse_step(&b[i..], 1).ok_or_else(|| error(i))?;
+        for (k, m) in attrs {
+            size += wire::encoded_size(&k);
+            if size > MAX_KEY_BYTES {
+                return Err(error(i));
+            }
+            key.push(k);
+            mask.push(m);
         }
-        key.push(k);
-        mask.push(m);
         i += n;
     }
 }
@@ -97,9 +100,18 @@ pub fn parse_match(s: &str) -> Result<(Vec<KeyAttr>, Vec<KeyAttr>), ParseError> 
 ///
 /// # Errors
 /// `syntax error at <s>` if `s` does not start with a valid attribute.
+///
+/// `nsh(...)encap(...)`, which OVS's parser reads as two attributes (see
+/// [`parse_match`]), is an error here.
 pub fn parse_attr(s: &str) -> Result<(KeyAttr, KeyAttr, usize), ParseError> {
     let t = s.split('\0').next().unwrap_or("");
-    parse_attr_at(t.as_bytes(), 1).ok_or_else(|| ParseError::new(format!("syntax error at {s}")))
+    match parse_step(t.as_bytes(), 1) {
+        Some((mut attrs, n)) if attrs.len() == 1 => {
+            let (k, m) = attrs.remove(0);
+            Ok((k, m, n))
+        }
+        _ => Err(ParseError::new(format!("syntax error at {s}"))),
+    }
 }
 
 /// Formats a key with an optional mask (OVS's `odp_flow_format`).

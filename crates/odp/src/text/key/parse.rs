@@ -31,6 +31,26 @@ pub(super) fn is_uuid(s: &[u8]) -> bool {
 /// A parsed attribute: key, mask, bytes consumed.
 pub(super) type Parsed = (KeyAttr, KeyAttr, usize);
 
+/// What one step of OVS's key parser (`parse_odp_key_mask_attr`) reads at
+/// the start of `s`: one attribute, with its mask, and the bytes to move
+/// on. `None` where OVS's parser fails.
+///
+/// OVS reads a valid `nsh(...)` only when `encap(...)` follows it at once:
+/// it then appends both attributes but moves on by the length of the
+/// `encap(...)` text alone, counted from the start of `nsh(`. Any other
+/// `nsh(...)` is a syntax error. Both are reproduced here.
+pub(super) fn parse_step(s: &[u8], depth: usize) -> Option<(Vec<(KeyAttr, KeyAttr)>, usize)> {
+    if depth < MAX_NESTED && s.starts_with(b"nsh(") {
+        let (k, m, n) = nsh(&s[4..])?;
+        let rest = tail(s, 4 + n);
+        let inner = rest.strip_prefix(b"encap(")?;
+        let (ek, em, en) = encap(inner, depth)?;
+        return Some((vec![(k, m), (ek, em)], 6 + en));
+    }
+    let (k, m, n) = parse_attr_at(s, depth)?;
+    Some((vec![(k, m)], n))
+}
+
 /// One attribute at `depth` (1 for the top level).
 pub(super) fn parse_attr_at(s: &[u8], depth: usize) -> Option<Parsed> {
     if depth >= MAX_NESTED {
@@ -100,7 +120,8 @@ pub(super) fn parse_attr_at(s: &[u8], depth: usize) -> Option<Parsed> {
         "nd(" => nd(r),
         "nd_ext(" => nd_ext(r),
         "packet_type(" => packet_type(r),
-        "nsh(" => nsh(r),
+        // Only with `encap(` after it: see `parse_step`.
+        "nsh(" => None,
         _ => encap(r, depth),
     }?;
     Some((k, m, name.len() + n))
@@ -480,14 +501,8 @@ fn erspan(s: &[u8]) -> Option<(ErspanMetadata, ErspanMetadata, usize)> {
                 mask.u[7] = (mask.u[7] & 0x07) | (hwid_m & 0xf) << 4 | (dir_m & 1) << 3;
             }
         }
-        // Version 0 is what an erspan() whose fields were not stored prints
-        // as; OVS cannot read its own output there, we read it back as the
-        // empty metadata it is.
-        0 => {
-            if at(s, i) == b')' {
-                i += 1;
-            }
-        }
+        // OVS reads versions 1 and 2 only, though an erspan() whose fields
+        // were not stored prints as `erspan(ver=0)`.
         _ => return None,
     }
     Some((key, mask, i))
@@ -496,6 +511,28 @@ fn erspan(s: &[u8]) -> Option<(ErspanMetadata, ErspanMetadata, usize)> {
 /// `{class=..,type=..,len=..,0xdata/0xmask}...)`: the raw TLV options and
 /// their mask (at most 252 bytes).
 fn geneve(s: &[u8]) -> Option<(Vec<u8>, Vec<u8>, usize)> {
+    geneve_opts(s, true)
+}
+
+/// OVS's `scan_geneve`: `{class=..,type=..,len=..,DATA}...` up to and
+/// including the closing `)`. Returns the option bytes, their mask and the
+/// bytes read. Without `masks` (OVS passing no mask, as `tnl_push` does),
+/// no `/mask` is read, and one makes the text invalid.
+pub(in crate::text) fn geneve_opts(s: &[u8], masks: bool) -> Option<(Vec<u8>, Vec<u8>, usize)> {
+    let u8f = |s: &[u8]| -> Option<(u8, u8, usize)> {
+        if masks {
+            u8f(s)
+        } else {
+            scan::scan_uint_nomask(s, 8).map(|(v, n)| (v as u8, u8::MAX, n))
+        }
+    };
+    let u16f = |s: &[u8]| -> Option<(u16, u16, usize)> {
+        if masks {
+            u16f(s)
+        } else {
+            scan::scan_uint_nomask(s, 16).map(|(v, n)| (v as u16, u16::MAX, n))
+        }
+    };
     const ROOM: usize = 252;
     let (mut kd, mut md) = ([0u8; ROOM], [0xffu8; ROOM]);
     let (mut off, mut remain, mut i) = (0usize, ROOM, 0usize);
@@ -545,7 +582,7 @@ fn geneve(s: &[u8]) -> Option<(Vec<u8>, Vec<u8>, usize)> {
             kd[data.clone()].copy_from_slice(&v);
             i += n;
         }
-        if at(s, i) == b'/' {
+        if masks && at(s, i) == b'/' {
             i += 1;
             let (v, n) = scan::parse_int_string(tail(s, i), data_len)?;
             md[data].copy_from_slice(&v);
@@ -817,13 +854,15 @@ fn encap(s: &[u8], depth: usize) -> Option<Parsed> {
             b')' => break,
             _ => {}
         }
-        let (ka, ma, n) = parse_attr_at(&s[i..], depth + 1)?;
-        size += wire::encoded_size(&ka);
-        if size > MAX_NLA_PAYLOAD {
-            return None;
+        let (attrs, n) = parse_step(&s[i..], depth + 1)?;
+        for (ka, ma) in attrs {
+            size += wire::encoded_size(&ka);
+            if size > MAX_NLA_PAYLOAD {
+                return None;
+            }
+            k.push(ka);
+            m.push(ma);
         }
-        k.push(ka);
-        m.push(ma);
         i += n;
     }
     Some((KeyAttr::Encap(k), KeyAttr::Encap(m), i + 1))

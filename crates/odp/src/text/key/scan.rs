@@ -24,7 +24,7 @@ pub(super) fn tail(s: &[u8], i: usize) -> &[u8] {
 }
 
 /// C's `isspace` in the "C" locale.
-pub(super) fn is_space(c: u8) -> bool {
+pub(in crate::text) fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
@@ -32,9 +32,10 @@ fn hexit(c: u8) -> Option<u32> {
     (c as char).to_digit(16)
 }
 
-/// One integer conversion (`%i` with `base` 0, `%d`/`%u` with 10, `%x` with
-/// 16): the value wrapped to 64 bits and the bytes consumed.
-pub(super) fn scan_int(s: &[u8], base: u32) -> Option<(u64, usize)> {
+/// One integer conversion of OVS's `ovs_scan` (`%i` with `base` 0, `%d`/`%u`
+/// with 10, `%x` with 16): the value wrapped to 64 bits (never an overflow
+/// error) and the bytes consumed. `0x` must be followed by a hex digit.
+pub(in crate::text) fn scan_int(s: &[u8], base: u32) -> Option<(u64, usize)> {
     let mut i = 0;
     while is_space(at(s, i)) {
         i += 1;
@@ -228,7 +229,7 @@ fn inet_pton4(s: &[u8]) -> Option<[u8; 4]> {
 }
 
 /// glibc's `inet_pton6` on exactly `s`.
-pub(super) fn inet_pton6(s: &[u8]) -> Option<Ipv6Addr> {
+pub(in crate::text) fn inet_pton6(s: &[u8]) -> Option<Ipv6Addr> {
     let mut tmp = [0u8; 16];
     let mut tp = 0usize;
     let mut colonp: Option<usize> = None;
@@ -316,7 +317,7 @@ pub(super) fn inet_pton6(s: &[u8]) -> Option<Ipv6Addr> {
 /// glibc's `inet_ntop(AF_INET6)`: the longest run (first of equals) of two
 /// or more zero groups becomes `::`; IPv4-compatible and IPv4-mapped
 /// addresses end in dotted quad.
-pub(super) fn inet_ntop6(a: &Ipv6Addr) -> String {
+pub(in crate::text) fn inet_ntop6(a: &Ipv6Addr) -> String {
     let w = a.segments();
     let (mut best_base, mut best_len) = (usize::MAX, 0usize);
     let (mut cur_base, mut cur_len) = (usize::MAX, 0usize);
@@ -418,11 +419,35 @@ fn strtoull(s: &[u8]) -> Result<(u64, usize), ()> {
     ))
 }
 
+/// glibc's `strtoll(s, &end, 10)` as OVS's `str_to_llong` uses it: white
+/// space, a sign, decimal digits. `None` without digits or on overflow.
+pub(in crate::text) fn strtoll10(s: &[u8]) -> Option<(i64, usize)> {
+    let mut i = 0;
+    while is_space(at(s, i)) {
+        i += 1;
+    }
+    let negative = at(s, i) == b'-';
+    if matches!(at(s, i), b'-' | b'+') {
+        i += 1;
+    }
+    let start = i;
+    let mut v: i128 = 0;
+    while at(s, i).is_ascii_digit() {
+        v = (v * 10 + i128::from(at(s, i) - b'0')).min(i128::from(u64::MAX));
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    let v = if negative { -v } else { v };
+    i64::try_from(v).ok().map(|v| (v, i))
+}
+
 /// OVS's `parse_int_string`: a hex string (`0x...`, any length, blanks
 /// allowed between digits) or a C integer, right-justified big-endian in
 /// `width` bytes. Returns the bytes and the offset where parsing stopped, or
 /// `None` if the value does not fit.
-pub(super) fn parse_int_string(s: &[u8], width: usize) -> Option<(Vec<u8>, usize)> {
+pub(in crate::text) fn parse_int_string(s: &[u8], width: usize) -> Option<(Vec<u8>, usize)> {
     let mut out = vec![0u8; width];
     if s.starts_with(b"0x") || s.starts_with(b"0X") {
         let mut i = 2;
@@ -453,6 +478,10 @@ pub(super) fn parse_int_string(s: &[u8], width: usize) -> Option<(Vec<u8>, usize
         return Some((out, i));
     }
     let (mut v, end) = strtoull(s).ok()?;
+    // No digits: OVS's EINVAL.
+    if end == 0 {
+        return None;
+    }
     for b in out.iter_mut().rev() {
         *b = v as u8;
         v = v.checked_shr(8).unwrap_or(0);
@@ -516,6 +545,8 @@ mod tests {
         assert_eq!(parse_int_string(b"0x123", 1), None);
         assert_eq!(parse_int_string(b"258", 2), Some((vec![1, 2], 3)));
         assert_eq!(parse_int_string(b"258", 1), None);
-        assert_eq!(parse_int_string(b"x", 1), Some((vec![0], 0)));
+        // No digits: OVS's EINVAL (`s == *tail`).
+        assert_eq!(parse_int_string(b"x", 1), None);
+        assert_eq!(parse_int_string(b"", 1), None);
     }
 }

@@ -114,6 +114,12 @@ pub(super) enum Len {
     Invalid,
 }
 
+/// The highest key attribute type OVS knows (its `OVS_KEY_ATTR_MAX`,
+/// `OVS_KEY_ATTR_TUNNEL_INFO`). Kernel types above it (`IPV6_EXTHDRS`, 32,
+/// from Linux 5.18) are unknown to OVS's text format: printed as
+/// `key<N>(<bytes>/<mask bytes>)` whatever their mask, with no length check.
+pub(super) const OVS_TEXT_KEY_ATTR_MAX: u16 = OVS_KEY_ATTR_TUNNEL_INFO;
+
 /// OVS's length table for `OVS_KEY_ATTR_*`.
 pub(super) fn key_len(ty: u16) -> Len {
     match ty {
@@ -142,7 +148,7 @@ pub(super) fn key_len(ty: u16) -> Len {
         OVS_KEY_ATTR_ND => Len::Fixed(28),
         OVS_KEY_ATTR_ND_EXTENSIONS => Len::Fixed(8),
         OVS_KEY_ATTR_CT_LABELS | OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV4 => Len::Fixed(16),
-        t if t <= OVS_KEY_ATTR_MAX => Len::Fixed(0),
+        t if t <= OVS_TEXT_KEY_ATTR_MAX => Len::Fixed(0),
         _ => Len::Invalid,
     }
 }
