@@ -221,6 +221,7 @@ pub fn handle(state: &Arc<State>, conn: &Arc<Conn>, req: &Req<'_>) -> Handled {
                 mask: mask.unwrap_or_default(),
                 actions,
                 ufid: ufid.unwrap_or_default(),
+                ufid_present: ufid.is_some(),
                 stats,
             };
             if !req.echo() && !state.has_members(GROUP_FLOW) {
