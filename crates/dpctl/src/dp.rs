@@ -120,13 +120,9 @@ pub struct PortCounters {
 fn gather(ctx: &Ctx<'_>, dp: &Dpif) -> ShowInfo {
     let ty = dp.type_name();
     let stats = dp.get_stats().ok();
-    let is_system = ty == "system";
     let masks = stats.is_some_and(|s| s.n_masks != u32::MAX);
-    // Kernels before mask caching report 0 cache hits: on `system`, 0 means
-    // "not counted", as for ovs-dpctl.
-    let cache = masks
-        && stats.is_some_and(|s| s.n_cache_hit != u64::MAX && (!is_system || s.n_cache_hit != 0));
-    let caches = crate::ports::cache_levels(ty, dp.name());
+    let cache = masks && stats.is_some_and(|s| s.n_cache_hit != u64::MAX);
+    let caches = dp.cache_levels();
     let mut ports = dp.port_dump().unwrap_or_default();
     ports.sort_by_key(|p| p.port_no);
     let ports = ports

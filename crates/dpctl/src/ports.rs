@@ -296,57 +296,44 @@ pub fn port_config(dp_type: &str, port: &DpifPort) -> Vec<(String, String)> {
     cfg
 }
 
-/// A port's counters for `show -s`: the datapath's, plus on `system` the
-/// device's error counters that the datapath does not keep (from sysfs).
-/// Tunnel ports have no error counters (`?`), as in `ovs-dpctl`.
+/// A port's counters for `show -s`: the datapath's, plus the device's
+/// error counters that the datapath does not keep, read from sysfs for a
+/// port on an existing network device, as `ovs-dpctl` takes them from the
+/// device; an internal port's are 0; tunnel ports and ports without a
+/// network device have none (`?`).
 pub fn port_counters(dp: &Dpif, port: &DpifPort) -> Result<PortCounters, Errno> {
     let base = dp.port_stats(port.port_no)?;
-    let system = dp.type_name() == "system";
-    if system && tunnel(&display_type(dp.type_name(), port)).is_some() {
+    if tunnel(&display_type(dp.type_name(), port)).is_some() {
         return Ok(PortCounters {
             base,
             have_errors: false,
             extra: None,
         });
     }
-    let extra = if !system {
-        None
-    } else if port.port_type == "internal" {
-        Some([0; 5])
-    } else {
-        let read = |f: &str| {
-            std::fs::read_to_string(format!("/sys/class/net/{}/statistics/{f}", port.name))
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0)
-        };
-        Some([
-            read("rx_over_errors"),
-            read("rx_frame_errors"),
-            read("tx_aborted_errors"),
-            read("tx_carrier_errors"),
-            read("collisions"),
-        ])
+    let extra = match port.port_type.as_str() {
+        "internal" => Some([0; 5]),
+        "system" => {
+            let read = |f: &str| {
+                std::fs::read_to_string(format!("/sys/class/net/{}/statistics/{f}", port.name))
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0)
+            };
+            Some([
+                read("rx_over_errors"),
+                read("rx_frame_errors"),
+                read("tx_aborted_errors"),
+                read("tx_carrier_errors"),
+                read("collisions"),
+            ])
+        }
+        _ => None,
     };
     Ok(PortCounters {
         base,
         have_errors: true,
         extra,
     })
-}
-
-/// Cache levels of a datapath and their sizes, for `show`'s `caches:`
-/// block: the kernel's mask cache on `system`; none elsewhere.
-pub fn cache_levels(dp_type: &str, name: &str) -> Vec<(String, u32)> {
-    if dp_type != "system" {
-        return Vec::new();
-    }
-    let size = dpif_netlink::Kernel::open()
-        .and_then(|k| k.dp_get(dpif_netlink::DpId::Name(name)))
-        .ok()
-        .and_then(|d| d.masks_cache_size);
-    size.map(|s| vec![("masks-cache".to_string(), s)])
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -86,7 +86,8 @@ fn commands_through_the_daemon() {
   lookups: hit:0 missed:0 lost:0
   flows: 0
   masks: hit:0 total:0 hit/pkt:0.00
-  cache: hit:0 hit-rate:0.00%
+  caches:
+    masks-cache: size:256
   port 0: dmn0 (internal)
   port 1: q1 (dummy)
   port 5: q2 (dummy)

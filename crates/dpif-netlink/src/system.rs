@@ -953,8 +953,23 @@ impl Provider for SystemDp {
             n_flows: s.n_flows,
             n_mask_hit: m.n_mask_hit,
             n_masks: m.n_masks,
-            n_cache_hit: m.n_cache_hit,
+            // Kernels before the mask cache report 0: not counted (OVS's
+            // dpif-netlink reads it the same way).
+            n_cache_hit: if m.n_cache_hit == 0 {
+                u64::MAX
+            } else {
+                m.n_cache_hit
+            },
         })
+    }
+
+    fn cache_levels(&self) -> Vec<(String, u32)> {
+        self.kernel
+            .dp_get(DpId::Ifindex(self.dp_ifindex))
+            .ok()
+            .and_then(|d| d.masks_cache_size)
+            .map(|s| vec![("masks-cache".to_string(), s)])
+            .unwrap_or_default()
     }
 
     fn get_drop_frags(&self) -> Result<bool, Errno> {

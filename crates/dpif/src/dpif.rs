@@ -267,6 +267,12 @@ impl Dpif {
         self.provider.get_max_ports()
     }
 
+    /// The datapath's sized flow caches (see
+    /// [`crate::Provider::cache_levels`]).
+    pub fn cache_levels(&self) -> Vec<(String, u32)> {
+        self.provider.cache_levels()
+    }
+
     /// All ports, in port-number order.
     pub fn port_dump(&self) -> Result<Vec<DpifPort>, Errno> {
         self.finish("port_dump", self.provider.port_dump())

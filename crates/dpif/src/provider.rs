@@ -159,6 +159,14 @@ pub trait Provider: Send + Sync {
     /// One more than the largest port number the datapath accepts.
     fn get_max_ports(&self) -> u32;
 
+    /// The datapath's flow caches that have a configurable size (OVS's
+    /// `cache_get_supported_levels` / `cache_get_name` / `cache_get_size`):
+    /// name and size of each, e.g. the kernel's `masks-cache`. None by
+    /// default.
+    fn cache_levels(&self) -> Vec<(String, u32)> {
+        Vec::new()
+    }
+
     /// All ports, in port-number order.
     ///
     /// # Errors

@@ -21,7 +21,9 @@ pub struct DpStats {
     pub n_mask_hit: u64,
     /// Distinct masks in the table.
     pub n_masks: u32,
-    /// Packets that hit the exact-match cache, where the provider has one.
+    /// Packets that hit the exact-match cache, where the provider has one;
+    /// `u64::MAX` when the provider does not count them (as OVS's dpif
+    /// reports an unavailable statistic).
     pub n_cache_hit: u64,
 }
 
