@@ -124,6 +124,14 @@ impl FlowKey {
         &self.words
     }
 
+    /// The packed words, writable: for the fast path's extractor, which
+    /// writes the packing of a packet's flow directly (see
+    /// [`crate::miniflow`]) and must keep the key the packing of a flow.
+    #[inline]
+    pub(crate) fn words_mut(&mut self) -> &mut [u64; N_WORDS] {
+        &mut self.words
+    }
+
     /// Builds a key from raw words (the inverse of [`FlowKey::words`]).
     /// Bits outside the layout are cleared so that the key stays the
     /// packing of some [`Flow`].
@@ -465,6 +473,62 @@ impl FlowKey {
                 context: [b32(28, 0), b32(28, 32), b32(29, 0), b32(29, 32)],
             },
         }
+    }
+}
+
+/// Which words of a [`FlowKey`] are nonzero: bit `i % 64` of element
+/// `i / 64` for word `i`. With the key's packing injective, the map and
+/// the nonzero words in order determine the key (the exact-match cache
+/// stores keys that way). The fast path's extractor
+/// ([`crate::miniflow`]) computes it as it writes the words; other keys
+/// get it from [`WordMap::of`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WordMap(pub [u64; 2]);
+
+impl WordMap {
+    /// Words 0..HOT hold the fields most packets have; the others are
+    /// zero for plain (non-tunnel, non-conntrack) traffic.
+    const HOT: usize = 16;
+
+    /// The map of `key`, by scanning its words.
+    pub fn of(key: &FlowKey) -> WordMap {
+        let w = key.words();
+        let mut map = [0u64; 2];
+        for (i, &x) in w[..Self::HOT].iter().enumerate() {
+            map[0] |= u64::from(x != 0) << i;
+        }
+        // One cheap OR over the rest usually shows they are all zero.
+        if w[Self::HOT..].iter().fold(0, |acc, &x| acc | x) != 0 {
+            for (i, &x) in w.iter().enumerate().skip(Self::HOT) {
+                map[i / 64] |= u64::from(x != 0) << (i % 64);
+            }
+        }
+        WordMap(map)
+    }
+
+    /// Number of nonzero words.
+    #[inline]
+    pub fn count(&self) -> usize {
+        (self.0[0].count_ones() + self.0[1].count_ones()) as usize
+    }
+
+    /// The indices of the nonzero words, ascending.
+    #[inline]
+    pub fn indices(self) -> impl Iterator<Item = usize> {
+        let [mut lo, mut hi] = self.0;
+        std::iter::from_fn(move || {
+            if lo != 0 {
+                let i = lo.trailing_zeros() as usize;
+                lo &= lo - 1;
+                Some(i)
+            } else if hi != 0 {
+                let i = hi.trailing_zeros() as usize;
+                hi &= hi - 1;
+                Some(64 + i)
+            } else {
+                None
+            }
+        })
     }
 }
 

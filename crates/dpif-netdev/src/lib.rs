@@ -25,6 +25,7 @@ pub mod dp;
 pub mod emc;
 pub mod flow;
 pub mod flowkey;
+pub mod miniflow;
 pub mod pmd;
 pub mod port;
 pub mod upcall;

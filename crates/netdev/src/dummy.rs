@@ -348,15 +348,17 @@ impl DummyNetdev {
 
     /// Whether `frame` is at least an Ethernet header long and fits the
     /// MTU (with room for one VLAN tag if it carries one).
-    fn frame_ok(&self, frame: &[u8]) -> bool {
+    /// `max_untagged` is the MTU plus the Ethernet header.
+    #[inline]
+    fn frame_ok(frame: &[u8], max_untagged: usize) -> bool {
         if frame.len() < ETH_HEADER_LEN {
             return false;
         }
-        let mut max = self.mtu.load(Ordering::Relaxed) as usize + ETH_HEADER_LEN;
-        if matches!(frame[12..14], [0x81, 0x00] | [0x88, 0xa8]) {
-            max += VLAN_HEADER_LEN;
+        if frame.len() <= max_untagged {
+            return true;
         }
-        frame.len() <= max
+        matches!(frame[12..14], [0x81, 0x00] | [0x88, 0xa8])
+            && frame.len() <= max_untagged + VLAN_HEADER_LEN
     }
 }
 
@@ -406,7 +408,10 @@ impl Netdev for DummyNetdev {
                 slot.copy_from(t);
                 bytes += t.len() as u64;
                 n += 1;
-                g.next = (g.next + 1) % g.templates.len();
+                g.next += 1;
+                if g.next == g.templates.len() {
+                    g.next = 0;
+                }
                 if let Some(r) = &mut g.remaining {
                     *r -= 1;
                 }
@@ -435,11 +440,12 @@ impl Netdev for DummyNetdev {
         let mut sent = 0;
         let mut bytes = 0u64;
         let mut dropped = 0;
+        let max_untagged = self.mtu.load(Ordering::Relaxed) as usize + ETH_HEADER_LEN;
         let mut q = lock(q);
         for i in 0..batch.len() {
             let p = &batch.packets()[i];
             let len = p.len() as u64;
-            if !self.frame_ok(p.data()) || (!discard && q.log.len() >= limit) {
+            if !Self::frame_ok(p.data(), max_untagged) || (!discard && q.log.len() >= limit) {
                 dropped += 1;
                 continue;
             }
@@ -454,7 +460,9 @@ impl Netdev for DummyNetdev {
         drop(q);
         batch.clear();
         self.stats.add_tx(sent as u64, bytes);
-        self.stats.add_tx_dropped(dropped);
+        if dropped != 0 {
+            self.stats.add_tx_dropped(dropped);
+        }
         Ok(sent)
     }
 
