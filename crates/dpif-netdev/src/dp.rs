@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 use dpif::{
     DpStats, DpifFlow, DpifPort, Errno, Execute, FlowDel, FlowDump, FlowDumpThread, FlowGet,
     FlowPut, FlowStats, ListenMask, Op, OpReply, PortSpec, PortStats, Provider, Timeout,
-    UpcallKind,
 };
 use odp::flow::Flow;
 use odp::key::{KeyAttr, PortNo, Ufid};
@@ -28,7 +27,7 @@ use odp::nl::Mode;
 
 use crate::flow::{DpFlow, StoredAttrs};
 use crate::flowkey::FlowKey;
-use crate::pmd::{DpSink, PmdHandle, Update};
+use crate::pmd::{PmdHandle, Update};
 use crate::port::{netdev_kind, open_netdev, Port};
 use crate::upcall::{UpcallQueues, DEFAULT_QUEUE_LEN};
 
@@ -276,15 +275,6 @@ impl Shared {
         }
         if cache_hit != 0 {
             self.n_cache_hit.fetch_add(cache_hit, Ordering::Relaxed);
-        }
-    }
-
-    /// Handles a packet that matched no flow: a miss upcall, or lost.
-    pub fn miss(&self, sink: &mut DpSink<'_>, packet: &[u8]) {
-        if self.listen().miss {
-            sink.upcall(UpcallKind::Miss, packet, None);
-        } else {
-            self.upcalls.count_lost(1);
         }
     }
 
@@ -638,7 +628,7 @@ impl Datapath {
         let flow = odp::extract::extract(&x.packet, &md);
         let exact = odp::convert::exact_mask_for_packet(&flow);
         odp::execute::validate(&x.actions, &flow, &exact).map_err(|_| Errno::EINVAL)?;
-        crate::pmd::execute_one(&self.shared, &x.packet, md, &x.actions);
+        crate::pipeline::execute_one(&self.shared, &x.packet, md, &x.actions);
         Ok(())
     }
 }

@@ -18,7 +18,8 @@
 //! flow insertions and removals to the poll thread, which applies them
 //! between packet batches.
 
-#![forbid(unsafe_code)]
+// Unsafe code only in `sys` (prefetch hints), with SAFETY notes.
+#![deny(unsafe_code)]
 
 pub mod classifier;
 pub mod dp;
@@ -26,8 +27,12 @@ pub mod emc;
 pub mod flow;
 pub mod flowkey;
 pub mod miniflow;
+pub mod output;
+pub mod pipeline;
 pub mod pmd;
 pub mod port;
+pub mod rng;
+mod sys;
 pub mod upcall;
 
 pub use dp::{Datapath, NetdevClass};

@@ -27,6 +27,12 @@
 //! | `tx_discard`   | `true` / `false`       | `false`          |
 //! | `mac`          | `xx:xx:xx:xx:xx:xx`    | `aa:55:00:00:00:NN` |
 //! | `mtu`          | 68..=65535             | 1500             |
+//! | `rx_hold`      | `true` / `false`       | `false`          |
+//!
+//! With `rx_hold=true` the receive queues report that they hold their
+//! packets while unpolled ([`Netdev::rx_holds`]): a generator then waits
+//! while the datapath cannot take more misses, as a benchmark measuring
+//! flow setup wants (no miss lost because the generator ran ahead).
 //!
 //! # Buffers
 //!
@@ -145,6 +151,8 @@ pub struct DummyNetdev {
     tx_log_len: AtomicUsize,
     /// Count transmitted packets without logging them.
     tx_discard: AtomicBool,
+    /// Receive queues hold their packets while unpolled.
+    rx_hold: AtomicBool,
 }
 
 /// Packs an address into the low 48 bits of a `u64`.
@@ -183,6 +191,7 @@ struct ParsedOptions {
     tx_discard: Option<bool>,
     mac: Option<MacAddr>,
     mtu: Option<u32>,
+    rx_hold: Option<bool>,
     n_rxq: Option<usize>,
     n_txq: Option<usize>,
 }
@@ -205,6 +214,7 @@ impl ParsedOptions {
                     )
                 }
                 "mtu" => p.mtu = Some(opt::number(dev, k, v, 68, 65535)?),
+                "rx_hold" => p.rx_hold = Some(opt::boolean(dev, k, v)?),
                 "n_rxq" => p.n_rxq = Some(opt::number(dev, k, v, 1, MAX_QUEUES)?),
                 "n_txq" => p.n_txq = Some(opt::number(dev, k, v, 1, MAX_QUEUES)?),
                 _ => return Err(opt::unknown(dev, k)),
@@ -236,6 +246,7 @@ impl DummyNetdev {
             rx_queue_len: AtomicUsize::new(DEFAULT_RX_QUEUE_LEN),
             tx_log_len: AtomicUsize::new(DEFAULT_TX_LOG_LEN),
             tx_discard: AtomicBool::new(false),
+            rx_hold: AtomicBool::new(false),
         }
     }
 
@@ -273,6 +284,9 @@ impl DummyNetdev {
         }
         if let Some(v) = p.mtu {
             self.mtu.store(v, Ordering::Relaxed);
+        }
+        if let Some(v) = p.rx_hold {
+            self.rx_hold.store(v, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -501,6 +515,10 @@ impl Netdev for DummyNetdev {
             }
         }
         q.signal.wait_since(seen, timeout)
+    }
+
+    fn rx_holds(&self, rxq: usize) -> bool {
+        rxq < self.rxqs.len() && self.rx_hold.load(Ordering::Relaxed)
     }
 
     fn attach_rx_signal(&self, rxq: usize, signal: Arc<RxSignal>) -> bool {
