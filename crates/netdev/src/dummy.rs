@@ -414,24 +414,25 @@ impl Netdev for DummyNetdev {
             }
         }
         if let Some(g) = &mut st.generator {
-            while g.remaining != Some(0) {
-                let Some(slot) = batch.next_slot() else {
+            let room = batch.free_space() as u64;
+            let count = g.remaining.map_or(room, |r| r.min(room));
+            for _ in 0..count {
+                let Some(t) = g.templates.get(g.next) else {
                     break;
                 };
-                let t = &g.templates[g.next];
-                slot.copy_from(t);
+                batch.push_copy(t);
                 bytes += t.len() as u64;
-                n += 1;
                 g.next += 1;
                 if g.next == g.templates.len() {
                     g.next = 0;
                 }
-                if let Some(r) = &mut g.remaining {
-                    *r -= 1;
-                }
             }
-            if g.remaining == Some(0) {
-                st.generator = None;
+            n += count as usize;
+            if let Some(r) = &mut g.remaining {
+                *r -= count;
+                if *r == 0 {
+                    st.generator = None;
+                }
             }
         }
         self.stats.add_rx(n as u64, bytes);

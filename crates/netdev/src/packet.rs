@@ -162,7 +162,7 @@ impl Packet {
     pub fn copy_from(&mut self, data: &[u8]) {
         self.reset();
         if data.len() > self.tailroom() {
-            self.grow(0, data.len() - self.tailroom());
+            self.grow_for(data.len());
         }
         // Straight into the window: no zeroing first, the copy covers it.
         self.end = self.start + data.len();
@@ -233,6 +233,13 @@ impl Packet {
         let old = self.len();
         self.resize(old + bytes.len());
         self.data_mut()[old..].copy_from_slice(bytes);
+    }
+
+    /// Slow path of [`Packet::copy_from`]: room for `len` bytes of data.
+    #[cold]
+    #[inline(never)]
+    fn grow_for(&mut self, len: usize) {
+        self.grow(0, len - self.tailroom());
     }
 
     /// Slow path: a larger buffer with `front` more bytes of headroom and
@@ -346,23 +353,38 @@ impl Batch {
     /// for a batch built by [`Batch::from_packets`] until its pool is full.
     #[inline]
     pub fn next_slot(&mut self) -> Option<&mut Packet> {
-        if self.is_full() {
+        let p = self.next_buffer()?;
+        p.reset();
+        Some(p)
+    }
+
+    /// The next spare buffer, appended to the batch as it is (stale
+    /// contents and metadata: the caller resets or overwrites it).
+    #[inline(always)]
+    fn next_buffer(&mut self) -> Option<&mut Packet> {
+        if self.len >= BATCH_SIZE {
             return None;
         }
-        if self.pool.len() == self.len {
-            self.pool.push(Packet::with_room(self.headroom, self.room));
+        if self.pool.len() <= self.len {
+            self.grow_pool();
         }
-        let p = &mut self.pool[self.len];
-        p.reset();
+        let i = self.len;
         self.len += 1;
-        Some(p)
+        self.pool.get_mut(i)
+    }
+
+    /// Slow path of [`Batch::next_buffer`]: one more buffer in the pool.
+    #[cold]
+    #[inline(never)]
+    fn grow_pool(&mut self) {
+        self.pool.push(Packet::with_room(self.headroom, self.room));
     }
 
     /// Appends a copy of `data` in a spare buffer; returns `false` (and
     /// changes nothing) if the batch is full.
     #[inline]
     pub fn push_copy(&mut self, data: &[u8]) -> bool {
-        match self.next_slot() {
+        match self.next_buffer() {
             Some(p) => {
                 p.copy_from(data);
                 true
