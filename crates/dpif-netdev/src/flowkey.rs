@@ -159,27 +159,40 @@ impl FlowKey {
         self.words.iter().all(|&w| w == 0)
     }
 
-    /// A cheap 32-bit hash of the fields that tell connections apart
-    /// (ports, addresses, protocol, in_port, recirc_id), for the exact-match
-    /// cache. Flows that differ elsewhere may collide, which only costs a
-    /// cache miss: the cache compares whole keys.
+    /// A 32-bit hash of the fields that tell connections apart (ports,
+    /// addresses, protocol, Ethernet addresses, in_port, recirc_id), for
+    /// the exact-match cache, the signature cache and the upcall queues.
+    /// Flows that differ elsewhere may collide, which only costs a cache
+    /// miss: the caches compare whole keys.
+    ///
+    /// Every word goes through a multiply before it meets another, so
+    /// fields sharing bit positions in different words (an address and a
+    /// port) cannot cancel out. Two independent chains, so that the
+    /// multiplies overlap.
     #[inline]
     pub fn emc_hash(&self) -> u32 {
         let w = &self.words;
-        // Three independent lanes, so the multiplies overlap instead of
-        // forming one long dependency chain.
-        let a = w[W_IN_PORT_RECIRC]
-            ^ w[W_DL_DST].rotate_left(21)
-            ^ w[W_IPV6_ADDRS]
-            ^ w[W_IPV6_ADDRS + 2].rotate_left(7);
-        let b = w[W_PROTO]
-            ^ w[W_DL_SRC].rotate_left(13)
-            ^ w[W_IPV6_ADDRS + 1]
-            ^ w[W_IPV6_ADDRS + 3].rotate_left(29);
-        let c = w[W_NW_ADDRS] ^ w[W_PORTS].rotate_left(32);
-        let h = hash_finish(a ^ HASH_SEED)
-            ^ hash_finish(b ^ 0x1319_8a2e_0370_7344)
-            ^ hash_finish(c ^ 0xa409_3822_299f_31d0);
+        let mut a = HASH_SEED;
+        let mut b = 0x1319_8a2e_0370_7344;
+        for i in [
+            W_IN_PORT_RECIRC,
+            W_NW_ADDRS,
+            W_DL_DST,
+            W_IPV6_ADDRS,
+            W_IPV6_ADDRS + 2,
+        ] {
+            a = hash_word(a, w[i]);
+        }
+        for i in [
+            W_PROTO,
+            W_PORTS,
+            W_DL_SRC,
+            W_IPV6_ADDRS + 1,
+            W_IPV6_ADDRS + 3,
+        ] {
+            b = hash_word(b, w[i]);
+        }
+        let h = hash_finish(a ^ b.rotate_left(32));
         (h ^ (h >> 32)) as u32
     }
 
