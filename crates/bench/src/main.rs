@@ -95,6 +95,8 @@ struct Report {
     bytes_per_flow: Option<f64>,
     /// Nanoseconds the poll thread spent on a CPU during the window.
     pmd_cpu_ns: Option<u64>,
+    /// Nanoseconds the handler thread spent on a CPU (`setup`).
+    handler_cpu_ns: Option<u64>,
 }
 
 impl Report {
@@ -136,6 +138,14 @@ fn emit(r: &Report, baseline: Option<&Report>) {
         line.push_str(&format!(
             ", \"pmd_cpu_ns_per_packet\": {:.1}",
             ns as f64 / r.packets as f64
+        ));
+    }
+    if let (Some(ns), true) = (r.handler_cpu_ns, r.flows > 0) {
+        // On-CPU time of the handler (upcall receive and flow install)
+        // per installed flow.
+        line.push_str(&format!(
+            ", \"handler_cpu_ns_per_flow\": {:.1}",
+            ns as f64 / r.flows as f64
         ));
     }
     if let Some(b) = r.bytes_per_flow {
@@ -410,9 +420,15 @@ fn megaflow(window: Duration) -> Report {
 /// Time on CPU, in nanoseconds, of this process's poll thread (the thread
 /// whose name starts with `pmd0-`), from `/proc/self/task/*/schedstat`.
 fn pmd_cpu_ns() -> Option<u64> {
+    thread_cpu_ns("pmd0-")
+}
+
+/// Time on CPU, in nanoseconds, of this process's first thread whose name
+/// starts with `prefix`.
+fn thread_cpu_ns(prefix: &str) -> Option<u64> {
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.starts_with("pmd0-") {
+        if comm.starts_with(prefix) {
             let st = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
             return st.split_whitespace().next()?.parse().ok();
         }
@@ -475,7 +491,8 @@ fn setup(window: Duration) -> Report {
     let handler = {
         let dpif = rig.dpif.clone();
         let stop = stop.clone();
-        std::thread::spawn(move || {
+        let spawn = std::thread::Builder::new().name("handler0".into());
+        spawn.spawn(move || {
             let mut installed = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 if !dpif.recv_wait(0, Some(Duration::from_millis(50))) {
@@ -499,6 +516,7 @@ fn setup(window: Duration) -> Report {
             }
             installed
         })
+        .expect("handler thread")
     };
     // N distinct microflows, sent round and round: each is a miss until its
     // flow is installed.
@@ -506,6 +524,7 @@ fn setup(window: Duration) -> Report {
         .map(|i| udp_frame(0x0a00_0001, 0x0c00_0000 + i, (i & 0xffff) as u16, 9))
         .collect();
     let start = Instant::now();
+    let cpu0 = pmd_cpu_ns().zip(thread_cpu_ns("handler0"));
     rig.generate(templates);
     let deadline = start + window.max(Duration::from_secs(60));
     loop {
@@ -516,6 +535,7 @@ fn setup(window: Duration) -> Report {
         std::thread::sleep(Duration::from_millis(5));
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu1 = pmd_cpu_ns().zip(thread_cpu_ns("handler0"));
     rig.stop();
     stop.store(true, Ordering::Relaxed);
     let _ = handler.join();
@@ -531,6 +551,8 @@ fn setup(window: Duration) -> Report {
         mask_visits: s.n_mask_hit,
         lost: s.n_lost,
         flows_per_sec: Some(s.n_flows as f64 / elapsed),
+        pmd_cpu_ns: cpu0.zip(cpu1).map(|((p0, _), (p1, _))| p1.saturating_sub(p0)),
+        handler_cpu_ns: cpu0.zip(cpu1).map(|((_, h0), (_, h1))| h1.saturating_sub(h0)),
         ..Report::default()
     }
 }
