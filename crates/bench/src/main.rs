@@ -15,6 +15,9 @@
 //!   per miss upcall. `mpps` counts packets, each a new flow; `flows_per_sec`
 //!   is the install rate. The generator port holds its packets while the
 //!   upcall queues are full (`rx_hold`), so `lost` should be 0.
+//! - `puts` (not in `all`): the handler's side of `setup` alone: 200,000
+//!   exact-match puts of upcall keys through dpif `operate`, 64 at a time,
+//!   from one thread, with no traffic. `flows_per_sec` is the install rate.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +33,7 @@ use odp::convert::{flow_to_key, flow_to_mask, KeyParms};
 use odp::flow::Flow;
 use odp::key::PortNo;
 
-const USAGE: &str = "usage: oxvs-bench [--seconds N] io|exact|megaflow|large|setup|all";
+const USAGE: &str = "usage: oxvs-bench [--seconds N] io|exact|megaflow|large|setup|puts|all";
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,7 +59,7 @@ fn main() {
     let window = Duration::from_secs_f64(seconds);
     let scenarios: Vec<&str> = match scenario.as_str() {
         "all" => vec!["exact", "megaflow", "large", "setup"],
-        s @ ("io" | "exact" | "megaflow" | "large" | "setup") => vec![s],
+        s @ ("io" | "exact" | "megaflow" | "large" | "setup" | "puts") => vec![s],
         other => {
             eprintln!("oxvs-bench: unknown scenario {other:?}\n{USAGE}");
             std::process::exit(2);
@@ -72,6 +75,7 @@ fn main() {
             "exact" => exact(window),
             "megaflow" => megaflow(window),
             "large" => large(window),
+            "puts" => puts(),
             _ => setup(window),
         };
         emit(&r, Some(&baseline));
@@ -492,31 +496,32 @@ fn setup(window: Duration) -> Report {
         let dpif = rig.dpif.clone();
         let stop = stop.clone();
         let spawn = std::thread::Builder::new().name("handler0".into());
-        spawn.spawn(move || {
-            let mut installed = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                if !dpif.recv_wait(0, Some(Duration::from_millis(50))) {
-                    continue;
-                }
-                let mut ops = Vec::with_capacity(64);
-                while ops.len() < 64 {
-                    match dpif.recv(0) {
-                        Ok(Some(up)) => ops.push(Op::Put(FlowPut {
-                            flags: PutFlags::CREATE,
-                            key: up.key,
-                            mask: None,
-                            ufid: Some(up.ufid),
-                            actions: vec![Action::Output(PortNo(2))],
-                            want_stats: false,
-                        })),
-                        _ => break,
+        spawn
+            .spawn(move || {
+                let mut installed = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if !dpif.recv_wait(0, Some(Duration::from_millis(50))) {
+                        continue;
                     }
+                    let mut ops = Vec::with_capacity(256);
+                    while ops.len() < 256 {
+                        match dpif.recv(0) {
+                            Ok(Some(up)) => ops.push(Op::Put(FlowPut {
+                                flags: PutFlags::CREATE,
+                                key: up.key,
+                                mask: None,
+                                ufid: Some(up.ufid),
+                                actions: vec![Action::Output(PortNo(2))],
+                                want_stats: false,
+                            })),
+                            _ => break,
+                        }
+                    }
+                    installed += dpif.operate(&ops).iter().filter(|r| r.is_ok()).count() as u64;
                 }
-                installed += dpif.operate(&ops).iter().filter(|r| r.is_ok()).count() as u64;
-            }
-            installed
-        })
-        .expect("handler thread")
+                installed
+            })
+            .expect("handler thread")
     };
     // N distinct microflows, sent round and round: each is a miss until its
     // flow is installed.
@@ -551,8 +556,46 @@ fn setup(window: Duration) -> Report {
         mask_visits: s.n_mask_hit,
         lost: s.n_lost,
         flows_per_sec: Some(s.n_flows as f64 / elapsed),
-        pmd_cpu_ns: cpu0.zip(cpu1).map(|((p0, _), (p1, _))| p1.saturating_sub(p0)),
-        handler_cpu_ns: cpu0.zip(cpu1).map(|((_, h0), (_, h1))| h1.saturating_sub(h0)),
+        pmd_cpu_ns: cpu0
+            .zip(cpu1)
+            .map(|((p0, _), (p1, _))| p1.saturating_sub(p0)),
+        handler_cpu_ns: cpu0
+            .zip(cpu1)
+            .map(|((_, h0), (_, h1))| h1.saturating_sub(h0)),
+        ..Report::default()
+    }
+}
+
+fn puts() -> Report {
+    const N: u32 = 200_000;
+    let rig = rig("bputs");
+    let parms = KeyParms::all();
+    let ops: Vec<Op> = (0..N)
+        .map(|i| {
+            let mut f = base_key(0x0c00_0000 + i);
+            f.tp_src = (i & 0xffff) as u16;
+            Op::Put(FlowPut {
+                flags: PutFlags::CREATE,
+                key: flow_to_key(&f, &parms),
+                mask: None,
+                ufid: None,
+                actions: vec![Action::Output(PortNo(2))],
+                want_stats: false,
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    let mut ok = 0;
+    for chunk in ops.chunks(64) {
+        ok += rig.dpif.operate(chunk).iter().filter(|r| r.is_ok()).count() as u64;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    Report {
+        scenario: "puts",
+        packets: ok,
+        seconds: elapsed,
+        flows: ok,
+        flows_per_sec: Some(ok as f64 / elapsed),
         ..Report::default()
     }
 }

@@ -115,7 +115,17 @@ struct FlowTable {
     masks: HashMap<Arc<FlowKey>, usize, WordHasherBuilder>,
     /// The distinct action lists new flows were made with (most flows of
     /// a switch share a handful: an output per port), each kept once.
-    actions: HashSet<Arc<Vec<odp::action::Action>>, WordHasherBuilder>,
+    actions: HashSet<SharedActions, WordHasherBuilder>,
+}
+
+/// An interned action list, found in [`FlowTable::actions`] by its slice.
+#[derive(PartialEq, Eq, Hash)]
+struct SharedActions(Arc<Vec<odp::action::Action>>);
+
+impl std::borrow::Borrow<[odp::action::Action]> for SharedActions {
+    fn borrow(&self) -> &[odp::action::Action] {
+        &self.0
+    }
 }
 
 /// A flow as a key of [`FlowTable::by_match`]: hashed and compared by its
@@ -144,13 +154,16 @@ impl FlowTable {
         self.masks.get_key_value(mask).map(|(m, _)| m.clone())
     }
 
-    /// The shared copy of `actions` (made now if no flow has them).
-    fn interned_actions(&mut self, actions: Vec<odp::action::Action>) -> Arc<Vec<odp::action::Action>> {
-        if let Some(a) = self.actions.get(&actions) {
-            return a.clone();
+    /// The shared copy of `actions` (copied now if no flow has them).
+    fn interned_actions(
+        &mut self,
+        actions: &[odp::action::Action],
+    ) -> Arc<Vec<odp::action::Action>> {
+        if let Some(a) = self.actions.get(actions) {
+            return a.0.clone();
         }
-        let a = Arc::new(actions);
-        self.actions.insert(a.clone());
+        let a = Arc::new(actions.to_vec());
+        self.actions.insert(SharedActions(a.clone()));
         a
     }
 
@@ -181,7 +194,7 @@ impl FlowTable {
         // too: then it stays interned, which is harmless.
         let a = flow.actions().load_full();
         if Arc::strong_count(&a) <= 3 {
-            self.actions.remove(&a);
+            self.actions.remove(&a[..]);
         }
         if let Some(n) = self.masks.get_mut(&**flow.packed_mask()) {
             *n -= 1;
@@ -211,16 +224,15 @@ struct NewFlow {
     /// The mask, packed.
     mask: FlowKey,
     attrs: StoredMatch,
-    actions: Vec<odp::action::Action>,
 }
 
 impl NewFlow {
     /// The flow, sharing `table`'s copies of its mask and its actions.
-    fn build(self, table: &mut FlowTable) -> Arc<DpFlow> {
+    fn build(self, table: &mut FlowTable, actions: &[odp::action::Action]) -> Arc<DpFlow> {
         let mask = table
             .interned_mask(&self.mask)
             .unwrap_or_else(|| Arc::new(self.mask));
-        let actions = table.interned_actions(self.actions);
+        let actions = table.interned_actions(actions);
         DpFlow::new(self.ufid, &self.key, mask, self.attrs, actions)
     }
 }
@@ -477,10 +489,11 @@ impl Datapath {
             None => {
                 let mut w = nl::Writer::with_buffer(Vec::with_capacity(256));
                 odp::nl::key::emit_keys(&put.key, &mut w);
-                let (key, _) = odp::nl::key::decode_keys(w.as_bytes(), Mode::Strict).map_err(|e| {
-                    log::debug!("{}: bad flow key: {e}", self.shared.name);
-                    Errno::EINVAL
-                })?;
+                let (key, _) =
+                    odp::nl::key::decode_keys(w.as_bytes(), Mode::Strict).map_err(|e| {
+                        log::debug!("{}: bad flow key: {e}", self.shared.name);
+                        Errno::EINVAL
+                    })?;
                 let (flow, fitness) = odp::convert::key_to_flow(&key).map_err(|_| Errno::EINVAL)?;
                 if fitness != odp::Fitness::Perfect {
                     return Err(Errno::EINVAL);
@@ -506,7 +519,8 @@ impl Datapath {
             }
             None => (None, odp::convert::exact_mask_for_packet(&flow)),
         };
-        if !put.key.iter().any(|a| matches!(a, KeyAttr::InPort(_))) || mask_flow.in_port != u32::MAX {
+        if !put.key.iter().any(|a| matches!(a, KeyAttr::InPort(_))) || mask_flow.in_port != u32::MAX
+        {
             return Err(Errno::EINVAL);
         }
         if self.shared.port(PortNo(flow.in_port)).is_none() {
@@ -545,8 +559,12 @@ impl Datapath {
             (true, None) => {
                 // Derived again from the packed, masked flow when read:
                 // only if that gives back exactly these attributes.
-                let masked = key_packed.and(&mask_packed).to_flow();
-                if key_nl.is_none() && odp::convert::flow_to_key(&masked, &parms) == put.key {
+                // Masking that changes nothing gives the same attributes.
+                let masked = key_packed.and(&mask_packed);
+                if key_nl.is_none()
+                    && (masked == key_packed
+                        || odp::convert::flow_to_key(&masked.to_flow(), &parms) == put.key)
+                {
                     StoredMatch::Derived
                 } else {
                     StoredMatch::NlExact(key_bytes(key_nl).into_boxed_slice())
@@ -558,7 +576,6 @@ impl Datapath {
             key: key_packed,
             mask: mask_packed,
             attrs,
-            actions: put.actions.clone(),
         })
     }
 
@@ -610,7 +627,7 @@ impl Datapath {
         drop(table);
         let new = self.make_flow(put, ufid)?;
         let mut table = lock(&self.shared.flows);
-        let flow = new.build(&mut table);
+        let flow = new.build(&mut table, &put.actions);
         table.insert(&flow)?;
         drop(table);
         adds.push(flow);

@@ -375,7 +375,10 @@ mod tests {
         assert_eq!(f.single_output(), None);
         f.set_actions(Arc::new(vec![Action::Output(PortNo(7))]));
         assert_eq!(f.single_output(), Some(PortNo(7)));
-        f.set_actions(Arc::new(vec![Action::Output(PortNo(7)), Action::Output(PortNo(8))]));
+        f.set_actions(Arc::new(vec![
+            Action::Output(PortNo(7)),
+            Action::Output(PortNo(8)),
+        ]));
         assert_eq!(f.single_output(), None);
         assert_eq!(f.actions().load().len(), 2);
         let mut other = key.to_flow();
