@@ -29,6 +29,7 @@
 //! packed from the [`Flow`]. Both give the same key for every packet: a
 //! property test checks it on random and mangled packets.
 
+use odp::execute::Layers;
 use odp::flow::Flow;
 
 use crate::flowkey::{
@@ -55,6 +56,9 @@ pub struct PacketKey {
     key: FlowKey,
     map: WordMap,
     hash: u32,
+    /// The header offsets the direct path found (`None` after the full
+    /// extractor): they go with the packet to the executor.
+    layers: Option<Layers>,
 }
 
 impl std::fmt::Debug for PacketKey {
@@ -83,6 +87,13 @@ impl PacketKey {
     #[inline]
     pub fn hash(&self) -> u32 {
         self.hash
+    }
+
+    /// Where the packet's headers are, when the direct path read it
+    /// (exactly what [`Layers::parse`] finds).
+    #[inline]
+    pub fn layers(&self) -> Option<Layers> {
+        self.layers
     }
 
     /// Extracts the key of `packet`, received on port `in_port` with no
@@ -114,6 +125,7 @@ impl PacketKey {
 
     /// Makes this the key of `flow`.
     pub fn set_flow(&mut self, flow: &Flow) {
+        self.layers = None;
         self.key.repack(flow);
         self.map = WordMap::of(&self.key);
         self.hash = self.key.emc_hash();
@@ -150,6 +162,7 @@ impl PacketKey {
         }
         self.map = WordMap([map, 0]);
         self.hash = self.key.emc_hash();
+        self.layers = Some(h.layers);
     }
 }
 
@@ -165,6 +178,7 @@ struct Headers {
     /// `ipv6_src` low, high, `ipv6_dst` low, high.
     ipv6: [u64; 4],
     label: u64,
+    layers: Layers,
 }
 
 #[inline(always)]
@@ -221,10 +235,29 @@ fn parse(p: &[u8]) -> Option<Headers> {
         return None;
     }
     h.proto = ty;
+    h.layers.ethertype_at = Some(l3 - 2);
+    h.layers.dl_type = ty as u16;
     let d = &p[l3..];
     match ty as u16 {
-        packet::ethernet::ETHERTYPE_IPV4 => ipv4(d, &mut h),
-        packet::ethernet::ETHERTYPE_IPV6 => ipv6(d, &mut h)?,
+        packet::ethernet::ETHERTYPE_IPV4 => {
+            if d.len() >= 20 {
+                let ihl = usize::from(d[0] & 0x0f) * 4;
+                h.layers.l3 = Some(l3);
+                h.layers.proto = d[9];
+                if ihl >= 20 && be16(d, 6) & 0x1fff == 0 && d.len() >= ihl {
+                    h.layers.l4 = Some(l3 + ihl);
+                }
+            }
+            ipv4(d, &mut h)
+        }
+        packet::ethernet::ETHERTYPE_IPV6 => {
+            ipv6(d, &mut h)?;
+            if d.len() >= 40 {
+                h.layers.l3 = Some(l3);
+                h.layers.proto = d[6];
+                h.layers.l4 = Some(l3 + 40);
+            }
+        }
         packet::ethernet::ETHERTYPE_ARP
         | packet::ethernet::ETHERTYPE_RARP
         | packet::ethernet::ETHERTYPE_NSH
@@ -347,6 +380,9 @@ mod tests {
         prop_assert_eq!(k.key(), &want, "packet {:02x?}", packet);
         prop_assert_eq!(k.map(), &WordMap::of(&want));
         prop_assert_eq!(k.hash(), want.emc_hash());
+        if let Some(l) = k.layers() {
+            prop_assert_eq!(l, Layers::parse(packet), "layers of {:02x?}", packet);
+        }
         Ok(())
     }
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use dpif::UpcallKind;
 use netdev::{Batch, Packet};
 use odp::action::{Action, Userspace};
-use odp::execute::{PacketBuf, Sink};
+use odp::execute::{Layers, PacketBuf, Sink};
 use odp::flow::Flow;
 use odp::key::{PortNo, RecircId};
 
@@ -27,9 +27,11 @@ use crate::flowkey::FlowKey;
 use crate::port::Port;
 use crate::rng::Rng;
 
-/// A packet buffer the executor edits: a `netdev::Packet`.
+/// A packet buffer the executor edits: a `netdev::Packet`, with the
+/// header offsets the extractor found, if any (forgotten as soon as the
+/// packet grows or shrinks at either end).
 #[derive(Clone, Debug, Default)]
-pub struct Pkt(pub Packet);
+pub struct Pkt(pub Packet, pub Option<Layers>);
 
 impl PacketBuf for Pkt {
     fn data(&self) -> &[u8] {
@@ -39,13 +41,19 @@ impl PacketBuf for Pkt {
         self.0.data_mut()
     }
     fn push_front(&mut self, n: usize) {
+        self.1 = None;
         self.0.push_front(n);
     }
     fn pull_front(&mut self, n: usize) {
+        self.1 = None;
         let _ = self.0.pull_front(n);
     }
     fn truncate(&mut self, len: usize) {
+        self.1 = None;
         self.0.truncate(len);
+    }
+    fn layers(&self) -> Layers {
+        self.1.unwrap_or_else(|| Layers::parse(self.0.data()))
     }
 }
 
