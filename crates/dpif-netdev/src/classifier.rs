@@ -1281,7 +1281,7 @@ mod tests {
             let mut cached = 0;
             for chunk in pkts.chunks(CHUNK) {
                 let keys: Vec<&FlowKey> = chunk.iter().collect();
-                let hashes: Vec<u32> = keys.iter().enumerate().map(|(_, k)| k.emc_hash()).collect();
+                let hashes: Vec<u32> = keys.iter().map(|k| k.emc_hash()).collect();
                 let mut out = vec![None; keys.len()];
                 let (stats, n) = c.lookup_batch_cached(&keys, &hashes, &mut out);
                 assert_eq!(stats.hits + n, keys.len() as u64);
