@@ -37,7 +37,7 @@
 
 use std::sync::Arc;
 
-use crate::flowkey::{FlowKey, WordMap};
+use crate::flowkey::{FlowKey, WordMap, N_WORDS};
 
 /// Default number of slots.
 pub const EMC_ENTRIES: usize = 8192;
@@ -88,11 +88,25 @@ impl<T> Slot<T> {
             return false;
         }
         let w = key.words();
-        // Branch-free over the words: one compare of the OR of the
-        // differences.
+        // One compare of the OR of the differences. Equal maps mean at
+        // most EMC_MAX_WORDS words (the slot could store the key); the
+        // clamps only let the compiler drop the bounds checks.
         let mut diff = 0;
-        for (k, i) in map.indices().enumerate() {
-            diff |= self.words.get(k).copied().unwrap_or(!0) ^ w.get(i).copied().unwrap_or(0);
+        let [lo, hi] = map.0;
+        let mut k = 0;
+        let mut bits = lo;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            diff |= self.words[k.min(EMC_MAX_WORDS - 1)] ^ w[i.min(N_WORDS - 1)];
+            k += 1;
+        }
+        let mut bits = hi;
+        while bits != 0 {
+            let i = 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            diff |= self.words[k.min(EMC_MAX_WORDS - 1)] ^ w[i.min(N_WORDS - 1)];
+            k += 1;
         }
         diff == 0
     }

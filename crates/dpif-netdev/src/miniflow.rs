@@ -142,24 +142,27 @@ impl PacketKey {
                 w[i] = 0;
             }
         }
-        let words = [
-            (crate::flowkey::W_IN_PORT_RECIRC, u64::from(in_port)),
-            (W_PROTO, h.proto),
-            (W_NW_ADDRS, h.nw_addrs),
-            (W_PORTS, h.ports),
-            (W_DL_DST, h.dl_dst),
-            (W_DL_SRC, h.dl_src),
-            (W_IPV6_ADDRS, h.ipv6[0]),
-            (W_IPV6_ADDRS + 1, h.ipv6[1]),
-            (W_IPV6_ADDRS + 2, h.ipv6[2]),
-            (W_IPV6_ADDRS + 3, h.ipv6[3]),
-            (W_LABEL, h.label),
-        ];
-        let mut map = 0u64;
-        for (i, v) in words {
-            w[i] = v;
-            map |= u64::from(v != 0) << i;
-        }
+        let in_port = u64::from(in_port);
+        w[crate::flowkey::W_IN_PORT_RECIRC] = in_port;
+        w[W_PROTO] = h.proto;
+        w[W_NW_ADDRS] = h.nw_addrs;
+        w[W_PORTS] = h.ports;
+        w[W_DL_DST] = h.dl_dst;
+        w[W_DL_SRC] = h.dl_src;
+        w[W_IPV6_ADDRS..W_IPV6_ADDRS + 4].copy_from_slice(&h.ipv6);
+        w[W_LABEL] = h.label;
+        let bit = |v: u64, i: usize| u64::from(v != 0) << i;
+        let map = bit(in_port, crate::flowkey::W_IN_PORT_RECIRC)
+            | bit(h.proto, W_PROTO)
+            | bit(h.nw_addrs, W_NW_ADDRS)
+            | bit(h.ports, W_PORTS)
+            | bit(h.dl_dst, W_DL_DST)
+            | bit(h.dl_src, W_DL_SRC)
+            | bit(h.ipv6[0], W_IPV6_ADDRS)
+            | bit(h.ipv6[1], W_IPV6_ADDRS + 1)
+            | bit(h.ipv6[2], W_IPV6_ADDRS + 2)
+            | bit(h.ipv6[3], W_IPV6_ADDRS + 3)
+            | bit(h.label, W_LABEL);
         self.map = WordMap([map, 0]);
         self.hash = self.key.emc_hash();
         self.layers = Some(h.layers);
@@ -209,15 +212,14 @@ const VLAN_CFI: u64 = odp::flow::VLAN_CFI as u64;
 /// to the full extractor (see the module docs).
 #[inline(always)]
 fn parse(p: &[u8]) -> Option<Headers> {
-    if p.len() < 14 {
-        return None;
-    }
+    // A fixed-size view: the reads below need no bounds checks.
+    let eth: &[u8; 14] = p.get(..14)?.try_into().ok()?;
     let mut h = Headers {
-        dl_dst: be48(p, 0),
-        dl_src: be48(p, 6),
+        dl_dst: be48(eth, 0),
+        dl_src: be48(eth, 6),
         ..Headers::default()
     };
-    let mut ty = be16(p, 12);
+    let mut ty = be16(eth, 12);
     let mut l3 = 14;
     if ty == TPID_8021Q || ty == TPID_8021AD {
         if p.len() < 18 {
@@ -272,17 +274,17 @@ fn parse(p: &[u8]) -> Option<Headers> {
 /// the L3 words zero, as the full extractor does.
 #[inline(always)]
 fn ipv4(d: &[u8], h: &mut Headers) {
-    if d.len() < 20 {
+    let Some(ip) = d.get(..20).and_then(|ip| <&[u8; 20]>::try_from(ip).ok()) else {
         return;
-    }
-    let hlen = usize::from(d[0] & 0x0f) * 4;
+    };
+    let hlen = usize::from(ip[0] & 0x0f) * 4;
     if hlen < 20 || hlen > d.len() {
         return;
     }
-    let proto = d[9];
-    h.nw_addrs = be32(d, 12) | be32(d, 16) << 32;
-    h.proto |= u64::from(proto) << 24 | u64::from(d[1]) << 32 | u64::from(d[8]) << 40;
-    let frag = be16(d, 6) as u16;
+    let proto = ip[9];
+    h.nw_addrs = be32(ip, 12) | be32(ip, 16) << 32;
+    h.proto |= u64::from(proto) << 24 | u64::from(ip[1]) << 32 | u64::from(ip[8]) << 40;
+    let frag = be16(ip, 6) as u16;
     if frag & (packet::ipv4::FLAG_MF | packet::ipv4::FRAG_OFFSET_MASK) != 0 {
         let mut nw_frag = u64::from(odp::flow::FLOW_NW_FRAG_ANY);
         if frag & packet::ipv4::FRAG_OFFSET_MASK != 0 {
@@ -293,7 +295,7 @@ fn ipv4(d: &[u8], h: &mut Headers) {
         h.proto |= nw_frag << 16;
     }
     // The total length trims link-layer padding only.
-    let total = be16(d, 2) as usize;
+    let total = be16(ip, 2) as usize;
     let end = if total >= hlen {
         total.min(d.len())
     } else {
@@ -334,7 +336,10 @@ fn ipv6(d: &[u8], h: &mut Headers) -> Option<()> {
 /// The ports (or ICMP type and code) and TCP flags.
 #[inline(always)]
 fn l4(proto: u8, v4: bool, l: &[u8], h: &mut Headers) {
-    let ports = |min: usize| (l.len() >= min).then(|| be16(l, 0) | be16(l, 2) << 16);
+    let ports = |min: usize| {
+        let p: &[u8; 4] = l.get(..4)?.try_into().ok()?;
+        (l.len() >= min).then(|| be16(p, 0) | be16(p, 2) << 16)
+    };
     let found = match proto {
         packet::ipproto::TCP => {
             if l.len() < 20 {
