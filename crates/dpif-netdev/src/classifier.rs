@@ -330,22 +330,30 @@ impl<T, const K: usize> Table<T, K> {
             loc[j] = e;
             return u64::from(o.is_some()) << j;
         }
-        // Three passes, each starting the memory reads the next needs for
-        // every packet: hash and prefetch the home buckets; find the first
-        // candidate entry in each and prefetch it; compare.
+        // Four passes, each starting the memory reads the next needs for
+        // every packet: hash and prefetch the summaries; check them and
+        // prefetch the home buckets; find the first candidate entry in
+        // each and prefetch it; compare.
         let mut hashes = [0u64; CHUNK];
-        let mut candidates = 0u64;
         let mut bits = pending;
         while bits != 0 {
             let j = bits.trailing_zeros() as usize % CHUNK;
             bits &= bits - 1;
             let Some(key) = keys.get(j) else { break };
             let h = hash_key(&self.masked(key.words()));
+            hashes[j] = h;
+            crate::sys::prefetch(&self.summary[self.home(h)]);
+        }
+        let mut candidates = 0u64;
+        let mut bits = pending;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize % CHUNK;
+            bits &= bits - 1;
+            let h = hashes[j];
             let b = self.home(h);
             if self.summary[b] & sig_bit(h) != 0 {
                 crate::sys::prefetch(&self.buckets[b]);
                 candidates |= 1u64 << j;
-                hashes[j] = h;
             }
         }
         let mut bits = candidates;
