@@ -217,23 +217,25 @@ impl FlowTable {
 }
 
 /// A validated put, ready to become a [`DpFlow`] under the table lock.
+///
+/// Small: the packed key is already reduced to the words its mask
+/// touches, and the mask is on the heap (dropped for the table's shared
+/// copy when there is one), so that moving it costs nothing.
 struct NewFlow {
     ufid: Ufid,
-    /// The key, packed (not yet masked).
-    key: FlowKey,
+    /// The masked key's words where the mask is nonzero.
+    key_words: Box<[u64]>,
     /// The mask, packed.
-    mask: FlowKey,
+    mask: Arc<FlowKey>,
     attrs: StoredMatch,
 }
 
 impl NewFlow {
     /// The flow, sharing `table`'s copies of its mask and its actions.
     fn build(self, table: &mut FlowTable, actions: &[odp::action::Action]) -> Arc<DpFlow> {
-        let mask = table
-            .interned_mask(&self.mask)
-            .unwrap_or_else(|| Arc::new(self.mask));
+        let mask = table.interned_mask(&self.mask).unwrap_or(self.mask);
         let actions = table.interned_actions(actions);
-        DpFlow::new(self.ufid, &self.key, mask, self.attrs, actions)
+        DpFlow::with_words(self.ufid, self.key_words, mask, self.attrs, actions)
     }
 }
 
@@ -573,8 +575,8 @@ impl Datapath {
         };
         Ok(NewFlow {
             ufid,
-            key: key_packed,
-            mask: mask_packed,
+            key_words: crate::flow::masked_words(&key_packed, &mask_packed),
+            mask: Arc::new(mask_packed),
             attrs,
         })
     }

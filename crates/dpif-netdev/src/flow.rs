@@ -150,18 +150,19 @@ impl DpFlow {
         attrs: StoredMatch,
         actions: Arc<Vec<Action>>,
     ) -> Arc<DpFlow> {
-        // Sized first: collecting through the filter would grow (and
-        // then shrink) the allocation several times.
-        let n = mask.words().iter().filter(|&&m| m != 0).count();
-        let mut key_words = Vec::with_capacity(n);
-        key_words.extend(
-            mask.words()
-                .iter()
-                .zip(key.words())
-                .filter(|(&m, _)| m != 0)
-                .map(|(&m, &k)| k & m),
-        );
-        let key_words = key_words.into_boxed_slice();
+        let key_words = masked_words(key, &mask);
+        DpFlow::with_words(ufid, key_words, mask, attrs, actions)
+    }
+
+    /// [`DpFlow::new`] from the masked key's words where `mask` is
+    /// nonzero ([`masked_words`]).
+    pub fn with_words(
+        ufid: Ufid,
+        key_words: Box<[u64]>,
+        mask: Arc<FlowKey>,
+        attrs: StoredMatch,
+        actions: Arc<Vec<Action>>,
+    ) -> Arc<DpFlow> {
         let single = single_output(&actions);
         Arc::new(DpFlow {
             hot: Hot {
@@ -318,6 +319,23 @@ impl DpFlow {
             }
         }
     }
+}
+
+/// The words of `key & mask` where `mask` is nonzero: what a flow stores
+/// of its key.
+pub fn masked_words(key: &FlowKey, mask: &FlowKey) -> Box<[u64]> {
+    // Sized first: collecting through the filter would grow (and then
+    // shrink) the allocation several times.
+    let n = mask.words().iter().filter(|&&m| m != 0).count();
+    let mut words = Vec::with_capacity(n);
+    words.extend(
+        mask.words()
+            .iter()
+            .zip(key.words())
+            .filter(|(&m, _)| m != 0)
+            .map(|(&m, &k)| k & m),
+    );
+    words.into_boxed_slice()
 }
 
 /// The port of an action list that is exactly one output.
