@@ -1,5 +1,6 @@
 //! `oxvs-bench SCENARIO`: forwarding benchmarks of the userspace datapath
-//! with in-memory ports, 64-byte packets and one poll thread. Prints one
+//! with in-memory ports, 64-byte packets and one poll thread (pinned to the
+//! last CPU, as the OVS-DPDK peer pins its PMD). Prints one
 //! JSON line per run.
 //!
 //! Scenarios:
@@ -212,6 +213,10 @@ fn rig_with(name: &str, in_opts: &[(&str, &str)]) -> Rig {
         Some(PortNo(2)),
     )
     .expect("port 2");
+    // The poll thread runs on the last CPU, as the OVS-DPDK peer's PMD
+    // (pmd-cpu-mask) does: it is not moved between CPUs mid-run.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    dp.pin_pmd(0, cpus - 1);
     let rx = dp.port_netdev(PortNo(1)).expect("port 1");
     let tx = dp.port_netdev(PortNo(2)).expect("port 2");
     Rig { dp, dpif, rx, tx }

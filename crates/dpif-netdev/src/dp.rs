@@ -386,6 +386,20 @@ impl Datapath {
         self.shared.busy_poll.store(busy, Ordering::Relaxed);
     }
 
+    /// Pins poll thread `i` (of those the datapath was created with) to
+    /// CPU `cpu`, as OVS's `pmd-cpu-mask` does; the thread applies it
+    /// between batches (a failure is logged there). Returns false if
+    /// there is no such thread.
+    pub fn pin_pmd(&self, i: usize, cpu: usize) -> bool {
+        match lock(&self.pmds).get(i) {
+            Some(p) => {
+                p.send(Update::Pin(cpu));
+                true
+            }
+            None => false,
+        }
+    }
+
     fn alive(&self) -> Result<(), Errno> {
         if self.shared.destroyed.load(Ordering::Acquire) {
             Err(Errno::ENODEV)
