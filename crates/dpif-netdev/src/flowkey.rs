@@ -179,34 +179,28 @@ impl FlowKey {
     /// Flows that differ elsewhere may collide, which only costs a cache
     /// miss: the caches compare whole keys.
     ///
-    /// Every word goes through a multiply before it meets another, so
-    /// fields sharing bit positions in different words (an address and a
-    /// port) cannot cancel out. Two independent chains, so that the
-    /// multiplies overlap.
+    /// Every word goes through a multiply of its own before it meets
+    /// another (each with a different key and rotation), so fields that
+    /// share bit positions in different words (an address and a port)
+    /// cannot cancel out; the multiplies are independent, so they overlap
+    /// instead of forming a chain, and one final 128-bit multiply mixes
+    /// the high bits into the low.
     #[inline]
     pub fn emc_hash(&self) -> u32 {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
         let w = &self.words;
-        let mut a = HASH_SEED;
-        let mut b = 0x1319_8a2e_0370_7344;
-        for i in [
-            W_IN_PORT_RECIRC,
-            W_NW_ADDRS,
-            W_DL_DST,
-            W_IPV6_ADDRS,
-            W_IPV6_ADDRS + 2,
-        ] {
-            a = hash_word(a, w[i]);
-        }
-        for i in [
-            W_PROTO,
-            W_PORTS,
-            W_DL_SRC,
-            W_IPV6_ADDRS + 1,
-            W_IPV6_ADDRS + 3,
-        ] {
-            b = hash_word(b, w[i]);
-        }
-        let h = hash_finish(a ^ b.rotate_left(32));
+        let mix = |i: usize, key: u64, rot: u32| (w[i] ^ key).wrapping_mul(K).rotate_left(rot);
+        let h = mix(W_IN_PORT_RECIRC, 0x243f_6a88_85a3_08d3, 0)
+            ^ mix(W_PROTO, 0x1319_8a2e_0370_7344, 7)
+            ^ mix(W_NW_ADDRS, 0xa409_3822_299f_31d0, 13)
+            ^ mix(W_PORTS, 0x082e_fa98_ec4e_6c89, 19)
+            ^ mix(W_DL_DST, 0x4528_21e6_38d0_1377, 26)
+            ^ mix(W_DL_SRC, 0xbe54_66cf_34e9_0c6c, 32)
+            ^ mix(W_IPV6_ADDRS, 0xc0ac_29b7_c97c_50dd, 38)
+            ^ mix(W_IPV6_ADDRS + 1, 0x3f84_d5b5_b547_0917, 45)
+            ^ mix(W_IPV6_ADDRS + 2, 0x9216_d5d9_8979_fb1b, 51)
+            ^ mix(W_IPV6_ADDRS + 3, 0xd131_0ba6_98df_b5ac, 57);
+        let h = hash_finish(h);
         (h ^ (h >> 32)) as u32
     }
 
