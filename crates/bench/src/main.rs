@@ -1,5 +1,6 @@
 //! `oxvs-bench SCENARIO`: forwarding benchmarks of the userspace datapath
-//! with in-memory ports, 64-byte packets and one poll thread. Prints one
+//! with in-memory ports, 64-byte packets and one poll thread (pinned to the
+//! last CPU, as the OVS-DPDK peer pins its PMD). Prints one
 //! JSON line per run.
 //!
 //! Scenarios:
@@ -13,7 +14,11 @@
 //!   Also reports memory per flow.
 //! - `setup`: every packet a new flow; a handler thread installs one flow
 //!   per miss upcall. `mpps` counts packets, each a new flow; `flows_per_sec`
-//!   is the install rate.
+//!   is the install rate. The generator port holds its packets while the
+//!   upcall queues are full (`rx_hold`), so `lost` should be 0.
+//! - `puts` (not in `all`): the handler's side of `setup` alone: 200,000
+//!   exact-match puts of upcall keys through dpif `operate`, 64 at a time,
+//!   from one thread, with no traffic. `flows_per_sec` is the install rate.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +34,7 @@ use odp::convert::{flow_to_key, flow_to_mask, KeyParms};
 use odp::flow::Flow;
 use odp::key::PortNo;
 
-const USAGE: &str = "usage: oxvs-bench [--seconds N] io|exact|megaflow|large|setup|all";
+const USAGE: &str = "usage: oxvs-bench [--seconds N] io|exact|megaflow|large|setup|puts|all";
 
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,7 +60,7 @@ fn main() {
     let window = Duration::from_secs_f64(seconds);
     let scenarios: Vec<&str> = match scenario.as_str() {
         "all" => vec!["exact", "megaflow", "large", "setup"],
-        s @ ("io" | "exact" | "megaflow" | "large" | "setup") => vec![s],
+        s @ ("io" | "exact" | "megaflow" | "large" | "setup" | "puts") => vec![s],
         other => {
             eprintln!("oxvs-bench: unknown scenario {other:?}\n{USAGE}");
             std::process::exit(2);
@@ -71,6 +76,7 @@ fn main() {
             "exact" => exact(window),
             "megaflow" => megaflow(window),
             "large" => large(window),
+            "puts" => puts(),
             _ => setup(window),
         };
         emit(&r, Some(&baseline));
@@ -94,6 +100,8 @@ struct Report {
     bytes_per_flow: Option<f64>,
     /// Nanoseconds the poll thread spent on a CPU during the window.
     pmd_cpu_ns: Option<u64>,
+    /// Nanoseconds the handler thread spent on a CPU (`setup`).
+    handler_cpu_ns: Option<u64>,
 }
 
 impl Report {
@@ -137,6 +145,14 @@ fn emit(r: &Report, baseline: Option<&Report>) {
             ns as f64 / r.packets as f64
         ));
     }
+    if let (Some(ns), true) = (r.handler_cpu_ns, r.flows > 0) {
+        // On-CPU time of the handler (upcall receive and flow install)
+        // per installed flow.
+        line.push_str(&format!(
+            ", \"handler_cpu_ns_per_flow\": {:.1}",
+            ns as f64 / r.flows as f64
+        ));
+    }
     if let Some(b) = r.bytes_per_flow {
         line.push_str(&format!(", \"bytes_per_flow\": {b:.0}"));
     }
@@ -174,6 +190,11 @@ struct Rig {
 }
 
 fn rig(name: &str) -> Rig {
+    rig_with(name, &[])
+}
+
+/// [`rig`] with extra options for the generator port.
+fn rig_with(name: &str, in_opts: &[(&str, &str)]) -> Rig {
     let class = NetdevClass { n_pmds: 1 };
     let dp = class.open_dp(name, true).expect("create datapath");
     let dpif = Dpif::new(dp.clone());
@@ -185,13 +206,17 @@ fn rig(name: &str) -> Rig {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
     };
-    dpif.port_add(&spec(&format!("{name}-in"), &[]), Some(PortNo(1)))
+    dpif.port_add(&spec(&format!("{name}-in"), in_opts), Some(PortNo(1)))
         .expect("port 1");
     dpif.port_add(
         &spec(&format!("{name}-out"), &[("tx_discard", "true")]),
         Some(PortNo(2)),
     )
     .expect("port 2");
+    // The poll thread runs on the last CPU, as the OVS-DPDK peer's PMD
+    // (pmd-cpu-mask) does: it is not moved between CPUs mid-run.
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    dp.pin_pmd(0, cpus - 1);
     let rx = dp.port_netdev(PortNo(1)).expect("port 1");
     let tx = dp.port_netdev(PortNo(2)).expect("port 2");
     Rig { dp, dpif, rx, tx }
@@ -404,9 +429,15 @@ fn megaflow(window: Duration) -> Report {
 /// Time on CPU, in nanoseconds, of this process's poll thread (the thread
 /// whose name starts with `pmd0-`), from `/proc/self/task/*/schedstat`.
 fn pmd_cpu_ns() -> Option<u64> {
+    thread_cpu_ns("pmd0-")
+}
+
+/// Time on CPU, in nanoseconds, of this process's first thread whose name
+/// starts with `prefix`.
+fn thread_cpu_ns(prefix: &str) -> Option<u64> {
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.starts_with("pmd0-") {
+        if comm.starts_with(prefix) {
             let st = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
             return st.split_whitespace().next()?.parse().ok();
         }
@@ -459,37 +490,43 @@ fn large(window: Duration) -> Report {
 
 fn setup(window: Duration) -> Report {
     const N: u32 = 200_000;
-    let rig = rig("bsetup");
+    // The generator waits while the upcall queues are full, as a NIC's
+    // ring holds packets the poll thread has not taken: no miss is lost
+    // for running ahead of the handler.
+    let rig = rig_with("bsetup", &[("rx_hold", "true")]);
     rig.dpif.handlers_set(1).expect("handlers");
     rig.dpif.recv_set_mask(ListenMask::ALL).expect("listen");
     let stop = Arc::new(AtomicBool::new(false));
     let handler = {
         let dpif = rig.dpif.clone();
         let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut installed = 0u64;
-            while !stop.load(Ordering::Relaxed) {
-                if !dpif.recv_wait(0, Some(Duration::from_millis(50))) {
-                    continue;
-                }
-                let mut ops = Vec::with_capacity(64);
-                while ops.len() < 64 {
-                    match dpif.recv(0) {
-                        Ok(Some(up)) => ops.push(Op::Put(FlowPut {
-                            flags: PutFlags::CREATE,
-                            key: up.key,
-                            mask: None,
-                            ufid: Some(up.ufid),
-                            actions: vec![Action::Output(PortNo(2))],
-                            want_stats: false,
-                        })),
-                        _ => break,
+        let spawn = std::thread::Builder::new().name("handler0".into());
+        spawn
+            .spawn(move || {
+                let mut installed = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if !dpif.recv_wait(0, Some(Duration::from_millis(50))) {
+                        continue;
                     }
+                    let mut ops = Vec::with_capacity(256);
+                    while ops.len() < 256 {
+                        match dpif.recv(0) {
+                            Ok(Some(up)) => ops.push(Op::Put(FlowPut {
+                                flags: PutFlags::CREATE,
+                                key: up.key,
+                                mask: None,
+                                ufid: Some(up.ufid),
+                                actions: vec![Action::Output(PortNo(2))],
+                                want_stats: false,
+                            })),
+                            _ => break,
+                        }
+                    }
+                    installed += dpif.operate(&ops).iter().filter(|r| r.is_ok()).count() as u64;
                 }
-                installed += dpif.operate(&ops).iter().filter(|r| r.is_ok()).count() as u64;
-            }
-            installed
-        })
+                installed
+            })
+            .expect("handler thread")
     };
     // N distinct microflows, sent round and round: each is a miss until its
     // flow is installed.
@@ -497,6 +534,7 @@ fn setup(window: Duration) -> Report {
         .map(|i| udp_frame(0x0a00_0001, 0x0c00_0000 + i, (i & 0xffff) as u16, 9))
         .collect();
     let start = Instant::now();
+    let cpu0 = pmd_cpu_ns().zip(thread_cpu_ns("handler0"));
     rig.generate(templates);
     let deadline = start + window.max(Duration::from_secs(60));
     loop {
@@ -507,6 +545,7 @@ fn setup(window: Duration) -> Report {
         std::thread::sleep(Duration::from_millis(5));
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let cpu1 = pmd_cpu_ns().zip(thread_cpu_ns("handler0"));
     rig.stop();
     stop.store(true, Ordering::Relaxed);
     let _ = handler.join();
@@ -522,6 +561,46 @@ fn setup(window: Duration) -> Report {
         mask_visits: s.n_mask_hit,
         lost: s.n_lost,
         flows_per_sec: Some(s.n_flows as f64 / elapsed),
+        pmd_cpu_ns: cpu0
+            .zip(cpu1)
+            .map(|((p0, _), (p1, _))| p1.saturating_sub(p0)),
+        handler_cpu_ns: cpu0
+            .zip(cpu1)
+            .map(|((_, h0), (_, h1))| h1.saturating_sub(h0)),
+        ..Report::default()
+    }
+}
+
+fn puts() -> Report {
+    const N: u32 = 200_000;
+    let rig = rig("bputs");
+    let parms = KeyParms::all();
+    let ops: Vec<Op> = (0..N)
+        .map(|i| {
+            let mut f = base_key(0x0c00_0000 + i);
+            f.tp_src = (i & 0xffff) as u16;
+            Op::Put(FlowPut {
+                flags: PutFlags::CREATE,
+                key: flow_to_key(&f, &parms),
+                mask: None,
+                ufid: None,
+                actions: vec![Action::Output(PortNo(2))],
+                want_stats: false,
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    let mut ok = 0;
+    for chunk in ops.chunks(64) {
+        ok += rig.dpif.operate(chunk).iter().filter(|r| r.is_ok()).count() as u64;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    Report {
+        scenario: "puts",
+        packets: ok,
+        seconds: elapsed,
+        flows: ok,
+        flows_per_sec: Some(ok as f64 / elapsed),
         ..Report::default()
     }
 }

@@ -20,15 +20,14 @@ use std::time::{Duration, Instant};
 use dpif::{
     DpStats, DpifFlow, DpifPort, Errno, Execute, FlowDel, FlowDump, FlowDumpThread, FlowGet,
     FlowPut, FlowStats, ListenMask, Op, OpReply, PortSpec, PortStats, Provider, Timeout,
-    UpcallKind,
 };
 use odp::flow::Flow;
 use odp::key::{KeyAttr, PortNo, Ufid};
 use odp::nl::Mode;
 
-use crate::flow::{DpFlow, StoredAttrs};
+use crate::flow::{DpFlow, StoredMatch};
 use crate::flowkey::FlowKey;
-use crate::pmd::{DpSink, PmdHandle, Update};
+use crate::pmd::{PmdHandle, Update};
 use crate::port::{netdev_kind, open_netdev, Port};
 use crate::upcall::{UpcallQueues, DEFAULT_QUEUE_LEN};
 
@@ -114,6 +113,19 @@ struct FlowTable {
     /// The distinct masks, each with the number of flows that use it.
     /// Flows share these `Arc`s, so equal masks are the same pointer.
     masks: HashMap<Arc<FlowKey>, usize, WordHasherBuilder>,
+    /// The distinct action lists new flows were made with (most flows of
+    /// a switch share a handful: an output per port), each kept once.
+    actions: HashSet<SharedActions, WordHasherBuilder>,
+}
+
+/// An interned action list, found in [`FlowTable::actions`] by its slice.
+#[derive(PartialEq, Eq, Hash)]
+struct SharedActions(Arc<Vec<odp::action::Action>>);
+
+impl std::borrow::Borrow<[odp::action::Action]> for SharedActions {
+    fn borrow(&self) -> &[odp::action::Action] {
+        &self.0
+    }
 }
 
 /// A flow as a key of [`FlowTable::by_match`]: hashed and compared by its
@@ -142,6 +154,19 @@ impl FlowTable {
         self.masks.get_key_value(mask).map(|(m, _)| m.clone())
     }
 
+    /// The shared copy of `actions` (copied now if no flow has them).
+    fn interned_actions(
+        &mut self,
+        actions: &[odp::action::Action],
+    ) -> Arc<Vec<odp::action::Action>> {
+        if let Some(a) = self.actions.get(actions) {
+            return a.0.clone();
+        }
+        let a = Arc::new(actions.to_vec());
+        self.actions.insert(SharedActions(a.clone()));
+        a
+    }
+
     /// Adds `flow`, unless a flow with its UFID or its match exists.
     fn insert(&mut self, flow: &Arc<DpFlow>) -> Result<(), Errno> {
         if self.by_ufid.contains_key(&flow.ufid) {
@@ -164,6 +189,13 @@ impl FlowTable {
             return;
         }
         self.by_match.remove(&ByMatch(flow.clone()));
+        // Forget an action list only this flow still had (the set, the
+        // flow and `a` hold it). Racing poll threads may briefly hold it
+        // too: then it stays interned, which is harmless.
+        let a = flow.actions().load_full();
+        if Arc::strong_count(&a) <= 3 {
+            self.actions.remove(&a[..]);
+        }
         if let Some(n) = self.masks.get_mut(&**flow.packed_mask()) {
             *n -= 1;
             if *n == 0 {
@@ -180,35 +212,30 @@ impl FlowTable {
         self.by_ufid.clear();
         self.by_match.clear();
         self.masks.clear();
+        self.actions.clear();
     }
 }
 
 /// A validated put, ready to become a [`DpFlow`] under the table lock.
+///
+/// Small: the packed key is already reduced to the words its mask
+/// touches, and the mask is on the heap (dropped for the table's shared
+/// copy when there is one), so that moving it costs nothing.
 struct NewFlow {
     ufid: Ufid,
-    /// The key, packed (not yet masked).
-    key: FlowKey,
+    /// The masked key's words where the mask is nonzero.
+    key_words: Box<[u64]>,
     /// The mask, packed.
-    mask: FlowKey,
-    key_attrs: StoredAttrs,
-    mask_attrs: StoredAttrs,
-    actions: Vec<odp::action::Action>,
+    mask: Arc<FlowKey>,
+    attrs: StoredMatch,
 }
 
 impl NewFlow {
-    /// The flow, sharing `table`'s copy of its mask when there is one.
-    fn build(self, table: &FlowTable) -> Arc<DpFlow> {
-        let mask = table
-            .interned_mask(&self.mask)
-            .unwrap_or_else(|| Arc::new(self.mask));
-        DpFlow::new(
-            self.ufid,
-            &self.key,
-            mask,
-            self.key_attrs,
-            self.mask_attrs,
-            self.actions,
-        )
+    /// The flow, sharing `table`'s copies of its mask and its actions.
+    fn build(self, table: &mut FlowTable, actions: &[odp::action::Action]) -> Arc<DpFlow> {
+        let mask = table.interned_mask(&self.mask).unwrap_or(self.mask);
+        let actions = table.interned_actions(actions);
+        DpFlow::with_words(self.ufid, self.key_words, mask, self.attrs, actions)
     }
 }
 
@@ -276,15 +303,6 @@ impl Shared {
         }
         if cache_hit != 0 {
             self.n_cache_hit.fetch_add(cache_hit, Ordering::Relaxed);
-        }
-    }
-
-    /// Handles a packet that matched no flow: a miss upcall, or lost.
-    pub fn miss(&self, sink: &mut DpSink<'_>, packet: &[u8]) {
-        if self.listen().miss {
-            sink.upcall(UpcallKind::Miss, packet, None, 0);
-        } else {
-            self.upcalls.count_lost(1);
         }
     }
 
@@ -366,6 +384,20 @@ impl Datapath {
     /// Makes idle poll threads spin instead of blocking.
     pub fn set_busy_poll(&self, busy: bool) {
         self.shared.busy_poll.store(busy, Ordering::Relaxed);
+    }
+
+    /// Pins poll thread `i` (of those the datapath was created with) to
+    /// CPU `cpu`, as OVS's `pmd-cpu-mask` does; the thread applies it
+    /// between batches (a failure is logged there). Returns false if
+    /// there is no such thread.
+    pub fn pin_pmd(&self, i: usize, cpu: usize) -> bool {
+        match lock(&self.pmds).get(i) {
+            Some(p) => {
+                p.send(Update::Pin(cpu));
+                true
+            }
+            None => false,
+        }
     }
 
     fn alive(&self) -> Result<(), Errno> {
@@ -452,50 +484,59 @@ impl Datapath {
 
     /// Builds a flow entry from a put, checking everything the contract
     /// requires (EINVAL on any failure).
+    ///
+    /// A key that is the canonical encoding of its flow (what this
+    /// datapath's upcalls carry, and what `flow_to_key` makes) obeys the
+    /// kernel's rules by construction; any other goes through the strict
+    /// netlink decoder, which applies them.
     fn make_flow(&self, put: &FlowPut, ufid: Ufid) -> Result<NewFlow, Errno> {
-        // Apply the kernel's rules to key and mask by passing them through
-        // the strict netlink decoder.
-        let mut w = nl::Writer::with_buffer(Vec::with_capacity(256));
-        odp::nl::key::emit_keys(&put.key, &mut w);
-        let (key, _) = odp::nl::key::decode_keys(w.as_bytes(), Mode::Strict).map_err(|e| {
-            log::debug!("{}: bad flow key: {e}", self.shared.name);
-            Errno::EINVAL
-        })?;
-        let (flow, fitness) = odp::convert::key_to_flow(&key).map_err(|_| Errno::EINVAL)?;
-        if fitness != odp::Fitness::Perfect {
-            return Err(Errno::EINVAL);
-        }
-        // The attributes are kept in their netlink form when that decodes
-        // back to what the client gave (it nearly always does).
-        let compact = key == put.key;
-        let (mask_attrs, mask_flow) = match &put.mask {
+        let parms = odp::convert::KeyParms::all();
+        let canonical = match odp::convert::key_to_flow(&put.key) {
+            Ok((flow, odp::Fitness::Perfect)) => {
+                (odp::convert::flow_to_key(&flow, &parms) == put.key).then_some(flow)
+            }
+            _ => None,
+        };
+        // The key as the strict decoder reads it (the mask is decoded
+        // against it).
+        let mut decoded = None;
+        let (flow, key_nl, compact) = match canonical {
+            Some(flow) => (flow, None, true),
+            None => {
+                let mut w = nl::Writer::with_buffer(Vec::with_capacity(256));
+                odp::nl::key::emit_keys(&put.key, &mut w);
+                let (key, _) =
+                    odp::nl::key::decode_keys(w.as_bytes(), Mode::Strict).map_err(|e| {
+                        log::debug!("{}: bad flow key: {e}", self.shared.name);
+                        Errno::EINVAL
+                    })?;
+                let (flow, fitness) = odp::convert::key_to_flow(&key).map_err(|_| Errno::EINVAL)?;
+                if fitness != odp::Fitness::Perfect {
+                    return Err(Errno::EINVAL);
+                }
+                // The attributes are kept in their netlink form when that
+                // decodes back to what the client gave (it nearly always
+                // does).
+                let compact = key == put.key;
+                decoded = Some(key);
+                (flow, Some(w.into_bytes()), compact)
+            }
+        };
+        let key_packed = FlowKey::new(&flow);
+        let (mask_nl, mask_flow) = match &put.mask {
             Some(mask) => {
                 let mut mw = nl::Writer::with_buffer(Vec::with_capacity(256));
                 odp::nl::key::emit_keys(mask, &mut mw);
-                let mask = odp::nl::key::decode_mask(mw.as_bytes(), &key, Mode::Strict)
+                let key = decoded.as_deref().unwrap_or(&put.key);
+                let mask = odp::nl::key::decode_mask(mw.as_bytes(), key, Mode::Strict)
                     .map_err(|_| Errno::EINVAL)?;
                 let (m, _) = odp::convert::key_to_mask(&mask, &flow).map_err(|_| Errno::EINVAL)?;
-                let stored = if compact {
-                    StoredAttrs::Nl(mw.into_bytes().into_boxed_slice())
-                } else {
-                    StoredAttrs::List(mask.into_boxed_slice())
-                };
-                (stored, m)
+                (Some((mw.into_bytes(), mask)), m)
             }
-            None => {
-                let m = odp::convert::exact_mask_for_packet(&flow);
-                let stored = if compact {
-                    StoredAttrs::ExactMask
-                } else {
-                    StoredAttrs::List(
-                        odp::convert::flow_to_mask(&m, &flow, &odp::convert::KeyParms::all())
-                            .into_boxed_slice(),
-                    )
-                };
-                (stored, m)
-            }
+            None => (None, odp::convert::exact_mask_for_packet(&flow)),
         };
-        if !key.iter().any(|a| matches!(a, KeyAttr::InPort(_))) || mask_flow.in_port != u32::MAX {
+        if !put.key.iter().any(|a| matches!(a, KeyAttr::InPort(_))) || mask_flow.in_port != u32::MAX
+        {
             return Err(Errno::EINVAL);
         }
         if self.shared.port(PortNo(flow.in_port)).is_none() {
@@ -509,18 +550,48 @@ impl Datapath {
             );
             Errno::EINVAL
         })?;
-        let key_attrs = if compact {
-            StoredAttrs::Nl(w.into_bytes().into_boxed_slice())
-        } else {
-            StoredAttrs::List(put.key.clone().into_boxed_slice())
+        let mask_packed = FlowKey::new(&mask_flow);
+        let key_bytes = |nl: Option<Vec<u8>>| {
+            nl.unwrap_or_else(|| {
+                let mut w = nl::Writer::with_buffer(Vec::with_capacity(128));
+                odp::nl::key::emit_keys(&put.key, &mut w);
+                w.into_bytes()
+            })
+        };
+        let attrs = match (compact, mask_nl) {
+            (false, mask) => {
+                let mask = match mask {
+                    Some((_, attrs)) => attrs,
+                    None => odp::convert::flow_to_mask(&mask_flow, &flow, &parms),
+                };
+                StoredMatch::List(Box::new((put.key.clone(), mask)))
+            }
+            (true, Some((mask_bytes, _))) => {
+                let mut b = key_bytes(key_nl);
+                let key_len = b.len() as u32;
+                b.extend_from_slice(&mask_bytes);
+                StoredMatch::Nl(b.into_boxed_slice(), key_len)
+            }
+            (true, None) => {
+                // Derived again from the packed, masked flow when read:
+                // only if that gives back exactly these attributes.
+                // Masking that changes nothing gives the same attributes.
+                let masked = key_packed.and(&mask_packed);
+                if key_nl.is_none()
+                    && (masked == key_packed
+                        || odp::convert::flow_to_key(&masked.to_flow(), &parms) == put.key)
+                {
+                    StoredMatch::Derived
+                } else {
+                    StoredMatch::NlExact(key_bytes(key_nl).into_boxed_slice())
+                }
+            }
         };
         Ok(NewFlow {
             ufid,
-            key: FlowKey::new(&flow),
-            mask: FlowKey::new(&mask_flow),
-            key_attrs,
-            mask_attrs,
-            actions: put.actions.clone(),
+            key_words: crate::flow::masked_words(&key_packed, &mask_packed),
+            mask: Arc::new(mask_packed),
+            attrs,
         })
     }
 
@@ -563,7 +634,7 @@ impl Datapath {
             } else {
                 existing.stats().get()
             };
-            existing.set_actions(put.actions.clone());
+            existing.set_actions(Arc::new(put.actions.clone()));
             return Ok(put.want_stats.then_some(old));
         }
         if !put.flags.create {
@@ -572,7 +643,7 @@ impl Datapath {
         drop(table);
         let new = self.make_flow(put, ufid)?;
         let mut table = lock(&self.shared.flows);
-        let flow = new.build(&table);
+        let flow = new.build(&mut table, &put.actions);
         table.insert(&flow)?;
         drop(table);
         adds.push(flow);
@@ -638,7 +709,7 @@ impl Datapath {
         let flow = odp::extract::extract(&x.packet, &md);
         let exact = odp::convert::exact_mask_for_packet(&flow);
         odp::execute::validate(&x.actions, &flow, &exact).map_err(|_| Errno::EINVAL)?;
-        crate::pmd::execute_one(&self.shared, &x.packet, md, &x.actions);
+        crate::pipeline::execute_one(&self.shared, &x.packet, md, &x.actions);
         Ok(())
     }
 }

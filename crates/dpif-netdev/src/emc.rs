@@ -37,7 +37,7 @@
 
 use std::sync::Arc;
 
-use crate::flowkey::FlowKey;
+use crate::flowkey::{FlowKey, WordMap, N_WORDS};
 
 /// Default number of slots.
 pub const EMC_ENTRIES: usize = 8192;
@@ -58,28 +58,6 @@ impl<T: EmcValue + ?Sized> EmcValue for Arc<T> {
     }
 }
 
-/// Which words of a key are nonzero.
-type WordMap = [u64; 2];
-
-/// Words 0..HOT hold the fields most packets have; the others are zero
-/// for plain (non-tunnel, non-conntrack) traffic.
-const HOT: usize = 16;
-
-fn word_map(key: &FlowKey) -> WordMap {
-    let w = key.words();
-    let mut map = [0u64; 2];
-    for (i, &x) in w[..HOT].iter().enumerate() {
-        map[0] |= u64::from(x != 0) << i;
-    }
-    // One cheap OR over the rest usually shows they are all zero.
-    if w[HOT..].iter().fold(0, |acc, &x| acc | x) != 0 {
-        for (i, &x) in w.iter().enumerate().skip(HOT) {
-            map[i / 64] |= u64::from(x != 0) << (i % 64);
-        }
-    }
-    map
-}
-
 /// One slot. The header and the first words share the first cache line.
 #[repr(C, align(64))]
 struct Slot<T> {
@@ -95,7 +73,7 @@ struct Slot<T> {
 impl<T> Slot<T> {
     fn empty() -> Slot<T> {
         Slot {
-            map: [0; 2],
+            map: WordMap::default(),
             value: None,
             hash: 0,
             n: 0,
@@ -110,19 +88,27 @@ impl<T> Slot<T> {
             return false;
         }
         let w = key.words();
+        // One compare of the OR of the differences. Equal maps mean at
+        // most EMC_MAX_WORDS words (the slot could store the key); the
+        // clamps only let the compiler drop the bounds checks.
+        let mut diff = 0;
+        let [lo, hi] = map.0;
         let mut k = 0;
-        for (half, &bits) in map.iter().enumerate() {
-            let mut bits = bits;
-            while bits != 0 {
-                let i = half * 64 + bits.trailing_zeros() as usize;
-                bits &= bits - 1;
-                if self.words.get(k) != w.get(i) {
-                    return false;
-                }
-                k += 1;
-            }
+        let mut bits = lo;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            diff |= self.words[k.min(EMC_MAX_WORDS - 1)] ^ w[i.min(N_WORDS - 1)];
+            k += 1;
         }
-        true
+        let mut bits = hi;
+        while bits != 0 {
+            let i = 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            diff |= self.words[k.min(EMC_MAX_WORDS - 1)] ^ w[i.min(N_WORDS - 1)];
+            k += 1;
+        }
+        diff == 0
     }
 
     /// Stores `key`; false (and the slot unchanged) if it has too many
@@ -232,6 +218,16 @@ impl<T: EmcValue> Emc<T> {
         self.slots[a].hash ^ self.slots[b].hash
     }
 
+    /// Starts loading the two candidate slots of `hash` into the CPU's
+    /// caches (see [`crate::sys::prefetch`]): the batch form of
+    /// [`Emc::touch`], which does not wait for the loads.
+    #[inline]
+    pub fn prefetch(&self, hash: u32) {
+        for i in self.ways(hash) {
+            crate::sys::prefetch(&self.slots[i]);
+        }
+    }
+
     /// The live value cached for exactly `key`; `hash` is the packet's hash
     /// ([`FlowKey::emc_hash`], or any 32-bit hash of the packet that is
     /// the same for equal flows, such as a NIC's RSS hash).
@@ -244,7 +240,24 @@ impl<T: EmcValue> Emc<T> {
                 continue;
             }
             let Some(v) = &s.value else { continue };
-            let map = map.get_or_insert_with(|| word_map(key));
+            let map = map.get_or_insert_with(|| WordMap::of(key));
+            if s.holds(key, map) {
+                return v.is_alive().then_some(v);
+            }
+        }
+        None
+    }
+
+    /// [`Emc::lookup`] for a key whose [`WordMap`] is known (the fast
+    /// path's extractor computes it).
+    #[inline]
+    pub fn lookup_mapped(&self, key: &FlowKey, map: &WordMap, hash: u32) -> Option<&T> {
+        for i in self.ways(hash) {
+            let s = &self.slots[i];
+            if s.hash != hash || s.map != *map {
+                continue;
+            }
+            let Some(v) = &s.value else { continue };
             if s.holds(key, map) {
                 return v.is_alive().then_some(v);
             }
@@ -256,7 +269,12 @@ impl<T: EmcValue> Emc<T> {
     /// the same key, else an empty or dead candidate slot, else a random
     /// one). Returns false if the key has too many nonzero words to cache.
     pub fn insert(&mut self, key: &FlowKey, hash: u32, value: T) -> bool {
-        let map = word_map(key);
+        self.insert_mapped(key, &WordMap::of(key), hash, value)
+    }
+
+    /// [`Emc::insert`] for a key whose [`WordMap`] is known.
+    pub fn insert_mapped(&mut self, key: &FlowKey, map: &WordMap, hash: u32, value: T) -> bool {
+        let map = *map;
         let ways = self.ways(hash);
         let same = ways.iter().copied().find(|&i| {
             let s = &self.slots[i];

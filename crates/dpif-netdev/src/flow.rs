@@ -97,17 +97,24 @@ struct Hot {
     actions: ArcSwap<Vec<Action>>,
 }
 
-/// Key or mask attributes as a client gave them, stored compactly.
+/// The key and mask attributes a client gave, stored compactly: nothing
+/// at all when they can be derived again from the flow, else their
+/// netlink encoding (one allocation), else the attribute lists.
 #[derive(Debug)]
-pub enum StoredAttrs {
-    /// The netlink encoding; decoding it (strictly) gives the attributes.
-    Nl(Box<[u8]>),
-    /// The exact mask the datapath derived for a put without a mask
-    /// (mask attributes only): derived again from the key when read.
-    ExactMask,
-    /// The attributes themselves (when their encoding does not decode
-    /// back to them).
-    List(Box<[KeyAttr]>),
+pub enum StoredMatch {
+    /// The key is the canonical encoding of the (exactly masked) flow and
+    /// the mask the exact one the datapath derived for a put without a
+    /// mask: both derived again when read.
+    Derived,
+    /// The key's netlink encoding (decoding it, strictly, gives the
+    /// attributes); the mask the exact one, derived again when read.
+    NlExact(Box<[u8]>),
+    /// The key's netlink encoding, then the mask's; the first `u32` bytes
+    /// are the key's.
+    Nl(Box<[u8]>, u32),
+    /// The key and mask attributes themselves (when their encoding does
+    /// not decode back to them).
+    List(Box<(Vec<KeyAttr>, Vec<KeyAttr>)>),
 }
 
 /// An installed megaflow.
@@ -115,47 +122,47 @@ pub enum StoredAttrs {
 /// Immutable except for its actions (replaced atomically by a modify), its
 /// counters, and its `alive` flag (cleared when it is deleted, so that poll
 /// threads that still hold it stop using it at once).
+///
+/// Memory: one 64-byte line of hot fields and one of cold ones, plus the
+/// masked key's words; the mask and the action list are shared with the
+/// other flows that have the same (the control plane interns them).
 #[derive(Debug)]
 #[repr(C)]
 pub struct DpFlow {
     hot: Hot,
     /// The flow's id.
     pub ufid: Ufid,
-    /// The input port the flow matches (exact).
-    pub in_port: u32,
     /// The mask, packed (shared by the flows with this mask).
     mask: Arc<FlowKey>,
     /// The masked key's words at the positions where `mask` is nonzero.
     key_words: Box<[u64]>,
-    /// The key as the client gave it.
-    key_attrs: StoredAttrs,
-    /// The mask attributes (the client's, or exact for every key field).
-    mask_attrs: StoredAttrs,
+    /// The key and mask as the client gave them.
+    attrs: StoredMatch,
 }
 
 impl DpFlow {
     /// A new, live flow matching `key & mask` (`mask` packed and ideally
-    /// shared with the other flows that have it).
+    /// shared with the other flows that have it, `actions` too).
     pub fn new(
         ufid: Ufid,
         key: &FlowKey,
         mask: Arc<FlowKey>,
-        key_attrs: StoredAttrs,
-        mask_attrs: StoredAttrs,
-        actions: Vec<Action>,
+        attrs: StoredMatch,
+        actions: Arc<Vec<Action>>,
     ) -> Arc<DpFlow> {
-        // Sized first: collecting through the filter would grow (and
-        // then shrink) the allocation several times.
-        let n = mask.words().iter().filter(|&&m| m != 0).count();
-        let mut key_words = Vec::with_capacity(n);
-        key_words.extend(
-            mask.words()
-                .iter()
-                .zip(key.words())
-                .filter(|(&m, _)| m != 0)
-                .map(|(&m, &k)| k & m),
-        );
-        let key_words = key_words.into_boxed_slice();
+        let key_words = masked_words(key, &mask);
+        DpFlow::with_words(ufid, key_words, mask, attrs, actions)
+    }
+
+    /// [`DpFlow::new`] from the masked key's words where `mask` is
+    /// nonzero ([`masked_words`]).
+    pub fn with_words(
+        ufid: Ufid,
+        key_words: Box<[u64]>,
+        mask: Arc<FlowKey>,
+        attrs: StoredMatch,
+        actions: Arc<Vec<Action>>,
+    ) -> Arc<DpFlow> {
         let single = single_output(&actions);
         Arc::new(DpFlow {
             hot: Hot {
@@ -163,15 +170,23 @@ impl DpFlow {
                 is_single_output: AtomicU8::new(u8::from(single.is_some())),
                 single_output: AtomicU64::new(single.unwrap_or(0)),
                 stats: FlowCounters::default(),
-                actions: ArcSwap::from_pointee(actions),
+                actions: ArcSwap::new(actions),
             },
             ufid,
-            in_port: key.words()[crate::flowkey::W_IN_PORT_RECIRC] as u32,
             mask,
             key_words,
-            key_attrs,
-            mask_attrs,
+            attrs,
         })
+    }
+
+    /// The input port the flow matches (exactly: every flow does).
+    pub fn in_port(&self) -> u32 {
+        // in_port is the low half of word 0, the first word every mask
+        // touches.
+        match self.mask.words()[crate::flowkey::W_IN_PORT_RECIRC] {
+            0 => 0,
+            m => (self.key_words.first().copied().unwrap_or(0) & m) as u32,
+        }
     }
 
     /// Marks the flow deleted: poll threads stop matching it.
@@ -210,12 +225,12 @@ impl DpFlow {
 
     /// Replaces the actions (a modify). Callers serialise modifies of a
     /// flow (the control plane holds the flow table lock).
-    pub fn set_actions(&self, actions: Vec<Action>) {
+    pub fn set_actions(&self, actions: Arc<Vec<Action>>) {
         let single = single_output(&actions);
         // Readers check the flag first: clear it before the switch, set
         // it after, so that a set flag always goes with a matching port.
         self.hot.is_single_output.store(0, Ordering::Release);
-        self.hot.actions.store(Arc::new(actions));
+        self.hot.actions.store(actions);
         if let Some(p) = single {
             self.hot.single_output.store(p, Ordering::Release);
             self.hot.is_single_output.store(1, Ordering::Release);
@@ -270,24 +285,31 @@ impl DpFlow {
 
     /// The key attributes as the client gave them.
     pub fn key_attrs(&self) -> Vec<KeyAttr> {
-        match &self.key_attrs {
-            StoredAttrs::Nl(b) => odp::nl::key::decode_keys(b, Mode::Strict)
+        let decode = |b: &[u8]| {
+            odp::nl::key::decode_keys(b, Mode::Strict)
                 .map(|(k, _)| k)
-                .unwrap_or_default(),
-            StoredAttrs::List(l) => l.to_vec(),
-            StoredAttrs::ExactMask => Vec::new(),
+                .unwrap_or_default()
+        };
+        match &self.attrs {
+            StoredMatch::Derived => {
+                odp::convert::flow_to_key(&self.flow(), &odp::convert::KeyParms::all())
+            }
+            StoredMatch::NlExact(b) => decode(b),
+            StoredMatch::Nl(b, key_len) => decode(b.get(..*key_len as usize).unwrap_or_default()),
+            StoredMatch::List(l) => l.0.clone(),
         }
     }
 
     /// The mask attributes.
     pub fn mask_attrs(&self) -> Vec<KeyAttr> {
-        match &self.mask_attrs {
-            StoredAttrs::List(l) => l.to_vec(),
-            StoredAttrs::Nl(b) => {
+        match &self.attrs {
+            StoredMatch::List(l) => l.1.clone(),
+            StoredMatch::Nl(b, key_len) => {
                 let key = self.key_attrs();
-                odp::nl::key::decode_mask(b, &key, Mode::Strict).unwrap_or_default()
+                let mask = b.get(*key_len as usize..).unwrap_or_default();
+                odp::nl::key::decode_mask(mask, &key, Mode::Strict).unwrap_or_default()
             }
-            StoredAttrs::ExactMask => {
+            StoredMatch::Derived | StoredMatch::NlExact(_) => {
                 let key = self.key_attrs();
                 let Ok((flow, _)) = odp::convert::key_to_flow(&key) else {
                     return Vec::new();
@@ -297,6 +319,23 @@ impl DpFlow {
             }
         }
     }
+}
+
+/// The words of `key & mask` where `mask` is nonzero: what a flow stores
+/// of its key.
+pub fn masked_words(key: &FlowKey, mask: &FlowKey) -> Box<[u64]> {
+    // Sized first: collecting through the filter would grow (and then
+    // shrink) the allocation several times.
+    let n = mask.words().iter().filter(|&&m| m != 0).count();
+    let mut words = Vec::with_capacity(n);
+    words.extend(
+        mask.words()
+            .iter()
+            .zip(key.words())
+            .filter(|(&m, _)| m != 0)
+            .map(|(&m, &k)| k & m),
+    );
+    words.into_boxed_slice()
 }
 
 /// The port of an action list that is exactly one output.
@@ -322,7 +361,7 @@ mod tests {
     fn hot_fields_share_the_first_cache_line() {
         assert_eq!(std::mem::align_of::<DpFlow>(), 64);
         assert_eq!(std::mem::size_of::<Hot>(), 64);
-        assert!(std::mem::size_of::<DpFlow>() <= 192);
+        assert!(std::mem::size_of::<DpFlow>() <= 128);
     }
 
     #[test]
@@ -345,17 +384,19 @@ mod tests {
             Ufid(1),
             &key,
             mask.clone(),
-            StoredAttrs::List(Box::new([])),
-            StoredAttrs::List(Box::new([])),
-            vec![],
+            StoredMatch::List(Box::default()),
+            Arc::new(vec![]),
         );
-        assert_eq!(f.in_port, 3);
+        assert_eq!(f.in_port(), 3);
         assert_eq!(f.packed_key(), key.and(&mask));
         assert!(f.matches(&key));
         assert_eq!(f.single_output(), None);
-        f.set_actions(vec![Action::Output(PortNo(7))]);
+        f.set_actions(Arc::new(vec![Action::Output(PortNo(7))]));
         assert_eq!(f.single_output(), Some(PortNo(7)));
-        f.set_actions(vec![Action::Output(PortNo(7)), Action::Output(PortNo(8))]);
+        f.set_actions(Arc::new(vec![
+            Action::Output(PortNo(7)),
+            Action::Output(PortNo(8)),
+        ]));
         assert_eq!(f.single_output(), None);
         assert_eq!(f.actions().load().len(), 2);
         let mut other = key.to_flow();

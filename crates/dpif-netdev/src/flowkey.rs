@@ -64,8 +64,22 @@ impl Default for FlowKey {
 /// hasher one 64-bit value: much cheaper than feeding it 568 bytes.
 impl std::hash::Hash for FlowKey {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let h = self.words.iter().fold(HASH_SEED, |h, &w| hash_word(h, w));
-        state.write_u64(hash_finish(h));
+        // Four independent chains, so that the 71 multiplies overlap.
+        let mut lanes = [
+            HASH_SEED,
+            0x1319_8a2e_0370_7344,
+            0xa409_3822_299f_31d0,
+            0x082e_fa98_ec4e_6c89,
+        ];
+        for chunk in self.words.chunks(4) {
+            for (l, &w) in lanes.iter_mut().zip(chunk) {
+                *l = hash_word(*l, w);
+            }
+        }
+        let [a, b, c, d] = lanes;
+        state.write_u64(hash_finish(
+            a ^ b.rotate_left(16) ^ c.rotate_left(32) ^ d.rotate_left(48),
+        ));
     }
 }
 
@@ -124,6 +138,14 @@ impl FlowKey {
         &self.words
     }
 
+    /// The packed words, writable: for the fast path's extractor, which
+    /// writes the packing of a packet's flow directly (see
+    /// [`crate::miniflow`]) and must keep the key the packing of a flow.
+    #[inline]
+    pub(crate) fn words_mut(&mut self) -> &mut [u64; N_WORDS] {
+        &mut self.words
+    }
+
     /// Builds a key from raw words (the inverse of [`FlowKey::words`]).
     /// Bits outside the layout are cleared so that the key stays the
     /// packing of some [`Flow`].
@@ -151,27 +173,34 @@ impl FlowKey {
         self.words.iter().all(|&w| w == 0)
     }
 
-    /// A cheap 32-bit hash of the fields that tell connections apart
-    /// (ports, addresses, protocol, in_port, recirc_id), for the exact-match
-    /// cache. Flows that differ elsewhere may collide, which only costs a
-    /// cache miss: the cache compares whole keys.
+    /// A 32-bit hash of the fields that tell connections apart (ports,
+    /// addresses, protocol, Ethernet addresses, in_port, recirc_id), for
+    /// the exact-match cache, the signature cache and the upcall queues.
+    /// Flows that differ elsewhere may collide, which only costs a cache
+    /// miss: the caches compare whole keys.
+    ///
+    /// Every word goes through a multiply of its own before it meets
+    /// another (each with a different key and rotation), so fields that
+    /// share bit positions in different words (an address and a port)
+    /// cannot cancel out; the multiplies are independent, so they overlap
+    /// instead of forming a chain, and one final 128-bit multiply mixes
+    /// the high bits into the low.
     #[inline]
     pub fn emc_hash(&self) -> u32 {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
         let w = &self.words;
-        // Three independent lanes, so the multiplies overlap instead of
-        // forming one long dependency chain.
-        let a = w[W_IN_PORT_RECIRC]
-            ^ w[W_DL_DST].rotate_left(21)
-            ^ w[W_IPV6_ADDRS]
-            ^ w[W_IPV6_ADDRS + 2].rotate_left(7);
-        let b = w[W_PROTO]
-            ^ w[W_DL_SRC].rotate_left(13)
-            ^ w[W_IPV6_ADDRS + 1]
-            ^ w[W_IPV6_ADDRS + 3].rotate_left(29);
-        let c = w[W_NW_ADDRS] ^ w[W_PORTS].rotate_left(32);
-        let h = hash_finish(a ^ HASH_SEED)
-            ^ hash_finish(b ^ 0x1319_8a2e_0370_7344)
-            ^ hash_finish(c ^ 0xa409_3822_299f_31d0);
+        let mix = |i: usize, key: u64, rot: u32| (w[i] ^ key).wrapping_mul(K).rotate_left(rot);
+        let h = mix(W_IN_PORT_RECIRC, 0x243f_6a88_85a3_08d3, 0)
+            ^ mix(W_PROTO, 0x1319_8a2e_0370_7344, 7)
+            ^ mix(W_NW_ADDRS, 0xa409_3822_299f_31d0, 13)
+            ^ mix(W_PORTS, 0x082e_fa98_ec4e_6c89, 19)
+            ^ mix(W_DL_DST, 0x4528_21e6_38d0_1377, 26)
+            ^ mix(W_DL_SRC, 0xbe54_66cf_34e9_0c6c, 32)
+            ^ mix(W_IPV6_ADDRS, 0xc0ac_29b7_c97c_50dd, 38)
+            ^ mix(W_IPV6_ADDRS + 1, 0x3f84_d5b5_b547_0917, 45)
+            ^ mix(W_IPV6_ADDRS + 2, 0x9216_d5d9_8979_fb1b, 51)
+            ^ mix(W_IPV6_ADDRS + 3, 0xd131_0ba6_98df_b5ac, 57);
+        let h = hash_finish(h);
         (h ^ (h >> 32)) as u32
     }
 
@@ -465,6 +494,62 @@ impl FlowKey {
                 context: [b32(28, 0), b32(28, 32), b32(29, 0), b32(29, 32)],
             },
         }
+    }
+}
+
+/// Which words of a [`FlowKey`] are nonzero: bit `i % 64` of element
+/// `i / 64` for word `i`. With the key's packing injective, the map and
+/// the nonzero words in order determine the key (the exact-match cache
+/// stores keys that way). The fast path's extractor
+/// ([`crate::miniflow`]) computes it as it writes the words; other keys
+/// get it from [`WordMap::of`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WordMap(pub [u64; 2]);
+
+impl WordMap {
+    /// Words 0..HOT hold the fields most packets have; the others are
+    /// zero for plain (non-tunnel, non-conntrack) traffic.
+    const HOT: usize = 16;
+
+    /// The map of `key`, by scanning its words.
+    pub fn of(key: &FlowKey) -> WordMap {
+        let w = key.words();
+        let mut map = [0u64; 2];
+        for (i, &x) in w[..Self::HOT].iter().enumerate() {
+            map[0] |= u64::from(x != 0) << i;
+        }
+        // One cheap OR over the rest usually shows they are all zero.
+        if w[Self::HOT..].iter().fold(0, |acc, &x| acc | x) != 0 {
+            for (i, &x) in w.iter().enumerate().skip(Self::HOT) {
+                map[i / 64] |= u64::from(x != 0) << (i % 64);
+            }
+        }
+        WordMap(map)
+    }
+
+    /// Number of nonzero words.
+    #[inline]
+    pub fn count(&self) -> usize {
+        (self.0[0].count_ones() + self.0[1].count_ones()) as usize
+    }
+
+    /// The indices of the nonzero words, ascending.
+    #[inline]
+    pub fn indices(self) -> impl Iterator<Item = usize> {
+        let [mut lo, mut hi] = self.0;
+        std::iter::from_fn(move || {
+            if lo != 0 {
+                let i = lo.trailing_zeros() as usize;
+                lo &= lo - 1;
+                Some(i)
+            } else if hi != 0 {
+                let i = hi.trailing_zeros() as usize;
+                hi &= hi - 1;
+                Some(64 + i)
+            } else {
+                None
+            }
+        })
     }
 }
 

@@ -77,6 +77,51 @@ impl UpcallQueues {
             .all(|h| h.queued.load(Ordering::Relaxed) >= self.capacity)
     }
 
+    /// Whether every queue has room for `n` more upcalls, so that `n`
+    /// misses queued now cannot be lost (a racy read, on the safe side:
+    /// only handlers run concurrently, and they only make room).
+    pub fn has_room(&self, n: usize) -> bool {
+        let h = self.handlers.read().unwrap_or_else(PoisonError::into_inner);
+        !h.is_empty()
+            && h.iter()
+                .all(|h| h.queued.load(Ordering::Relaxed) + n <= self.capacity)
+    }
+
+    /// Builds the upcall of `packet`, whose flow (as received) is `flow`,
+    /// and queues it on the queue its flow hashes to (`pid`: the
+    /// `userspace` action's port id, 0 for misses and samples); counted lost, and
+    /// not even built, when every queue is full. The one upcall builder
+    /// (miss, action and sample upcalls). Returns whether it was queued.
+    pub fn queue(
+        &self,
+        kind: dpif::UpcallKind,
+        packet: &[u8],
+        flow: &odp::flow::Flow,
+        userdata: Option<Vec<u8>>,
+        pid: u32,
+    ) -> bool {
+        if self.all_full() {
+            self.count_lost(1);
+            return false;
+        }
+        let key = odp::convert::flow_to_key(flow, &odp::convert::KeyParms::all());
+        let ufid = dpif::ufid::from_key(&key);
+        let hash = (ufid.0 as u32) ^ ((ufid.0 >> 64) as u32);
+        let up = Upcall {
+            kind,
+            packet: packet.to_vec(),
+            key,
+            ufid,
+            userdata,
+            pid,
+            out_tun_key: None,
+            actions: None,
+            mru: None,
+            hash: None,
+        };
+        self.push(hash, up)
+    }
+
     /// Queues `upcall` on the queue chosen by `hash`; returns false (and
     /// counts it lost) if that queue is full.
     pub fn push(&self, hash: u32, upcall: Upcall) -> bool {

@@ -309,6 +309,19 @@ pub trait Netdev: Send + Sync {
         None
     }
 
+    /// Whether the source of queue `rxq` holds its packets, losing none,
+    /// while the queue is not polled: a traffic generator that pauses (a
+    /// NIC's ring that fills is the hardware analogue, though it drops at
+    /// the wire). A datapath that could not handle what it would receive
+    /// (its upcall queues are full) leaves such a queue unpolled instead of
+    /// receiving packets only to drop them. `false` by default: the queue
+    /// is received from regardless, and what cannot be handled is dropped
+    /// and counted.
+    fn rx_holds(&self, rxq: usize) -> bool {
+        let _ = rxq;
+        false
+    }
+
     /// The provider itself, to reach kind-specific methods (such as
     /// [`dummy::DummyNetdev::inject`]) through a `dyn Netdev`.
     fn as_any(&self) -> &dyn Any;

@@ -99,31 +99,37 @@ impl Packet {
     }
 
     /// The packet's bytes.
+    #[inline]
     pub fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
 
     /// The packet's bytes, writable.
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.start..self.end]
     }
 
     /// Length of the data in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         self.end - self.start
     }
 
     /// Whether the packet holds no bytes.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.start == self.end
     }
 
     /// Bytes free in front of the data.
+    #[inline]
     pub fn headroom(&self) -> usize {
         self.start
     }
 
     /// Bytes free after the data.
+    #[inline]
     pub fn tailroom(&self) -> usize {
         self.buf.len() - self.end
     }
@@ -141,6 +147,7 @@ impl Packet {
 
     /// Makes the packet empty and clears its metadata, keeping the buffer.
     /// The data starts again after the headroom the buffer was made with.
+    #[inline]
     pub fn reset(&mut self) {
         let headroom = self.reset_headroom.min(self.buf.len());
         self.start = headroom;
@@ -151,10 +158,15 @@ impl Packet {
 
     /// Resets the packet and copies `data` into it. Allocates only if
     /// `data` is longer than the buffer's room.
+    #[inline]
     pub fn copy_from(&mut self, data: &[u8]) {
         self.reset();
-        self.resize(data.len());
-        self.data_mut().copy_from_slice(data);
+        if data.len() > self.tailroom() {
+            self.grow_for(data.len());
+        }
+        // Straight into the window: no zeroing first, the copy covers it.
+        self.end = self.start + data.len();
+        self.buf[self.start..self.end].copy_from_slice(data);
     }
 
     /// Grows the data by `n` bytes at the front (to write a header there)
@@ -192,6 +204,7 @@ impl Packet {
 
     /// Shortens the data to `len` bytes, dropping bytes at the end. Does
     /// nothing if the packet is not longer than `len`.
+    #[inline]
     pub fn truncate(&mut self, len: usize) {
         if len < self.len() {
             self.end = self.start + len;
@@ -220,6 +233,13 @@ impl Packet {
         let old = self.len();
         self.resize(old + bytes.len());
         self.data_mut()[old..].copy_from_slice(bytes);
+    }
+
+    /// Slow path of [`Packet::copy_from`]: room for `len` bytes of data.
+    #[cold]
+    #[inline(never)]
+    fn grow_for(&mut self, len: usize) {
+        self.grow(0, len - self.tailroom());
     }
 
     /// Slow path: a larger buffer with `front` more bytes of headroom and
@@ -293,26 +313,31 @@ impl Batch {
     }
 
     /// Number of packets in the batch.
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// Whether the batch holds no packet.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Whether the batch holds [`BATCH_SIZE`] packets.
+    #[inline]
     pub fn is_full(&self) -> bool {
         self.len == BATCH_SIZE
     }
 
     /// How many more packets fit.
+    #[inline]
     pub fn free_space(&self) -> usize {
         BATCH_SIZE - self.len
     }
 
     /// Empties the batch, keeping every buffer for reuse.
+    #[inline]
     pub fn clear(&mut self) {
         self.len = 0;
     }
@@ -326,23 +351,40 @@ impl Batch {
     /// and returns it for the caller to fill; `None` if the batch is full.
     /// Allocates only if the pool has no spare buffer, which happens only
     /// for a batch built by [`Batch::from_packets`] until its pool is full.
+    #[inline]
     pub fn next_slot(&mut self) -> Option<&mut Packet> {
-        if self.is_full() {
+        let p = self.next_buffer()?;
+        p.reset();
+        Some(p)
+    }
+
+    /// The next spare buffer, appended to the batch as it is (stale
+    /// contents and metadata: the caller resets or overwrites it).
+    #[inline(always)]
+    fn next_buffer(&mut self) -> Option<&mut Packet> {
+        if self.len >= BATCH_SIZE {
             return None;
         }
-        if self.pool.len() == self.len {
-            self.pool.push(Packet::with_room(self.headroom, self.room));
+        if self.pool.len() <= self.len {
+            self.grow_pool();
         }
-        let p = &mut self.pool[self.len];
-        p.reset();
+        let i = self.len;
         self.len += 1;
-        Some(p)
+        self.pool.get_mut(i)
+    }
+
+    /// Slow path of [`Batch::next_buffer`]: one more buffer in the pool.
+    #[cold]
+    #[inline(never)]
+    fn grow_pool(&mut self) {
+        self.pool.push(Packet::with_room(self.headroom, self.room));
     }
 
     /// Appends a copy of `data` in a spare buffer; returns `false` (and
     /// changes nothing) if the batch is full.
+    #[inline]
     pub fn push_copy(&mut self, data: &[u8]) -> bool {
-        match self.next_slot() {
+        match self.next_buffer() {
             Some(p) => {
                 p.copy_from(data);
                 true
@@ -354,6 +396,7 @@ impl Batch {
     /// Appends `pkt` by swapping buffers: the batch takes `pkt`'s buffer
     /// and `pkt` receives a spare one (emptied), so nothing is allocated or
     /// freed. Returns `false`, leaving `pkt` alone, if the batch is full.
+    #[inline]
     pub fn push_swap(&mut self, pkt: &mut Packet) -> bool {
         if self.next_slot().is_none() {
             return false;
@@ -382,6 +425,7 @@ impl Batch {
     /// Exchanges the buffer of packet `i` with `other` (see
     /// [`Batch::push_swap`] for the reverse direction). Returns `false` if
     /// `i` is out of range.
+    #[inline]
     pub fn swap_packet(&mut self, i: usize, other: &mut Packet) -> bool {
         if i >= self.len {
             return false;
@@ -423,11 +467,13 @@ impl Batch {
     }
 
     /// The batch's packets.
+    #[inline]
     pub fn packets(&self) -> &[Packet] {
         &self.pool[..self.len]
     }
 
     /// The batch's packets, writable.
+    #[inline]
     pub fn packets_mut(&mut self) -> &mut [Packet] {
         &mut self.pool[..self.len]
     }

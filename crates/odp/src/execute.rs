@@ -37,6 +37,12 @@ pub trait PacketBuf: Clone {
     fn pull_front(&mut self, n: usize);
     /// Shortens the packet to `len` bytes, if longer.
     fn truncate(&mut self, len: usize);
+    /// The packet's layers. By default found by walking the headers; a
+    /// buffer that carries them from an earlier parse returns those (and
+    /// must forget them when it grows or shrinks).
+    fn layers(&self) -> Layers {
+        Layers::parse(self.data())
+    }
 }
 
 impl PacketBuf for Vec<u8> {
@@ -80,25 +86,31 @@ pub trait Sink<B: PacketBuf> {
 /// recirculations started from one packet, like the kernel's.
 pub const MAX_NESTING: usize = 16;
 
-/// Offsets of a packet's layers, found by walking its headers.
+/// Offsets of a packet's layers, found by walking its headers
+/// ([`Layers::parse`]), or carried with the packet from the datapath's
+/// key extraction ([`PacketBuf::layers`]) so that actions do not walk the
+/// headers again.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Layers {
+pub struct Layers {
     /// Offset of the innermost EtherType field (after VLAN tags).
-    ethertype_at: Option<usize>,
+    pub ethertype_at: Option<usize>,
     /// EtherType of the L3 header.
-    dl_type: u16,
+    pub dl_type: u16,
     /// Offset of the first MPLS label, if any.
-    mpls_at: Option<usize>,
+    pub mpls_at: Option<usize>,
     /// Offset of the L3 header (IPv4, IPv6, ARP).
-    l3: Option<usize>,
+    pub l3: Option<usize>,
     /// Offset of the L4 header, when the packet is not a later fragment.
-    l4: Option<usize>,
+    pub l4: Option<usize>,
     /// IP protocol of the L4 header.
-    proto: u8,
+    pub proto: u8,
 }
 
 impl Layers {
-    fn parse(p: &[u8]) -> Layers {
+    /// The layers of Ethernet frame `p`: up to any number of VLAN tags,
+    /// then MPLS, IPv4 (L4 unless a later fragment or a bad header
+    /// length), IPv6 (extension headers walked) or ARP/RARP.
+    pub fn parse(p: &[u8]) -> Layers {
         let mut l = Layers::default();
         if p.len() < 14 {
             return l;
@@ -262,8 +274,8 @@ pub fn execute<B: PacketBuf, S: Sink<B>>(
                 md.packet_type = 0;
             }
             Action::PopEth => {
-                if let Some(l) = Layers::parse(packet.data()).ethertype_at {
-                    let ty = Layers::parse(packet.data()).dl_type;
+                if let Some(l) = packet.layers().ethertype_at {
+                    let ty = packet.layers().dl_type;
                     packet.pull_front(l + 2);
                     md.packet_type = (1 << 16) | u32::from(ty);
                 }
@@ -349,7 +361,7 @@ fn pop_vlan<B: PacketBuf>(packet: &mut B) {
 }
 
 fn push_mpls<B: PacketBuf>(packet: &mut B, lse: MplsLse, ethertype: u16) {
-    let Some(at) = Layers::parse(packet.data()).ethertype_at else {
+    let Some(at) = packet.layers().ethertype_at else {
         return;
     };
     packet.push_front(4);
@@ -360,7 +372,7 @@ fn push_mpls<B: PacketBuf>(packet: &mut B, lse: MplsLse, ethertype: u16) {
 }
 
 fn pop_mpls<B: PacketBuf>(packet: &mut B, ethertype: u16) {
-    let l = Layers::parse(packet.data());
+    let l = packet.layers();
     let (Some(at), Some(mpls)) = (l.ethertype_at, l.mpls_at) else {
         return;
     };
@@ -375,7 +387,7 @@ fn pop_mpls<B: PacketBuf>(packet: &mut B, ethertype: u16) {
 
 /// Decrements the IP TTL / hop limit; false if it is (or would become) 0.
 fn dec_ttl<B: PacketBuf>(packet: &mut B) -> bool {
-    let l = Layers::parse(packet.data());
+    let l = packet.layers();
     let Some(l3) = l.l3 else {
         return true;
     };
@@ -561,7 +573,7 @@ fn set_field<B: PacketBuf>(packet: &mut B, md: &mut Flow, key: &KeyAttr, mask: O
             d[6..12].copy_from_slice(&src);
         }
         (KeyAttr::Ipv4(k), m) => {
-            let l = Layers::parse(packet.data());
+            let l = packet.layers();
             let (Some(l3), ETH_TYPE_IP) = (l.l3, l.dl_type) else {
                 return;
             };
@@ -591,7 +603,7 @@ fn set_field<B: PacketBuf>(packet: &mut B, md: &mut Flow, key: &KeyAttr, mask: O
             replace(d, l3 + 8, &ttl, &[ip_csum]);
         }
         (KeyAttr::Ipv6(k), m) => {
-            let l = Layers::parse(packet.data());
+            let l = packet.layers();
             let (Some(l3), ETH_TYPE_IPV6) = (l.l3, l.dl_type) else {
                 return;
             };
@@ -623,7 +635,7 @@ fn set_field<B: PacketBuf>(packet: &mut B, md: &mut Flow, key: &KeyAttr, mask: O
             d[l3 + 7] = merge(d[l3 + 7], k.hlimit, mm.hlimit);
         }
         (KeyAttr::Tcp(k) | KeyAttr::Udp(k) | KeyAttr::Sctp(k), m) => {
-            let l = Layers::parse(packet.data());
+            let l = packet.layers();
             let want = match key {
                 KeyAttr::Tcp(_) => IPPROTO_TCP,
                 KeyAttr::Udp(_) => IPPROTO_UDP,
@@ -661,7 +673,7 @@ fn set_field<B: PacketBuf>(packet: &mut B, md: &mut Flow, key: &KeyAttr, mask: O
             }
         }
         (KeyAttr::Icmp(k) | KeyAttr::Icmpv6(k), m) => {
-            let l = Layers::parse(packet.data());
+            let l = packet.layers();
             let want = if matches!(key, KeyAttr::Icmp(_)) {
                 IPPROTO_ICMP
             } else {
@@ -686,7 +698,7 @@ fn set_field<B: PacketBuf>(packet: &mut B, md: &mut Flow, key: &KeyAttr, mask: O
             replace(d, l4, &[ty, code], &[Some(l4 + 2)]);
         }
         (KeyAttr::Arp(k), m) => {
-            let l = Layers::parse(packet.data());
+            let l = packet.layers();
             let Some(l3) =
                 l.l3.filter(|_| l.dl_type == ETH_TYPE_ARP || l.dl_type == ETH_TYPE_RARP)
             else {
@@ -731,7 +743,7 @@ fn set_field<B: PacketBuf>(packet: &mut B, md: &mut Flow, key: &KeyAttr, mask: O
             d[l3 + 24..l3 + 28].copy_from_slice(&tip.to_be_bytes());
         }
         (KeyAttr::Mpls(lses), m) => {
-            let l = Layers::parse(packet.data());
+            let l = packet.layers();
             let (Some(at), Some(new)) = (l.mpls_at, lses.first()) else {
                 return;
             };
@@ -764,7 +776,7 @@ fn mask_u32(m: Option<&KeyAttr>, get: impl Fn(&KeyAttr) -> Option<u32>) -> u32 {
 
 /// Sets the ND target and link-layer address options of an NS/NA.
 fn set_nd<B: PacketBuf>(packet: &mut B, k: &crate::key::NdKey, m: Option<&KeyAttr>) {
-    let l = Layers::parse(packet.data());
+    let l = packet.layers();
     let Some(l4) = l.l4.filter(|_| l.proto == IPPROTO_ICMPV6) else {
         return;
     };
