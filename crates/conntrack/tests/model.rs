@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use conntrack::dump::Flush;
+use dpif::ct::CtFlush as Flush;
 use conntrack::{Conntrack, CtAction};
 use proptest::prelude::*;
 
