@@ -7,6 +7,8 @@
 //! - [`classifier`]: the megaflow classifier (one hash table per distinct
 //!   mask, visited busiest first), with a signature cache in front that
 //!   remembers where recent packets matched.
+//! - [`ct`]: the control plane of the datapath's connection tracker
+//!   ([`Datapath::conntrack`]): dumps, flushes, limits, settings.
 //!
 //! # Thread model
 //!
@@ -21,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod classifier;
+pub mod ct;
 pub mod dp;
 pub mod emc;
 pub mod flow;
