@@ -1,7 +1,7 @@
-use dpif::ct::CtFlush as Flush;
 use conntrack::timeout::{TimeoutPolicy, Timeouts, TpAttr};
 use conntrack::tuple::Tuple;
 use conntrack::{Conntrack, CtAction, Verdict};
+use dpif::ct::CtFlush as Flush;
 
 use crate::common::*;
 use crate::cs::*;

@@ -219,11 +219,7 @@ fn rst_closes() {
         TRK | EST | RPL
     );
     let e = &ct.dump(None, 0)[0];
-    assert_eq!(
-        tcp_state(e),
-        7,
-        "CLOSING, as OVS names the kernel's CLOSE"
-    );
+    assert_eq!(tcp_state(e), 7, "CLOSING, as OVS names the kernel's CLOSE");
     assert_eq!(e.timeout, 10);
 }
 

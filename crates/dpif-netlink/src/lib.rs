@@ -33,6 +33,8 @@
 #![deny(unsafe_code)]
 
 pub mod abi;
+pub mod ct_limit;
+pub mod ctnetlink;
 pub mod datapath;
 pub mod error;
 pub mod family;

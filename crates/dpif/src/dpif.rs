@@ -468,7 +468,10 @@ impl Dpif {
 
     /// See [`Provider::ct_set_tcp_seq_chk`].
     pub fn ct_set_tcp_seq_chk(&self, enabled: bool) -> Result<(), Errno> {
-        self.finish("ct_set_tcp_seq_chk", self.provider.ct_set_tcp_seq_chk(enabled))
+        self.finish(
+            "ct_set_tcp_seq_chk",
+            self.provider.ct_set_tcp_seq_chk(enabled),
+        )
     }
 
     /// See [`Provider::ct_get_tcp_seq_chk`].
@@ -482,7 +485,10 @@ impl Dpif {
         default_limit: Option<u32>,
         zones: &[ct::CtZoneLimit],
     ) -> Result<(), Errno> {
-        self.finish("ct_set_limits", self.provider.ct_set_limits(default_limit, zones))
+        self.finish(
+            "ct_set_limits",
+            self.provider.ct_set_limits(default_limit, zones),
+        )
     }
 
     /// See [`Provider::ct_get_limits`].
@@ -497,17 +503,26 @@ impl Dpif {
 
     /// See [`Provider::ct_ipf_set_enabled`].
     pub fn ct_ipf_set_enabled(&self, v6: bool, enabled: bool) -> Result<(), Errno> {
-        self.finish("ct_ipf_set_enabled", self.provider.ct_ipf_set_enabled(v6, enabled))
+        self.finish(
+            "ct_ipf_set_enabled",
+            self.provider.ct_ipf_set_enabled(v6, enabled),
+        )
     }
 
     /// See [`Provider::ct_ipf_set_min_frag`].
     pub fn ct_ipf_set_min_frag(&self, v6: bool, min_frag: u32) -> Result<(), Errno> {
-        self.finish("ct_ipf_set_min_frag", self.provider.ct_ipf_set_min_frag(v6, min_frag))
+        self.finish(
+            "ct_ipf_set_min_frag",
+            self.provider.ct_ipf_set_min_frag(v6, min_frag),
+        )
     }
 
     /// See [`Provider::ct_ipf_set_max_nfrags`].
     pub fn ct_ipf_set_max_nfrags(&self, n: u32) -> Result<(), Errno> {
-        self.finish("ct_ipf_set_max_nfrags", self.provider.ct_ipf_set_max_nfrags(n))
+        self.finish(
+            "ct_ipf_set_max_nfrags",
+            self.provider.ct_ipf_set_max_nfrags(n),
+        )
     }
 
     /// See [`Provider::ct_ipf_get_status`].

@@ -342,11 +342,7 @@ pub fn bkts(d: &CtDump, gt: u16) -> String {
 pub fn limits(l: &CtLimits) -> String {
     let mut s = format!("default limit={}", l.default_limit);
     for z in &l.zones {
-        let _ = write!(
-            s,
-            "\nzone={},limit={},count={}",
-            z.zone, z.limit, z.count
-        );
+        let _ = write!(s, "\nzone={},limit={},count={}", z.zone, z.limit, z.count);
     }
     s.push('\n');
     s

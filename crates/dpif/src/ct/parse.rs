@@ -308,7 +308,13 @@ mod tests {
         assert_eq!(t.dst, IpAddr::from([10, 1, 1, 2]));
 
         let mut m = CtMatch::default();
-        tuple("ct_nw_src=10.1.1.1", &mut m.orig, &mut m.ip_proto, &mut m.l3_type).unwrap();
+        tuple(
+            "ct_nw_src=10.1.1.1",
+            &mut m.orig,
+            &mut m.ip_proto,
+            &mut m.l3_type,
+        )
+        .unwrap();
         assert!(m.exact_orig().is_none());
         assert!(!m.is_zero());
 
@@ -319,11 +325,20 @@ mod tests {
         assert_eq!(e("ct_tp_src=1", &mut m), "port is set without protocol");
         let mut m = CtMatch::default();
         assert_eq!(e("icmp_id=1", &mut m), "invalid L4 fields");
-        assert_eq!(e("ct_nw_src=1.2.3", &mut m), "failed to parse field ct_nw_src");
+        assert_eq!(
+            e("ct_nw_src=1.2.3", &mut m),
+            "failed to parse field ct_nw_src"
+        );
         assert_eq!(e("bogus=1", &mut m), "invalid conntrack tuple field: bogus");
         assert_eq!(e("ct_nw_src", &mut m), "field ct_nw_src missing value");
         let mut m = CtMatch::default();
-        tuple("ct_ipv6_src=fd00::1", &mut m.orig, &mut m.ip_proto, &mut m.l3_type).unwrap();
+        tuple(
+            "ct_ipv6_src=fd00::1",
+            &mut m.orig,
+            &mut m.ip_proto,
+            &mut m.l3_type,
+        )
+        .unwrap();
         assert_eq!(
             e("ct_nw_dst=1.1.1.1", &mut m),
             "the L3 protocol does not match 1.1.1.1"
@@ -352,13 +367,24 @@ mod tests {
             ..CtEntry::default()
         };
         let mut m = CtMatch::default();
-        tuple("ct_nw_dst=2.2.2.2,ct_nw_proto=6", &mut m.orig, &mut m.ip_proto, &mut m.l3_type)
-            .unwrap();
+        tuple(
+            "ct_nw_dst=2.2.2.2,ct_nw_proto=6",
+            &mut m.orig,
+            &mut m.ip_proto,
+            &mut m.l3_type,
+        )
+        .unwrap();
         assert!(m.selects(&e));
         m.ip_proto = IPPROTO_UDP;
         assert!(!m.selects(&e));
         let mut m = CtMatch::default();
-        tuple("ct_tp_src=6,ct_nw_proto=6", &mut m.reply, &mut m.ip_proto, &mut m.l3_type).unwrap();
+        tuple(
+            "ct_tp_src=6,ct_nw_proto=6",
+            &mut m.reply,
+            &mut m.ip_proto,
+            &mut m.l3_type,
+        )
+        .unwrap();
         assert!(m.selects(&e));
         m.reply.src_port = 7;
         assert!(!m.selects(&e));
@@ -368,8 +394,14 @@ mod tests {
     fn zone_limits_and_lists() {
         assert_eq!(zone_limit("zone=3,limit=10"), Ok((3, 10)));
         assert_eq!(zone_limit("limit=10,zone=3"), Ok((3, 10)));
-        assert_eq!(zone_limit("zone=3"), Err("failed to parse zone limit".into()));
-        assert_eq!(zone_limit("zone=70000,limit=1"), Err("failed to parse field zone".into()));
+        assert_eq!(
+            zone_limit("zone=3"),
+            Err("failed to parse zone limit".into())
+        );
+        assert_eq!(
+            zone_limit("zone=70000,limit=1"),
+            Err("failed to parse field zone".into())
+        );
         assert_eq!(zone_limit("z=1"), Err("invalid zone limit field: z".into()));
         assert_eq!(zone_list("zone=1,2,65535"), Ok(vec![1, 2, 65535]));
         assert_eq!(zone_list("zones=1"), Err("invalid argument zones=1".into()));
