@@ -133,6 +133,7 @@ impl DpEntry {
         if let Ok(p) = self.dp.get_sflow_probability() {
             w.put_u32(OXVS_DP_ATTR_SFLOW_PROBABILITY, p);
         }
+        crate::conntrack::put_dp_attrs(&self.dp, w);
         b.finish().unwrap_or_default()
     }
 
@@ -166,7 +167,7 @@ impl DpEntry {
         if let Some(p) = a.u32(OXVS_DP_ATTR_SFLOW_PROBABILITY) {
             self.dp.set_sflow_probability(p)?;
         }
-        Ok(())
+        crate::conntrack::change(&self.dp, a)
     }
 }
 

@@ -114,6 +114,8 @@ pub struct State {
     pub(crate) reactor: Reactor,
     pub(crate) stopping: AtomicBool,
     started: Instant,
+    /// cttimeout objects by name (see [`crate::netfilter`]).
+    pub(crate) ct_timeouts: Mutex<BTreeMap<String, crate::netfilter::TimeoutObj>>,
 }
 
 /// A running daemon (see the module docs).
@@ -195,6 +197,7 @@ impl Server {
             reactor,
             stopping: AtomicBool::new(false),
             started: Instant::now(),
+            ct_timeouts: Mutex::new(BTreeMap::new()),
         });
         Ok(Server {
             state,
