@@ -172,12 +172,13 @@ fn conntrack_commands_match_ovs_dpctl_on_the_kernel() {
     // Limits first: the kernel counts the connections committed under one.
     t.ok(&t.ours, &["ct-set-limits", "default=100", "zone=5,limit=10"]);
     t.ok(&t.theirs, &["ct-set-limits", "zone=7,limit=20"]);
-    for (proto, action) in [
-        (1, "ct(commit,zone=5)"),
-        (17, "ct(commit)"),
-        (6, "ct(commit,zone=7)"),
+    // The kernel wants every layer in the key, wildcarded or not.
+    for (proto, l4, action) in [
+        (1, "icmp(type=0/0,code=0/0)", "ct(commit,zone=5)"),
+        (17, "udp(src=0/0,dst=0/0)", "ct(commit)"),
+        (6, "tcp(src=0/0,dst=0/0),tcp_flags(0/0)", "ct(commit,zone=7)"),
     ] {
-        let key = format!("in_port(1),eth(),eth_type(0x0800),ipv4(proto={proto},frag=no)");
+        let key = format!("in_port(1),eth(),eth_type(0x0800),ipv4(proto={proto},frag=no),{l4}");
         t.ok(&t.theirs, &["add-flow", "oxct", &key, action]);
     }
     traffic();
@@ -233,7 +234,13 @@ fn conntrack_commands_match_ovs_dpctl_on_the_kernel() {
     t.same_error(&["ct-set-limits", "zone=1"]);
     t.same_error(&["ct-get-limits", "zone=x"]);
 
-    // Flushes by ours, read by both: one tuple, a zone, everything.
+    // Flushes by ours, read by both: one tuple, a zone, everything. On
+    // fresh connections: the ones above may have timed out by now (30 s
+    // for unanswered UDP and ICMP).
+    t.ok(&t.ours, &["flush-conntrack"]);
+    traffic();
+    let dump = t.same(&["dump-conntrack"]);
+    assert_eq!(dump.lines().count(), 3, "{dump}");
     let tuple = format!(
         "ct_nw_src=10.9.0.2,ct_nw_dst={PEER},ct_nw_proto=17,ct_tp_src={},ct_tp_dst=5353",
         udp_sport(&dump)
