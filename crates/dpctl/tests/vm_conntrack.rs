@@ -170,13 +170,20 @@ fn conntrack_commands_match_ovs_dpctl_on_the_kernel() {
     )));
     t.ok(&t.theirs, &["add-dp", "oxct", "oxct1"]);
     // Limits first: the kernel counts the connections committed under one.
-    t.ok(&t.ours, &["ct-set-limits", "default=100", "zone=5,limit=10"]);
+    t.ok(
+        &t.ours,
+        &["ct-set-limits", "default=100", "zone=5,limit=10"],
+    );
     t.ok(&t.theirs, &["ct-set-limits", "zone=7,limit=20"]);
     // The kernel wants every layer in the key, wildcarded or not.
     for (proto, l4, action) in [
         (1, "icmp(type=0/0,code=0/0)", "ct(commit,zone=5)"),
         (17, "udp(src=0/0,dst=0/0)", "ct(commit)"),
-        (6, "tcp(src=0/0,dst=0/0),tcp_flags(0/0)", "ct(commit,zone=7)"),
+        (
+            6,
+            "tcp(src=0/0,dst=0/0),tcp_flags(0/0)",
+            "ct(commit,zone=7)",
+        ),
     ] {
         let key = format!("in_port(1),eth(),eth_type(0x0800),ipv4(proto={proto},frag=no),{l4}");
         t.ok(&t.theirs, &["add-flow", "oxct", &key, action]);
@@ -185,9 +192,19 @@ fn conntrack_commands_match_ovs_dpctl_on_the_kernel() {
 
     let dump = t.same(&["dump-conntrack"]);
     println!("{dump}");
-    assert_eq!(dump.lines().count(), 3, "ICMP, UDP and TCP entries:\n{dump}");
-    assert!(dump.contains("icmp,orig=(src=10.9.0.2,dst=10.9.0.1,"), "{dump}");
-    assert!(dump.contains(",zone=7,protoinfo=(state=SYN_SENT)"), "{dump}");
+    assert_eq!(
+        dump.lines().count(),
+        3,
+        "ICMP, UDP and TCP entries:\n{dump}"
+    );
+    assert!(
+        dump.contains("icmp,orig=(src=10.9.0.2,dst=10.9.0.1,"),
+        "{dump}"
+    );
+    assert!(
+        dump.contains(",zone=7,protoinfo=(state=SYN_SENT)"),
+        "{dump}"
+    );
     t.same(&["dump-conntrack", "oxct"]);
     t.same(&["dump-conntrack", "-m"]);
     t.same(&["dump-conntrack", "-s"]);
