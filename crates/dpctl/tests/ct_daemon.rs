@@ -134,6 +134,98 @@ fn tools() -> Result<Tools, String> {
     })
 }
 
+/// ovsdb-server and ovs-vswitchd (under `oxvs-run`, so its datapaths are
+/// the daemon's) in a directory of their own, for `ovs-appctl dpctl/...`;
+/// stopped by pid when dropped.
+struct Vswitchd {
+    dir: PathBuf,
+    pids: Vec<PathBuf>,
+}
+
+impl Vswitchd {
+    fn start(d: &Daemon, t: &Tools) -> Result<Vswitchd, String> {
+        let bin = |p: &str| Some(PathBuf::from(p)).filter(|p| p.is_file());
+        let (Some(tool), Some(server), Some(vswitchd), Some(_)) = (
+            bin("/usr/bin/ovsdb-tool"),
+            bin("/usr/sbin/ovsdb-server"),
+            bin("/usr/sbin/ovs-vswitchd"),
+            bin("/usr/bin/ovs-appctl"),
+        ) else {
+            return Err("no ovsdb-server, ovs-vswitchd or ovs-appctl".into());
+        };
+        let dir = d.dir.join("ovs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let v = Vswitchd {
+            pids: vec![dir.join("ovsdb.pid"), dir.join("vswitchd.pid")],
+            dir,
+        };
+        let env = |c: &mut Command| {
+            for k in ["OVS_RUNDIR", "OVS_LOGDIR", "OVS_DBDIR", "OVS_SYSCONFDIR"] {
+                c.env(k, &v.dir);
+            }
+        };
+        let run = |mut c: Command| {
+            env(&mut c);
+            let o = c.output().map_err(|e| e.to_string())?;
+            if o.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&o.stderr).into_owned())
+            }
+        };
+        let p = |f: &str| v.dir.join(f);
+        let mut c = Command::new(tool);
+        c.arg("create")
+            .arg(p("conf.db"))
+            .arg("/usr/share/openvswitch/vswitch.ovsschema");
+        run(c)?;
+        let mut c = Command::new(server);
+        c.arg(format!("--remote=punix:{}", p("db.sock").display()))
+            .arg(format!("--pidfile={}", v.pids[0].display()))
+            .args(["--detach", "--no-chdir"])
+            .arg(format!("--log-file={}", p("ovsdb.log").display()))
+            .arg(p("conf.db"));
+        run(c)?;
+        let mut c = Command::new(&t.oxvs_run);
+        c.arg("--socket")
+            .arg(&d.socket)
+            .arg("--")
+            .arg(vswitchd)
+            .arg(format!("unix:{}", p("db.sock").display()))
+            .arg(format!("--pidfile={}", v.pids[1].display()))
+            .args(["--detach", "--no-chdir"])
+            .arg(format!("--log-file={}", p("vswitchd.log").display()))
+            .arg(format!("--unixctl={}", p("vswitchd.ctl").display()));
+        run(c)?;
+        Ok(v)
+    }
+
+    /// `ovs-appctl dpctl/CMD ARGS...`: (exit status, stdout, stderr).
+    fn appctl(&self, cmd: &str, args: &[&str]) -> (i32, String, String) {
+        let o = Command::new("/usr/bin/ovs-appctl")
+            .arg("-t")
+            .arg(self.dir.join("vswitchd.ctl"))
+            .arg(format!("dpctl/{cmd}"))
+            .args(args)
+            .output()
+            .expect("run ovs-appctl");
+        out(o)
+    }
+}
+
+impl Drop for Vswitchd {
+    fn drop(&mut self) {
+        for p in &self.pids {
+            if let Some(pid) = std::fs::read_to_string(p)
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+            {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+            }
+        }
+    }
+}
+
 // ---- packets, built here ------------------------------------------------
 
 fn frame(ethertype: u16, l3: &[u8]) -> Vec<u8> {
@@ -553,4 +645,61 @@ fn conntrack_through_the_daemon_and_beside_ovs_dpctl() {
     assert_eq!((rc, e.as_str()), (0, ""));
     assert_eq!(engine_view(&d, "ct0").len(), 0);
     assert_eq!(same(&["dump-conntrack", dp], &["dump-conntrack", sys]), "");
+
+    // ---- and ovs-appctl dpctl/... of an ovs-vswitchd under oxvs-run ----
+    let v = match Vswitchd::start(&d, &t) {
+        Ok(v) => v,
+        Err(why) => {
+            println!(
+                "SKIP: conntrack_through_the_daemon_and_beside_ovs_dpctl (ovs-appctl part): {why}"
+            );
+            return;
+        }
+    };
+    populate(&d, "ct0");
+    d.ok(&["ct-set-limits", dp, "default=0", "zone=5,limit=9"]);
+    let same_app = |ours: &[&str], cmd: &str, theirs: &[&str]| {
+        let (rc1, o1, e1) = d.oxvs(ours);
+        let (rc2, o2, e2) = v.appctl(cmd, theirs);
+        assert_eq!(
+            (rc2, e2.as_str()),
+            (0, ""),
+            "ovs-appctl dpctl/{cmd} {theirs:?}"
+        );
+        assert_eq!((rc1, e1.as_str()), (0, ""), "oxvs-dpctl {ours:?}");
+        assert_eq!(
+            o1, o2,
+            "oxvs-dpctl {ours:?} vs ovs-appctl dpctl/{cmd} {theirs:?}"
+        );
+        o1
+    };
+    assert_eq!(
+        same_app(&["dump-conntrack", dp], "dump-conntrack", &[sys])
+            .lines()
+            .count(),
+        4
+    );
+    same_app(
+        &["dump-conntrack", "-m", dp, "zone=5"],
+        "dump-conntrack",
+        &["-m", sys, "zone=5"],
+    );
+    same_app(&["ct-stats-show", "-m", dp], "ct-stats-show", &["-m", sys]);
+    assert_eq!(
+        same_app(&["ct-get-limits", dp], "ct-get-limits", &[sys]),
+        "default limit=0\nzone=5,limit=9,count=2\n"
+    );
+    let (rc, _, e) = v.appctl("flush-conntrack", &["zone=5"]);
+    assert_eq!((rc, e.as_str()), (0, ""));
+    assert_eq!(engine_view(&d, "ct0").len(), 2);
+    same_app(&["dump-conntrack", dp], "dump-conntrack", &[sys]);
+    let (rc, _, e) = v.appctl("ct-del-limits", &[sys, "zone=5"]);
+    assert_eq!((rc, e.as_str()), (0, ""));
+    assert_eq!(
+        same_app(&["ct-get-limits", dp], "ct-get-limits", &[sys]),
+        "default limit=0\n"
+    );
+    let (rc, _, e) = v.appctl("flush-conntrack", &[]);
+    assert_eq!((rc, e.as_str()), (0, ""));
+    assert_eq!(engine_view(&d, "ct0").len(), 0);
 }
