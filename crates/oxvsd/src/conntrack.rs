@@ -16,7 +16,9 @@
 //! (`OXVS_CTA_DP_IFINDEX` in ctnetlink, `ovs_header.dp_ifindex` in
 //! `ovs_ct_limit`) acts on that one only; `ENODEV` if there is none.
 //! With a single datapath — how Open vSwitch runs — both views are the
-//! same.
+//! same. Timeout objects and limits set for every datapath are kept by
+//! the daemon and given to datapaths created later, as the kernel keeps
+//! them for its namespace whatever datapaths come and go.
 
 use std::sync::Arc;
 

@@ -10,6 +10,10 @@
 //! - `GET` answers the default first, then each zone asked for with the
 //!   limit in force and its count, or, when none is asked for, every zone
 //!   with a limit of its own.
+//!
+//! Limits set for every datapath (`dp_ifindex` 0) are also kept by the
+//! daemon and given to datapaths created later, as the kernel's limits
+//! outlive its datapaths.
 
 use std::sync::Arc;
 
@@ -25,6 +29,44 @@ use crate::dispatch::{admin, Fail, Handled, Outcome, Req};
 use crate::families::FAM_CT_LIMIT;
 use crate::policy;
 use crate::server::State;
+
+/// The limits set for every datapath: the default, and zones' own.
+#[derive(Debug, Default)]
+pub struct Shared {
+    default: u32,
+    zones: std::collections::BTreeMap<u16, u32>,
+}
+
+impl Shared {
+    fn update(&mut self, set: bool, l: &[ZoneLimit]) {
+        for z in l {
+            match (z.zone_id, z.zone_number()) {
+                (OVS_ZONE_LIMIT_DEFAULT_ZONE, _) => self.default = if set { z.limit } else { 0 },
+                (_, Some(zone)) if set => {
+                    self.zones.insert(zone, z.limit);
+                }
+                (_, Some(zone)) => {
+                    self.zones.remove(&zone);
+                }
+                (_, None) => {}
+            }
+        }
+    }
+}
+
+/// Gives a new datapath's tracker the limits set for every datapath.
+pub(crate) fn apply_shared(s: &Shared, dp: &dpif_netdev::Datapath) {
+    let zones: Vec<dpif::ct::CtZoneLimit> = s
+        .zones
+        .iter()
+        .map(|(&zone, &limit)| dpif::ct::CtZoneLimit {
+            zone,
+            limit,
+            count: 0,
+        })
+        .collect();
+    let _ = dp.ct_set_limits(Some(s.default), &zones);
+}
 
 fn reply(req: &Req<'_>, conn: &Conn, ifindex: i32, limits: Option<&[ZoneLimit]>) -> Vec<u8> {
     let mut b = MsgBuilder::genl(FAM_CT_LIMIT, 0, req.cmd, OVS_CT_LIMIT_VERSION)
@@ -64,9 +106,15 @@ pub fn handle(state: &Arc<State>, conn: &Arc<Conn>, req: &Req<'_>) -> Handled {
     match req.cmd {
         OVS_CT_LIMIT_CMD_SET | OVS_CT_LIMIT_CMD_DEL => {
             admin(conn)?;
-            let dps = targets(state, ifindex)?;
             let l = given.ok_or_else(|| Fail::msg(errno::EINVAL, "no zone limits"))?;
             let set = req.cmd == OVS_CT_LIMIT_CMD_SET;
+            // Under the lock datapath creation takes, so a datapath made
+            // meanwhile gets these limits either way.
+            let mut shared = crate::lock(&state.ct_limits);
+            let dps = targets(state, ifindex)?;
+            if ifindex == 0 {
+                shared.update(set, &l);
+            }
             for d in &dps {
                 for z in &l {
                     match (z.zone_id, z.zone_number()) {

@@ -222,7 +222,14 @@ impl State {
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
         });
-        write(&self.dps).insert(e.ifindex, e.clone());
+        {
+            // What names no datapath applies to every datapath, later ones
+            // too (the kernel keeps it per network namespace).
+            let tp = lock(&self.ct_timeouts);
+            crate::netfilter::apply_timeouts(&tp, &e.dp);
+            crate::ct_limit::apply_shared(&lock(&self.ct_limits), &e.dp);
+            write(&self.dps).insert(e.ifindex, e.clone());
+        }
         let (st, de) = (self.clone(), e.clone());
         match std::thread::Builder::new()
             .name(format!("oxvsd-up-{name}"))

@@ -38,7 +38,7 @@
 //! timeout of the object's protocol; `DELETE` by name (`ENOENT`), or all.
 //! Each object is also a timeout policy of that name on every datapath's
 //! tracker (the defaults, with its protocol's timeouts), which
-//! `ct(timeout=NAME)` actions use.
+//! `ct(timeout=NAME)` actions use; datapaths created later get them too.
 
 use std::sync::Arc;
 
@@ -357,6 +357,16 @@ impl TimeoutObj {
         }
         w.end_nested(n);
         b.finish().unwrap_or_default()
+    }
+}
+
+/// Gives a new datapath's tracker every timeout object as a policy.
+pub(crate) fn apply_timeouts(
+    objs: &std::collections::BTreeMap<String, TimeoutObj>,
+    dp: &dpif_netdev::Datapath,
+) {
+    for (name, o) in objs {
+        dp.conntrack().set_timeout_policy(o.policy(name));
     }
 }
 

@@ -116,6 +116,8 @@ pub struct State {
     started: Instant,
     /// cttimeout objects by name (see [`crate::netfilter`]).
     pub(crate) ct_timeouts: Mutex<BTreeMap<String, crate::netfilter::TimeoutObj>>,
+    /// Zone limits set for every datapath (see [`crate::ct_limit`]).
+    pub(crate) ct_limits: Mutex<crate::ct_limit::Shared>,
 }
 
 /// A running daemon (see the module docs).
@@ -198,6 +200,7 @@ impl Server {
             stopping: AtomicBool::new(false),
             started: Instant::now(),
             ct_timeouts: Mutex::new(BTreeMap::new()),
+            ct_limits: Mutex::new(Default::default()),
         });
         Ok(Server {
             state,

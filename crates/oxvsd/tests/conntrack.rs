@@ -275,10 +275,14 @@ fn cttimeout_objects() {
     let del = nf(8, IPCTNL_MSG_TIMEOUT_DELETE, REQ_ACK, 0, |w| {
         w.put_string(CTA_TIMEOUT_NAME, "ovs_tp_1_tcp4")
     });
+    // A datapath made later has the objects too.
+    let later = d.state.create_dp(&unique("ctt"), 0, false).unwrap();
+    assert!(later.dp.conntrack().policy_id("ovs_tp_1_tcp4").is_some());
     assert_eq!(errno_of(&mut s, &del), 0);
     assert_eq!(errno_of(&mut s, &del), 2);
     assert_eq!(errno_of(&mut s, &get), 2);
     assert!(e.dp.conntrack().policy_id("ovs_tp_1_tcp4").is_none());
+    assert!(later.dp.conntrack().policy_id("ovs_tp_1_tcp4").is_none());
 }
 
 #[test]
@@ -319,6 +323,13 @@ fn ct_limit_family() {
     assert_eq!(r.len(), 2, "an empty reply, then the ack");
     assert_eq!(Header::parse(&r[0]).unwrap().ty, FAM_CT_LIMIT);
     assert_eq!(e.dp.conntrack().limits().zone_limit(4), 2);
+    // Set for every datapath: later ones too.
+    let later = d.state.create_dp(&unique("ctl"), 0, false).unwrap();
+    let l = later.dp.conntrack().limits();
+    assert_eq!(
+        (l.default_zone_limit(), l.zone_limit(4), l.zone_limit(5)),
+        (7, 2, 7)
+    );
     let get = |s: &mut Raw, l: Option<&[ZoneLimit]>| {
         let r = s.transact(&req(OVS_CT_LIMIT_CMD_GET, e.ifindex, l));
         assert_eq!(err_of(r.last().unwrap()), Some(0));
