@@ -34,6 +34,18 @@ fn ct_request(msg: u8, family: u8, flags: u16, dp: Option<i32>) -> MsgBuilder {
     m
 }
 
+/// `IPCTNL_MSG_CT_DELETE` of the connection whose original tuple is `t`.
+fn delete_request(dp: Option<i32>, t: &CtTuple, zone: u16, id: Option<u32>) -> Result<Request> {
+    let mut m = ct_request(IPCTNL_MSG_CT_DELETE, t.l3_type() as u8, 0, dp);
+    let w = m.attrs();
+    w.put_u16_be(CTA_ZONE, zone);
+    put_tuple(w, CTA_TUPLE_ORIG, t, None);
+    if let Some(id) = id {
+        w.put_u32_be(CTA_ID, id);
+    }
+    m.finish()
+}
+
 impl Kernel {
     fn nf_transact(&self, req: Request) -> Result<Option<crate::socket::Msg>> {
         let mut s = self.new_nf_socket()?;
@@ -124,14 +136,15 @@ impl Kernel {
             return self.ct_flush_all(dp, f.mark);
         }
         let mut found = false;
+        let mut s = self.new_nf_socket()?;
         for e in self.ct_dump(dp, None)? {
             if !f.matches(&e) {
                 continue;
             }
             found = true;
-            match self.ct_delete(dp, &e.orig, e.zone, Some(e.id)) {
+            match s.transact(delete_request(dp, &e.orig, e.zone, Some(e.id))?) {
                 Err(err) if err.errno() == errno::ENOENT => {}
-                r => r?,
+                r => drop(r?),
             }
         }
         if f.orig.is_some() && !found {
