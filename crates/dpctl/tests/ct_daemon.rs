@@ -71,10 +71,8 @@ impl Daemon {
 
     /// Runs Debian's `ovs-dpctl` under `oxvs-run` against this daemon.
     fn ovs(&self, tools: &Tools, args: &[&str]) -> (i32, String, String) {
-        let o = Command::new(&tools.oxvs_run)
-            .arg("--socket")
-            .arg(&self.socket)
-            .arg("--")
+        let o = tools
+            .oxvs_run(&self.socket)
             .arg(&tools.ovs_dpctl)
             // Its INFO that the datapath has no meters is not an error.
             .arg("--verbose=dpif_netlink:console:warn")
@@ -111,6 +109,22 @@ fn out(o: std::process::Output) -> (i32, String, String) {
 struct Tools {
     ovs_dpctl: PathBuf,
     oxvs_run: PathBuf,
+    /// The preload library (`cargo test` leaves it in `deps/`, only
+    /// `cargo build` copies it beside `oxvs-run`).
+    preload: PathBuf,
+}
+
+impl Tools {
+    /// `oxvs-run --socket SOCKET --` with this build's library.
+    fn oxvs_run(&self, socket: &Path) -> Command {
+        let mut c = Command::new(&self.oxvs_run);
+        c.env("OXVS_PRELOAD", &self.preload)
+            .env_remove("LD_PRELOAD")
+            .arg("--socket")
+            .arg(socket)
+            .arg("--");
+        c
+    }
 }
 
 /// `ovs-dpctl` and this build's `oxvs-run`, or why not.
@@ -121,17 +135,24 @@ fn tools() -> Result<Tools, String> {
         .find(|p| p.is_file())
         .ok_or("no ovs-dpctl installed")?;
     let oxvs_run = Path::new(env!("CARGO_BIN_EXE_oxvs-dpctl")).with_file_name("oxvs-run");
-    let lib = oxvs_run.with_file_name("liboxvs_preload.so");
-    if !oxvs_run.is_file() || !lib.is_file() {
-        return Err(format!(
+    let lib = "liboxvs_preload.so";
+    let preload = [
+        oxvs_run.with_file_name(lib),
+        oxvs_run.with_file_name("deps").join(lib),
+    ]
+    .into_iter()
+    .find(|p| p.is_file());
+    match preload {
+        Some(preload) if oxvs_run.is_file() => Ok(Tools {
+            ovs_dpctl,
+            oxvs_run,
+            preload,
+        }),
+        _ => Err(format!(
             "{} or its library not built (cargo build -p oxvs-run)",
             oxvs_run.display()
-        ));
+        )),
     }
-    Ok(Tools {
-        ovs_dpctl,
-        oxvs_run,
-    })
 }
 
 /// ovsdb-server and ovs-vswitchd (under `oxvs-run`, so its datapaths are
@@ -186,11 +207,8 @@ impl Vswitchd {
             .arg(format!("--log-file={}", p("ovsdb.log").display()))
             .arg(p("conf.db"));
         run(c)?;
-        let mut c = Command::new(&t.oxvs_run);
-        c.arg("--socket")
-            .arg(&d.socket)
-            .arg("--")
-            .arg(vswitchd)
+        let mut c = t.oxvs_run(&d.socket);
+        c.arg(vswitchd)
             .arg(format!("unix:{}", p("db.sock").display()))
             .arg(format!("--pidfile={}", v.pids[1].display()))
             .args(["--detach", "--no-chdir"])
