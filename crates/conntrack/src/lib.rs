@@ -321,6 +321,12 @@ impl Conntrack {
         }
     }
 
+    /// The timeouts of policy `name`.
+    pub fn timeout_policy(&self, name: &str) -> Option<Timeouts> {
+        let id = self.policy_id(name)?;
+        self.policy(id).map(|(_, t)| *t)
+    }
+
     /// The index of the timeout policy `name`.
     pub fn policy_id(&self, name: &str) -> Option<u32> {
         let v = self.policies.read().unwrap_or_else(|e| e.into_inner());

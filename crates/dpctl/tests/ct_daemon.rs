@@ -554,6 +554,60 @@ fn conntrack_through_the_daemon_and_beside_ovs_dpctl() {
         )
     );
 
+    // Timeout policies through the `netdev` client: cttimeout objects on
+    // the daemon, one per protocol, which its trackers take as policies.
+    let class = dpif_netlink::RemoteClass::new(&d.socket);
+    let h = dpif::Dpif::new(dpif::DpifClass::open(&class, "ct0", false).unwrap());
+    let mut tp = dpif::ct::CtTimeoutPolicy {
+        id: 4,
+        ..Default::default()
+    };
+    tp.attrs[dpif::ct::tp_attr::TCP_SYN_SENT] = Some(33);
+    tp.attrs[dpif::ct::tp_attr::UDP_SINGLE] = Some(40);
+    h.ct_set_timeout_policy(&tp).unwrap();
+    let engine = d
+        .tracker("ct0")
+        .dp
+        .conntrack()
+        .timeout_policy("ovs_tp_4_tcp4")
+        .unwrap();
+    assert_eq!(
+        (engine.tcp.syn_sent, engine.tcp.established),
+        (33, 5 * 24 * 3600)
+    );
+    let engine = d
+        .tracker("ct0")
+        .dp
+        .conntrack()
+        .timeout_policy("ovs_tp_4_udp6")
+        .unwrap();
+    assert_eq!((engine.udp_unreplied, engine.udp_replied), (40, 120));
+    let got = h.ct_get_timeout_policy(4).unwrap();
+    use dpif::ct::tp_attr as a;
+    assert_eq!(got.attrs[a::TCP_SYN_SENT], Some(33));
+    assert_eq!(got.attrs[a::TCP_ESTABLISHED], Some(5 * 24 * 3600));
+    assert_eq!(
+        (got.attrs[a::UDP_SINGLE], got.attrs[a::UDP_MULTIPLE]),
+        (Some(40), Some(120))
+    );
+    assert_eq!(
+        (got.attrs[a::UDP_FIRST], got.attrs[a::ICMP_REPLY]),
+        (None, None)
+    );
+    assert_eq!(
+        h.ct_timeout_policy_name(4, true, 58).unwrap(),
+        "ovs_tp_4_icmpv6"
+    );
+    h.ct_del_timeout_policy(4).unwrap();
+    assert!(d
+        .tracker("ct0")
+        .dp
+        .conntrack()
+        .timeout_policy("ovs_tp_4_tcp4")
+        .is_none());
+    assert_eq!(h.ct_get_timeout_policy(4), Err(dpif::Errno::ENOENT));
+    h.ct_del_timeout_policy(4).unwrap();
+
     // ---- Debian's ovs-dpctl beside it ----------------------------------
     let t = match tools() {
         Ok(t) => t,

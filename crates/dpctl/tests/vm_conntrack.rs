@@ -283,6 +283,38 @@ fn conntrack_commands_match_ovs_dpctl_on_the_kernel() {
     t.ok(&t.theirs, &["flush-conntrack"]);
     assert_eq!(t.same(&["dump-conntrack"]), "");
 
+    // Timeout policies through the `system` provider: cttimeout objects in
+    // the kernel, which fills in its own defaults (TCP ESTABLISHED: five
+    // days; UDP replied: 120 s on Linux 6.1).
+    let class = dpif_netlink::SystemClass::new();
+    let h = dpif::Dpif::new(dpif::DpifClass::open(&class, "oxct", false).unwrap());
+    let mut tp = dpif::ct::CtTimeoutPolicy {
+        id: 3,
+        ..Default::default()
+    };
+    use dpif::ct::tp_attr as a;
+    tp.attrs[a::TCP_SYN_SENT] = Some(33);
+    tp.attrs[a::UDP_SINGLE] = Some(44);
+    tp.attrs[a::ICMP_FIRST] = Some(11);
+    match h.ct_set_timeout_policy(&tp) {
+        Err(e) => println!("SKIP: timeout policies: the kernel has no cttimeout ({e})"),
+        Ok(()) => {
+            let got = h.ct_get_timeout_policy(3).unwrap();
+            assert_eq!(got.attrs[a::TCP_SYN_SENT], Some(33));
+            assert_eq!(got.attrs[a::TCP_ESTABLISHED], Some(5 * 24 * 3600));
+            assert_eq!(got.attrs[a::UDP_SINGLE], Some(44));
+            assert_eq!(got.attrs[a::UDP_MULTIPLE], Some(120));
+            assert_eq!(got.attrs[a::ICMP_FIRST], Some(11));
+            assert_eq!(
+                h.ct_timeout_policy_name(3, false, 6).unwrap(),
+                "ovs_tp_3_tcp4"
+            );
+            h.ct_del_timeout_policy(3).unwrap();
+            assert_eq!(h.ct_get_timeout_policy(3), Err(dpif::Errno::ENOENT));
+            println!("timeout policy set, read back and deleted in the kernel");
+        }
+    }
+
     t.ok(&t.ours, &["ct-del-limits", "zone=5"]);
     t.ok(&t.ours, &["ct-set-limits", "default=0"]);
     assert_eq!(t.same(&["ct-get-limits"]), "default limit=0\n");

@@ -12,8 +12,9 @@
 
 use std::sync::Arc;
 
+use conntrack::timeout::{TimeoutPolicy, Timeouts, TpAttr};
 use conntrack::Conntrack;
-use dpif::ct::{CtDump, CtFlush, CtLimits, CtZoneLimit, IpfStatus};
+use dpif::ct::{tp_attr, CtDump, CtFlush, CtLimits, CtTimeoutPolicy, CtZoneLimit, IpfStatus};
 use dpif::Errno;
 
 use crate::flow::now_ms;
@@ -152,4 +153,129 @@ pub fn ipf_set_max_nfrags(dp: &Datapath, n: u32) -> Result<(), Errno> {
 /// [`dpif::Provider::ct_ipf_get_status`].
 pub fn ipf_get_status(dp: &Datapath) -> Result<IpfStatus, Errno> {
     Ok(ct(dp)?.ipf().status())
+}
+
+/// The engine's attribute at each [`tp_attr`] index (the same order).
+const TP_ATTRS: [TpAttr; tp_attr::MAX] = [
+    TpAttr::TcpSynSent,
+    TpAttr::TcpSynRecv,
+    TpAttr::TcpEstablished,
+    TpAttr::TcpFinWait,
+    TpAttr::TcpCloseWait,
+    TpAttr::TcpLastAck,
+    TpAttr::TcpTimeWait,
+    TpAttr::TcpClose,
+    TpAttr::TcpSynSent2,
+    TpAttr::TcpRetransmit,
+    TpAttr::TcpUnack,
+    TpAttr::UdpFirst,
+    TpAttr::UdpSingle,
+    TpAttr::UdpMultiple,
+    TpAttr::IcmpFirst,
+    TpAttr::IcmpReply,
+];
+
+/// [`dpif::Provider::ct_set_timeout_policy`].
+pub fn set_timeout_policy(dp: &Datapath, tp: &CtTimeoutPolicy) -> Result<(), Errno> {
+    let mut t = Timeouts::default();
+    for (attr, v) in TP_ATTRS.iter().zip(tp.attrs) {
+        if let Some(v) = v {
+            t.set(*attr, v);
+        }
+    }
+    ct(dp)?.set_timeout_policy(TimeoutPolicy {
+        name: tp.id.to_string(),
+        timeouts: t,
+    });
+    Ok(())
+}
+
+/// [`dpif::Provider::ct_get_timeout_policy`]: every timeout, as the
+/// tracker holds them.
+pub fn get_timeout_policy(dp: &Datapath, id: u32) -> Result<CtTimeoutPolicy, Errno> {
+    let t = ct(dp)?
+        .timeout_policy(&id.to_string())
+        .ok_or(Errno::ENOENT)?;
+    let c = t.tcp;
+    let v = [
+        c.syn_sent,
+        c.syn_recv,
+        c.established,
+        c.fin_wait,
+        c.close_wait,
+        c.last_ack,
+        c.time_wait,
+        c.close,
+        c.syn_sent2,
+        c.retrans,
+        c.unack,
+        t.udp_unreplied,
+        t.udp_unreplied,
+        t.udp_replied,
+        t.icmp,
+        t.icmp,
+    ];
+    Ok(CtTimeoutPolicy {
+        id,
+        attrs: v.map(Some),
+    })
+}
+
+/// [`dpif::Provider::ct_del_timeout_policy`].
+pub fn del_timeout_policy(dp: &Datapath, id: u32) -> Result<(), Errno> {
+    ct(dp)?.del_timeout_policy(&id.to_string());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dpif::Provider;
+
+    #[test]
+    fn settings_and_policies_reach_the_tracker() {
+        let dp = Datapath::create("cttest0", 1).unwrap();
+        dp.ct_set_maxconns(7).unwrap();
+        assert_eq!(dp.conntrack().limits().max_conns(), 7);
+        dp.ct_set_tcp_seq_chk(false).unwrap();
+        assert!(dp.conntrack().tcp_be_liberal());
+        assert_eq!(dp.ct_ipf_set_min_frag(false, 399), Err(Errno::EINVAL));
+        assert_eq!(dp.ct_ipf_set_max_nfrags(5001), Err(Errno::EINVAL));
+        dp.ct_ipf_set_enabled(true, false).unwrap();
+        assert!(!dp.ct_ipf_get_status().unwrap().v6.enabled);
+        dp.ct_set_limits(
+            Some(3),
+            &[CtZoneLimit {
+                zone: 2,
+                limit: 9,
+                count: 0,
+            }],
+        )
+        .unwrap();
+        let l = dp.ct_get_limits(&[]).unwrap();
+        assert_eq!(
+            (l.default_limit, l.zones.len(), l.zones[0].limit),
+            (3, 1, 9)
+        );
+        dp.ct_del_limits(&[2]).unwrap();
+        assert_eq!(dp.ct_get_limits(&[2]).unwrap().zones[0].limit, 3);
+
+        let mut tp = CtTimeoutPolicy {
+            id: 9,
+            ..Default::default()
+        };
+        tp.attrs[tp_attr::TCP_ESTABLISHED] = Some(77);
+        tp.attrs[tp_attr::ICMP_FIRST] = Some(5);
+        dp.ct_set_timeout_policy(&tp).unwrap();
+        let name = dp.ct_timeout_policy_name(9, false, 6).unwrap();
+        let t = dp.conntrack().timeout_policy(&name).unwrap();
+        assert_eq!((t.tcp.established, t.icmp, t.udp_replied), (77, 5, 120));
+        let got = dp.ct_get_timeout_policy(9).unwrap();
+        assert_eq!(got.attrs[tp_attr::TCP_ESTABLISHED], Some(77));
+        assert_eq!(got.attrs[tp_attr::TCP_SYN_SENT], Some(120));
+        dp.ct_del_timeout_policy(9).unwrap();
+        assert_eq!(dp.ct_get_timeout_policy(9), Err(Errno::ENOENT));
+        dp.destroy().unwrap();
+        assert_eq!(dp.ct_get_nconns(), Err(Errno::ENODEV));
+    }
 }

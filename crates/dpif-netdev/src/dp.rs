@@ -1068,6 +1068,18 @@ impl Provider for Datapath {
     fn ct_ipf_get_status(&self) -> Result<dpif::ct::IpfStatus, Errno> {
         crate::ct::ipf_get_status(self)
     }
+    fn ct_set_timeout_policy(&self, tp: &dpif::ct::CtTimeoutPolicy) -> Result<(), Errno> {
+        crate::ct::set_timeout_policy(self, tp)
+    }
+    fn ct_get_timeout_policy(&self, id: u32) -> Result<dpif::ct::CtTimeoutPolicy, Errno> {
+        crate::ct::get_timeout_policy(self, id)
+    }
+    fn ct_del_timeout_policy(&self, id: u32) -> Result<(), Errno> {
+        crate::ct::del_timeout_policy(self, id)
+    }
+    fn ct_timeout_policy_name(&self, id: u32, _v6: bool, _proto: u8) -> Result<String, Errno> {
+        Ok(id.to_string())
+    }
 }
 
 impl Drop for Datapath {

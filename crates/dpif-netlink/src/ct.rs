@@ -46,6 +46,15 @@ fn delete_request(dp: Option<i32>, t: &CtTuple, zone: u16, id: Option<u32>) -> R
     m.finish()
 }
 
+fn timeout_request(msg: u8, flags: u16) -> MsgBuilder {
+    MsgBuilder::new(
+        msg_type(NFNL_SUBSYS_CTNETLINK_TIMEOUT, msg),
+        flags | NLM_F_REQUEST,
+        AF_UNSPEC,
+        NFNETLINK_V0,
+    )
+}
+
 impl Kernel {
     fn nf_transact(&self, req: Request) -> Result<Option<crate::socket::Msg>> {
         let mut s = self.new_nf_socket()?;
@@ -151,6 +160,42 @@ impl Kernel {
             return Err(Error::new(errno::ENOENT));
         }
         Ok(())
+    }
+
+    /// Adds or replaces a cttimeout object (`IPCTNL_MSG_TIMEOUT_NEW`).
+    ///
+    /// # Errors
+    /// The kernel's errno (`EINVAL` for a protocol change).
+    pub fn ct_timeout_set(&self, o: &TimeoutObject) -> Result<()> {
+        let mut m = timeout_request(
+            IPCTNL_MSG_TIMEOUT_NEW,
+            nl::msg::NLM_F_CREATE | nl::msg::NLM_F_REPLACE,
+        );
+        put_timeout(m.attrs(), o, None);
+        self.nf_transact(m.finish()?).map(drop)
+    }
+
+    /// The cttimeout object `name`.
+    ///
+    /// # Errors
+    /// `ENOENT` if there is none; `EPROTO` for a malformed reply.
+    pub fn ct_timeout_get(&self, name: &str) -> Result<TimeoutObject> {
+        let mut m = timeout_request(IPCTNL_MSG_TIMEOUT_GET, 0);
+        m.attrs().put_string(CTA_TIMEOUT_NAME, name);
+        let r = self
+            .nf_transact(m.finish()?)?
+            .ok_or_else(|| Error::proto("cttimeout get without a reply"))?;
+        parse_timeout(&r.payload).map_err(|e| Error::proto(e.to_string()))
+    }
+
+    /// Deletes the cttimeout object `name`.
+    ///
+    /// # Errors
+    /// `ENOENT` if there is none; `EBUSY` while a connection uses it.
+    pub fn ct_timeout_del(&self, name: &str) -> Result<()> {
+        let mut m = timeout_request(IPCTNL_MSG_TIMEOUT_DELETE, 0);
+        m.attrs().put_string(CTA_TIMEOUT_NAME, name);
+        self.nf_transact(m.finish()?).map(drop)
     }
 
     /// `ovs_ct_limit`, if registered.

@@ -591,6 +591,109 @@ pub fn split(payload: &[u8]) -> R<(u8, u8, &[u8])> {
     Ok((payload[0], payload[1], &payload[NFGENMSG_LEN..]))
 }
 
+/// A cttimeout object: name, protocols, and timeouts (seconds) by their
+/// `CTA_TIMEOUT_<PROTO>_*` attribute type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeoutObject {
+    /// Name (under [`CTNL_TIMEOUT_NAME_MAX`] bytes).
+    pub name: String,
+    /// L3 protocol (`AF_INET`, `AF_INET6`).
+    pub l3: u16,
+    /// L4 protocol.
+    pub l4: u8,
+    /// `(attribute type, seconds)`, in type order.
+    pub values: Vec<(u16, u32)>,
+}
+
+/// Writes a timeout object's attributes, as `ctnl_timeout_fill_info`
+/// (`use_count` for replies).
+pub fn put_timeout(w: &mut Writer, o: &TimeoutObject, use_count: Option<u32>) {
+    w.put_string(CTA_TIMEOUT_NAME, &o.name);
+    w.put_u16_be(CTA_TIMEOUT_L3PROTO, o.l3);
+    w.put_u8(CTA_TIMEOUT_L4PROTO, o.l4);
+    if let Some(u) = use_count {
+        w.put_u32_be(CTA_TIMEOUT_USE, u);
+    }
+    let n = w.begin_nested(CTA_TIMEOUT_DATA);
+    for &(ty, v) in &o.values {
+        w.put_u32_be(ty, v);
+    }
+    w.end_nested(n);
+}
+
+/// Reads a timeout object (a `GET` reply).
+///
+/// # Errors
+/// Name, protocols or data missing or malformed.
+pub fn parse_timeout(b: &[u8]) -> R<TimeoutObject> {
+    let a: [Option<&[u8]>; 6] = attrs(b)?;
+    let name = a[1].ok_or(Malformed("timeout without a name"))?;
+    let name = name.split(|&c| c == 0).next().unwrap_or(&[]);
+    let data = a[4].ok_or(Malformed("timeout without data"))?;
+    let mut values = Vec::new();
+    for at in AttrIter::new(data) {
+        let at = at.map_err(|_| Malformed("malformed timeout data"))?;
+        values.push((at.ty, at.u32_be().ok_or(Malformed("bad timeout value"))?));
+    }
+    values.sort_unstable();
+    Ok(TimeoutObject {
+        name: String::from_utf8_lossy(name).into_owned(),
+        l3: be16(a[2])?.ok_or(Malformed("timeout without L3 protocol"))?,
+        l4: u8a(a[3])?.ok_or(Malformed("timeout without L4 protocol"))?,
+        values,
+    })
+}
+
+/// The protocols Open vSwitch makes a cttimeout object of each timeout
+/// policy for.
+pub const TP_PROTOS: [(u16, u8); 6] = [
+    (AF_INET, IPPROTO_TCP),
+    (AF_INET, IPPROTO_UDP),
+    (AF_INET, IPPROTO_ICMP),
+    (AF_INET6, IPPROTO_TCP),
+    (AF_INET6, IPPROTO_UDP),
+    (AF_INET6, IPPROTO_ICMPV6),
+];
+
+/// The cttimeout object of timeout policy `id` for `l4` over IPv6 or
+/// IPv4, as OVS names it: `ovs_tp_ID_PROTO4`, `..._PROTO6`, or
+/// `ovs_tp_ID_icmpv6`.
+pub fn tp_name(id: u32, ipv6: bool, l4: u8) -> String {
+    let mut s = format!("ovs_tp_{id}_");
+    dpif::ct::format::ipproto(&mut s, l4);
+    if !ipv6 {
+        s.push('4');
+    } else if l4 != IPPROTO_ICMPV6 {
+        s.push('6');
+    }
+    s
+}
+
+/// `(timeout policy attribute, CTA_TIMEOUT_* type)` pairs for `l4`, as
+/// OVS maps them: TCP's eleven one to one, UDP `SINGLE` to `UNREPLIED`
+/// and `MULTIPLE` to `REPLIED`, ICMP(v6) `FIRST` to `TIMEOUT`.
+pub fn tp_mapping(l4: u8) -> &'static [(usize, u16)] {
+    use tp_attr::*;
+    match l4 {
+        IPPROTO_TCP => &[
+            (TCP_SYN_SENT, 1),
+            (TCP_SYN_RECV, 2),
+            (TCP_ESTABLISHED, 3),
+            (TCP_FIN_WAIT, 4),
+            (TCP_CLOSE_WAIT, 5),
+            (TCP_LAST_ACK, 6),
+            (TCP_TIME_WAIT, 7),
+            (TCP_CLOSE, 8),
+            (TCP_SYN_SENT2, 9),
+            (TCP_RETRANSMIT, 10),
+            (TCP_UNACK, 11),
+        ],
+        IPPROTO_UDP => &[(UDP_SINGLE, 1), (UDP_MULTIPLE, 2)],
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => &[(ICMP_FIRST, 1)],
+        _ => &[],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -745,6 +848,40 @@ mod tests {
         );
         assert!(b.windows(proto.len()).any(|x| x == proto.as_slice()));
         assert_eq!(parse_tuple(&b[4..], 10).unwrap(), (t, Some(4)));
+    }
+
+    #[test]
+    fn timeout_objects_and_names() {
+        assert_eq!(tp_name(1, false, IPPROTO_TCP), "ovs_tp_1_tcp4");
+        assert_eq!(tp_name(7, true, IPPROTO_UDP), "ovs_tp_7_udp6");
+        assert_eq!(tp_name(7, true, IPPROTO_ICMPV6), "ovs_tp_7_icmpv6");
+        assert_eq!(tp_name(7, false, IPPROTO_ICMP), "ovs_tp_7_icmp4");
+        let o = TimeoutObject {
+            name: "ovs_tp_1_udp4".into(),
+            l3: AF_INET,
+            l4: IPPROTO_UDP,
+            values: vec![(1, 30), (2, 180)],
+        };
+        let mut w = Writer::new();
+        put_timeout(&mut w, &o, Some(1));
+        // As nfnetlink_cttimeout.h lays it out.
+        let want = [
+            attr(1, b"ovs_tp_1_udp4\0"),
+            attr(2, &2u16.to_be_bytes()),
+            attr(3, &[17]),
+            attr(5, &1u32.to_be_bytes()),
+            nest(
+                4,
+                &[
+                    attr(1, &30u32.to_be_bytes()),
+                    attr(2, &180u32.to_be_bytes()),
+                ],
+            ),
+        ]
+        .concat();
+        assert_eq!(w.as_bytes(), &want[..]);
+        assert_eq!(parse_timeout(&want).unwrap(), o);
+        assert!(parse_timeout(&want[..want.len() - 12]).is_err());
     }
 
     #[test]

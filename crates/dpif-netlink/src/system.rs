@@ -47,7 +47,9 @@
 //!   table and one set of limits per network namespace, shared by every
 //!   datapath. What OVS's system datapath lacks is `EOPNOTSUPP` on the
 //!   kernel: maxconns, nconns, TCP sequence checking, fragment reassembly
-//!   settings and status, bucket counts. On oxvsd (`netdev`) each request
+//!   settings and status, bucket counts. Timeout policies are cttimeout
+//!   objects, one per protocol, named as OVS names them
+//!   (`ovs_tp_ID_tcp4`...). On oxvsd (`netdev`) each request
 //!   names this datapath, and those settings are `OXVS_DP_ATTR_CT_*` /
 //!   `OXVS_DP_ATTR_IPF` datapath attributes.
 //! - **Port changes** come from the `ovs_vport` multicast group, subscribed
@@ -69,6 +71,7 @@ use crate::abi::*;
 use crate::ct_limit::{
     self, ZoneLimit, OVS_CT_LIMIT_CMD_DEL, OVS_CT_LIMIT_CMD_GET, OVS_CT_LIMIT_CMD_SET,
 };
+use crate::ctnetlink;
 use crate::datapath::{DpRequest, IpfSet};
 use crate::error::Error;
 use crate::flow::{FlowInfo, FlowRequest};
@@ -76,7 +79,7 @@ use crate::kernel::{DpId, FlowDumpStream, Kernel};
 use crate::packet::{ExecuteRequest, UpcallCmd, UpcallMsg};
 use crate::socket::{poll_readable, Msg, Request, Socket};
 use crate::vport::{TunnelOptions, VportInfo, VportRequest, VportType};
-use dpif::ct::{CtDump, CtFlush, CtLimits, CtZoneLimit, IpfStatus};
+use dpif::ct::{CtDump, CtFlush, CtLimits, CtTimeoutPolicy, CtZoneLimit, IpfStatus};
 use std::os::fd::{AsFd, OwnedFd};
 
 /// The kernel's largest port number plus one (`DP_MAX_PORTS`).
@@ -1401,6 +1404,60 @@ impl Provider for SystemDp {
 
     fn ct_ipf_get_status(&self) -> Result<IpfStatus, Errno> {
         self.daemon_setting(|d| d.ipf)
+    }
+
+    fn ct_set_timeout_policy(&self, tp: &CtTimeoutPolicy) -> Result<(), Errno> {
+        self.check_alive()?;
+        for (l3, l4) in ctnetlink::TP_PROTOS {
+            let o = ctnetlink::TimeoutObject {
+                name: ctnetlink::tp_name(tp.id, l3 == dpif::ct::AF_INET6, l4),
+                l3,
+                l4,
+                values: ctnetlink::tp_mapping(l4)
+                    .iter()
+                    .filter_map(|&(i, ty)| tp.attrs[i].map(|v| (ty, v)))
+                    .collect(),
+            };
+            self.kernel.ct_timeout_set(&o).map_err(errno)?;
+        }
+        Ok(())
+    }
+
+    fn ct_get_timeout_policy(&self, id: u32) -> Result<CtTimeoutPolicy, Errno> {
+        self.check_alive()?;
+        let mut tp = CtTimeoutPolicy {
+            id,
+            ..CtTimeoutPolicy::default()
+        };
+        for (l3, l4) in ctnetlink::TP_PROTOS {
+            let name = ctnetlink::tp_name(id, l3 == dpif::ct::AF_INET6, l4);
+            let o = self.kernel.ct_timeout_get(&name).map_err(errno)?;
+            for &(i, ty) in ctnetlink::tp_mapping(l4) {
+                if let Some(&(_, v)) = o.values.iter().find(|(t, _)| *t == ty) {
+                    tp.attrs[i] = Some(v);
+                }
+            }
+        }
+        Ok(tp)
+    }
+
+    fn ct_del_timeout_policy(&self, id: u32) -> Result<(), Errno> {
+        self.check_alive()?;
+        let mut first = Ok(());
+        for (l3, l4) in ctnetlink::TP_PROTOS {
+            let name = ctnetlink::tp_name(id, l3 == dpif::ct::AF_INET6, l4);
+            match self.kernel.ct_timeout_del(&name) {
+                Err(e) if e.errno() != crate::error::errno::ENOENT && first.is_ok() => {
+                    first = Err(errno(e))
+                }
+                _ => {}
+            }
+        }
+        first
+    }
+
+    fn ct_timeout_policy_name(&self, id: u32, ipv6: bool, proto: u8) -> Result<String, Errno> {
+        Ok(ctnetlink::tp_name(id, ipv6, proto))
     }
 }
 

@@ -530,6 +530,38 @@ impl Dpif {
         self.finish("ct_ipf_get_status", self.provider.ct_ipf_get_status())
     }
 
+    /// See [`Provider::ct_set_timeout_policy`].
+    pub fn ct_set_timeout_policy(&self, tp: &ct::CtTimeoutPolicy) -> Result<(), Errno> {
+        self.finish(
+            "ct_set_timeout_policy",
+            self.provider.ct_set_timeout_policy(tp),
+        )
+    }
+
+    /// See [`Provider::ct_get_timeout_policy`].
+    pub fn ct_get_timeout_policy(&self, id: u32) -> Result<ct::CtTimeoutPolicy, Errno> {
+        self.finish(
+            "ct_get_timeout_policy",
+            self.provider.ct_get_timeout_policy(id),
+        )
+    }
+
+    /// See [`Provider::ct_del_timeout_policy`].
+    pub fn ct_del_timeout_policy(&self, id: u32) -> Result<(), Errno> {
+        self.finish(
+            "ct_del_timeout_policy",
+            self.provider.ct_del_timeout_policy(id),
+        )
+    }
+
+    /// See [`Provider::ct_timeout_policy_name`].
+    pub fn ct_timeout_policy_name(&self, id: u32, ipv6: bool, proto: u8) -> Result<String, Errno> {
+        self.finish(
+            "ct_timeout_policy_name",
+            self.provider.ct_timeout_policy_name(id, ipv6, proto),
+        )
+    }
+
     /// The UFID a flow gets when the caller gives none: derived from the key.
     pub fn ufid_from_key(key: &[odp::key::KeyAttr]) -> Ufid {
         crate::ufid::from_key(key)

@@ -400,4 +400,44 @@ pub trait Provider: Send + Sync {
     fn ct_ipf_get_status(&self) -> Result<ct::IpfStatus, Errno> {
         Err(Errno::EOPNOTSUPP)
     }
+
+    /// Adds or replaces timeout policy `tp.id`. The timeouts it does not
+    /// set are the tracker's defaults.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` without timeout policies.
+    fn ct_set_timeout_policy(&self, tp: &ct::CtTimeoutPolicy) -> Result<(), Errno> {
+        let _ = tp;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Timeout policy `id`, as the tracker holds it (a provider may report
+    /// defaults for timeouts that were not set).
+    ///
+    /// # Errors
+    /// - `ENOENT` if there is no such policy.
+    /// - `EOPNOTSUPP` without timeout policies.
+    fn ct_get_timeout_policy(&self, id: u32) -> Result<ct::CtTimeoutPolicy, Errno> {
+        let _ = id;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Removes timeout policy `id` (nothing if there is none).
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` without timeout policies.
+    fn ct_del_timeout_policy(&self, id: u32) -> Result<(), Errno> {
+        let _ = id;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The name a `ct` action's `timeout=` gives to use policy `id` for
+    /// packets of protocol `proto` over IPv6 (`ipv6`) or IPv4.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` without timeout policies.
+    fn ct_timeout_policy_name(&self, id: u32, ipv6: bool, proto: u8) -> Result<String, Errno> {
+        let _ = (id, ipv6, proto);
+        Err(Errno::EOPNOTSUPP)
+    }
 }

@@ -346,16 +346,13 @@ impl TimeoutObj {
             .seq(seq)
             .pid(pid);
         b.header_bytes(&[AF_UNSPEC, NFNETLINK_V0, 0, 0]);
-        let w = b.attrs();
-        w.put_string(CTA_TIMEOUT_NAME, name);
-        w.put_u16_be(CTA_TIMEOUT_L3PROTO, self.l3);
-        w.put_u8(CTA_TIMEOUT_L4PROTO, self.l4);
-        w.put_u32_be(CTA_TIMEOUT_USE, 1);
-        let n = w.begin_nested(CTA_TIMEOUT_DATA);
-        for (i, v) in self.values.iter().enumerate() {
-            w.put_u32_be(i as u16 + 1, *v);
-        }
-        w.end_nested(n);
+        let o = TimeoutObject {
+            name: name.to_string(),
+            l3: self.l3,
+            l4: self.l4,
+            values: (1..).zip(self.values.iter().copied()).collect(),
+        };
+        put_timeout(b.attrs(), &o, Some(1));
         b.finish().unwrap_or_default()
     }
 }

@@ -438,6 +438,74 @@ pub struct IpfStatus {
     pub nfrag: u32,
 }
 
+/// Timeout policy attributes (`CT_DPIF_TP_ATTR_*`): indexes into
+/// [`CtTimeoutPolicy::attrs`], in OVS's order.
+pub mod tp_attr {
+    /// TCP `SYN_SENT`.
+    pub const TCP_SYN_SENT: usize = 0;
+    /// TCP `SYN_RECV`.
+    pub const TCP_SYN_RECV: usize = 1;
+    /// TCP `ESTABLISHED`.
+    pub const TCP_ESTABLISHED: usize = 2;
+    /// TCP `FIN_WAIT`.
+    pub const TCP_FIN_WAIT: usize = 3;
+    /// TCP `CLOSE_WAIT`.
+    pub const TCP_CLOSE_WAIT: usize = 4;
+    /// TCP `LAST_ACK`.
+    pub const TCP_LAST_ACK: usize = 5;
+    /// TCP `TIME_WAIT`.
+    pub const TCP_TIME_WAIT: usize = 6;
+    /// TCP `CLOSE`.
+    pub const TCP_CLOSE: usize = 7;
+    /// TCP `SYN_SENT2`.
+    pub const TCP_SYN_SENT2: usize = 8;
+    /// TCP retransmissions.
+    pub const TCP_RETRANSMIT: usize = 9;
+    /// TCP unacknowledged data.
+    pub const TCP_UNACK: usize = 10;
+    /// UDP first packet.
+    pub const UDP_FIRST: usize = 11;
+    /// UDP one direction seen (the kernel's `UNREPLIED`).
+    pub const UDP_SINGLE: usize = 12;
+    /// UDP both directions seen (the kernel's `REPLIED`).
+    pub const UDP_MULTIPLE: usize = 13;
+    /// ICMP first packet (the kernel's one ICMP timeout).
+    pub const ICMP_FIRST: usize = 14;
+    /// ICMP reply.
+    pub const ICMP_REPLY: usize = 15;
+    /// How many there are.
+    pub const MAX: usize = 16;
+    /// Names by index (`TCP_SYN_SENT`...).
+    pub const NAMES: [&str; MAX] = [
+        "TCP_SYN_SENT",
+        "TCP_SYN_RECV",
+        "TCP_ESTABLISHED",
+        "TCP_FIN_WAIT",
+        "TCP_CLOSE_WAIT",
+        "TCP_LAST_ACK",
+        "TCP_TIME_WAIT",
+        "TCP_CLOSE",
+        "TCP_SYN_SENT2",
+        "TCP_RETRANSMIT",
+        "TCP_UNACK",
+        "UDP_FIRST",
+        "UDP_SINGLE",
+        "UDP_MULTIPLE",
+        "ICMP_FIRST",
+        "ICMP_REPLY",
+    ];
+}
+
+/// A timeout policy (`struct ct_dpif_timeout_policy`): seconds for some
+/// protocol states; the others keep the tracker's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CtTimeoutPolicy {
+    /// The policy's id.
+    pub id: u32,
+    /// Seconds by [`tp_attr`] index; `None` when not set.
+    pub attrs: [Option<u32>; tp_attr::MAX],
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
