@@ -17,6 +17,8 @@
 //! - **zone limit** ([`CtZoneLimit`]): most connections a zone may hold
 //!   (0: no limit); a *default* limit applies to zones without one.
 //! - **ipf**: fragment reassembly before tracking ([`IpfStatus`]).
+//! - **timeout policy** ([`CtTimeoutPolicy`]): seconds for some protocol
+//!   states ([`tp_attr`]), used by `ct` actions that name it.
 //!
 //! Numbers are OVS's `CT_DPIF_*` values: TCP states ([`tcp_state`]), TCP
 //! flags ([`tcp_flags`]), status bits ([`status`]). Kernel numbers are
