@@ -1,7 +1,7 @@
 //! Connection tracking as the datapath interface sees it: Open vSwitch's
 //! `ct-dpif` model (`struct ct_dpif_entry` and friends), what providers
 //! return from the conntrack methods of [`crate::Provider`], and the one
-//! place where that model becomes `ovs-dpctl`'s text ([`format`]) and
+//! place where that model becomes `ovs-dpctl`'s text ([`mod@format`]) and
 //! `ovs-dpctl`'s arguments become the model ([`parse`]).
 //!
 //! # Vocabulary
