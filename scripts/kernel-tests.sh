@@ -29,13 +29,15 @@ fi
 # Build the test binaries on the host; the guest sees the same filesystem.
 # Test harness binaries only (profile "test": true), not the examples.
 # dpif-netlink: all its test binaries; dpctl: the interop test beside
-# ovs-dpctl (its other tests need no kernel and run on the host).
+# ovs-dpctl, and the conntrack commands beside it (its other tests need no
+# kernel and run on the host).
 test_bins() {
     cargo test "$@" --no-run --message-format=json 2>/dev/null |
         grep '"test":true' | sed -n 's/.*"executable":"\([^"]*\)".*/\1/p'
 }
 # (The oxvs-dpctl binary that test needs is reported as testable too: skip it.)
-mapfile -t bins < <(test_bins -p dpif-netlink; test_bins -p dpctl --test vm_interop | grep /vm_interop-)
+mapfile -t bins < <(test_bins -p dpif-netlink; test_bins -p dpctl --test vm_interop | grep /vm_interop-;
+    test_bins -p dpctl --test vm_conntrack | grep /vm_conntrack-)
 if [ "${#bins[@]}" -lt 2 ]; then
     cargo test -p dpif-netlink --no-run   # show the build error
     cargo test -p dpctl --test vm_interop --no-run

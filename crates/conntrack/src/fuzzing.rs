@@ -92,7 +92,9 @@ pub fn packets(data: &[u8]) {
         }
     }
     let _ = ct.dump_text(None, true, true, now);
-    let _ = ct.stats_text(None, true, now);
+    let d = ct.ct_dump(None, now);
+    let _ = dpif::ct::format::stats(&d.entries, true);
+    let _ = dpif::ct::format::bkts(&d, 0);
 }
 
 fn check_state(s: u8) {

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use dpif::ct::{IpfFamilyStatus, IpfStatus};
 use packet::{checksum, ipproto};
 
 use crate::tuple::{CtBuf, Layers};
@@ -78,72 +79,6 @@ pub struct FamilyCounters {
     pub overlap: AtomicU64,
     /// Fragments dropped by a limit (memory, count) or as malformed.
     pub purged: AtomicU64,
-}
-
-/// A snapshot of the status, as `ovs-dpctl ipf-get-status` prints it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IpfStatus {
-    /// IPv4 reassembly on.
-    pub v4_enabled: bool,
-    /// IPv6 reassembly on.
-    pub v6_enabled: bool,
-    /// The fragment limit.
-    pub nfrag_max: u32,
-    /// Fragments held now.
-    pub nfrag: u32,
-    /// Minimum IPv4 fragment size.
-    pub v4_min_frag_size: u32,
-    /// Minimum IPv6 fragment size.
-    pub v6_min_frag_size: u32,
-    /// IPv4 counters: accepted, completed, expired, too small, overlap, purged.
-    pub v4: [u64; 6],
-    /// IPv6 counters, in the same order.
-    pub v6: [u64; 6],
-}
-
-impl IpfStatus {
-    /// The text of `ovs-dpctl ipf-get-status` (lib/dpctl.c).
-    pub fn format(&self) -> String {
-        let mut s = String::new();
-        s.push_str("        Fragmentation Module Status\n");
-        s.push_str("        ---------------------------\n");
-        s.push_str(&format!(
-            "        v4 enabled: {}\n",
-            u32::from(self.v4_enabled)
-        ));
-        s.push_str(&format!(
-            "        v6 enabled: {}\n",
-            u32::from(self.v6_enabled)
-        ));
-        s.push_str(&format!(
-            "        max num frags (v4/v6): {}\n",
-            self.nfrag_max
-        ));
-        s.push_str(&format!("        num frag: {}\n", self.nfrag));
-        s.push_str(&format!(
-            "        min v4 frag size: {}\n",
-            self.v4_min_frag_size
-        ));
-        let names = [
-            "accepted",
-            "completed",
-            "expired",
-            "too small",
-            "overlapped",
-            "purged",
-        ];
-        for (n, v) in names.iter().zip(self.v4) {
-            s.push_str(&format!("        v4 frags {n}: {v}\n"));
-        }
-        s.push_str(&format!(
-            "        min v6 frag size: {}\n",
-            self.v6_min_frag_size
-        ));
-        for (n, v) in names.iter().zip(self.v6) {
-            s.push_str(&format!("        v6 frags {n}: {v}\n"));
-        }
-        s
-    }
 }
 
 /// What became of a fragment.
@@ -308,29 +243,30 @@ impl Ipf {
         }
     }
 
-    /// The status.
+    /// The status, as `ovs-dpctl ipf-get-status` reports it.
     pub fn status(&self) -> IpfStatus {
         let c = self.cfg();
-        let snap = |f: &FamilyCounters| {
-            [
-                f.accepted.load(Ordering::Relaxed),
-                f.completed.load(Ordering::Relaxed),
-                f.expired.load(Ordering::Relaxed),
-                f.too_small.load(Ordering::Relaxed),
-                f.overlap.load(Ordering::Relaxed),
-                f.purged.load(Ordering::Relaxed),
-            ]
+        let fam = |f: &FamilyCounters, on: &AtomicBool, min: u32| IpfFamilyStatus {
+            enabled: on.load(Ordering::Relaxed),
+            min_frag_size: min,
+            nfrag_accepted: f.accepted.load(Ordering::Relaxed),
+            nfrag_completed_sent: f.completed.load(Ordering::Relaxed),
+            nfrag_expired_sent: f.expired.load(Ordering::Relaxed),
+            nfrag_too_small: f.too_small.load(Ordering::Relaxed),
+            nfrag_overlap: f.overlap.load(Ordering::Relaxed),
+            nfrag_purged: f.purged.load(Ordering::Relaxed),
         };
         IpfStatus {
-            v4_enabled: self.v4_on.load(Ordering::Relaxed),
-            v6_enabled: self.v6_on.load(Ordering::Relaxed),
+            v4: fam(&self.v4, &self.v4_on, c.min_frag_size_v4),
+            v6: fam(&self.v6, &self.v6_on, c.min_frag_size_v6),
             nfrag_max: c.max_frags,
             nfrag: self.nfrag.load(Ordering::Relaxed),
-            v4_min_frag_size: c.min_frag_size_v4,
-            v6_min_frag_size: c.min_frag_size_v6,
-            v4: snap(&self.v4),
-            v6: snap(&self.v6),
         }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> IpfConfig {
+        self.cfg()
     }
 
     fn drop_list(&self, d: &Datagram) {

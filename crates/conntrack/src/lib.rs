@@ -198,6 +198,12 @@ impl Conntrack {
         self.be_liberal.store(on, Ordering::Relaxed);
     }
 
+    /// Whether the liberal TCP window check is on (OVS's TCP sequence
+    /// checking is its opposite).
+    pub fn tcp_be_liberal(&self) -> bool {
+        self.be_liberal()
+    }
+
     /// Turns packet and byte counting on or off.
     pub fn set_acct(&self, on: bool) {
         self.acct.store(on, Ordering::Relaxed);
@@ -313,6 +319,12 @@ impl Conntrack {
             }
             None => false,
         }
+    }
+
+    /// The timeouts of policy `name`.
+    pub fn timeout_policy(&self, name: &str) -> Option<Timeouts> {
+        let id = self.policy_id(name)?;
+        self.policy(id).map(|(_, t)| *t)
     }
 
     /// The index of the timeout policy `name`.

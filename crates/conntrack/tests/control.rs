@@ -1,7 +1,7 @@
-use conntrack::dump::Flush;
 use conntrack::timeout::{TimeoutPolicy, Timeouts, TpAttr};
 use conntrack::tuple::Tuple;
 use conntrack::{Conntrack, CtAction, Verdict};
+use dpif::ct::CtFlush as Flush;
 
 use crate::common::*;
 use crate::cs::*;
@@ -73,7 +73,7 @@ fn zone_limits_and_maxconns() {
         Verdict::Drop
     );
     assert_eq!(
-        ct.limits_text(),
+        dpif::ct::format::limits(&ct.limits_report(&[])),
         "default limit=3\nzone=5,limit=2,count=2\n"
     );
     ct.limits().set_max_conns(5);
@@ -123,7 +123,7 @@ fn force_deletes_a_reply_direction_connection() {
     assert_eq!(exec(&ct, udp4(S, 2, C, 1, b""), &force, 0, 0).1, TRK | NEW);
     let e = ct.dump(None, 0);
     assert_eq!(e.len(), 1);
-    assert_eq!(e[0].orig.src, v4(S));
+    assert_eq!(e[0].orig.src, std::net::IpAddr::from(S));
     // In the original direction force changes nothing.
     assert_eq!(exec(&ct, udp4(S, 2, C, 1, b""), &force, 0, 0).1, TRK | NEW);
     assert_eq!(ct.n_conns(), 1);
@@ -181,6 +181,7 @@ fn flush_by_each_selector() {
         proto: 17,
         v6: false,
     };
+    let t = conntrack::dump::dpif_tuple(&t);
     assert_eq!(
         ct.flush(&Flush {
             orig: Some(t),
@@ -349,14 +350,19 @@ fn dump_formats_as_ovs_dpctl() {
     );
     let e = &ct.dump(None, 0)[0];
     let id = e.id;
+    let fmt = |e: &dpif::ct::CtEntry, m, st| {
+        let mut s = String::new();
+        dpif::ct::format::entry(&mut s, e, m, st);
+        s
+    };
     assert_eq!(
-        e.format(true, true),
+        fmt(e, true, true),
         format!(
             "tcp,orig=(src=10.1.1.1,dst=10.1.1.2,sport=1000,dport=80,packets=1,bytes=40),reply=(src=10.1.1.2,dst=10.1.1.1,sport=80,dport=1000,packets=1,bytes=40),id={id},status=SEEN_REPLY|CONFIRMED,timeout=60,protoinfo=(state_orig=SYN_RECV,state_reply=SYN_RECV,flags_orig=0,flags_reply=MAXACK_SET)"
         )
     );
     assert_eq!(
-        e.format(false, false),
+        fmt(e, false, false),
         "tcp,orig=(src=10.1.1.1,dst=10.1.1.2,sport=1000,dport=80),reply=(src=10.1.1.2,dst=10.1.1.1,sport=80,dport=1000),protoinfo=(state=ESTABLISHED)"
     );
     exec(
@@ -367,11 +373,11 @@ fn dump_formats_as_ovs_dpctl() {
         0,
     );
     assert_eq!(
-        ct.stats_text(None, true, 0),
+        dpif::ct::format::stats(&ct.dump(None, 0), true),
         "Connections Stats:\n    Total: 2\n  TCP: 1\n    Conn per TCP states:\n\t  [ESTABLISHED]=1\n  UDP: 1\n"
     );
     assert!(ct.dump_text(Some(3), false, false, 0).starts_with("udp,orig=(src=fd00::1,dst=fd00::2,sport=5,dport=6),reply=(src=fd00::2,dst=fd00::1,sport=6,dport=5),zone=3"));
-    let b = ct.bkts_text(0, 0);
+    let b = dpif::ct::format::bkts(&ct.ct_dump(None, 0), 0);
     assert!(
         b.starts_with("Total Buckets: 256\nCurrent Connections: 2\n\n+-----------+"),
         "{b}"

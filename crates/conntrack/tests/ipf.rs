@@ -68,8 +68,8 @@ fn ipv4_out_of_order_reassembled_tracked_and_refragmented() {
     assert!(refragment(&p, 14, false, mru, 0, |f| out.push(f.to_vec())));
     assert_eq!(out, frags, "refragmented at the original sizes");
     let st = ct.ipf().status();
-    assert_eq!(st.v4[0], 3, "accepted");
-    assert_eq!(st.v4[1], 3, "completed");
+    assert_eq!(st.v4.nfrag_accepted, 3, "accepted");
+    assert_eq!(st.v4.nfrag_completed_sent, 3, "completed");
     assert_eq!(st.nfrag, 0);
 }
 
@@ -89,7 +89,7 @@ fn ipv4_overlap_discards_the_datagram() {
         ct.execute(&mut bad, &mut md(), &commit(), 0, 0).verdict,
         Verdict::Drop
     );
-    assert_eq!(ct.ipf().status().v4[4], 2, "overlapped");
+    assert_eq!(ct.ipf().status().v4.nfrag_overlap, 2, "overlapped");
     // The rest no longer completes anything.
     for f in &frags[1..] {
         let mut p = f.clone();
@@ -144,14 +144,14 @@ fn too_many_fragments_and_too_small() {
             Verdict::Drop
         ]
     );
-    assert_eq!(ct.ipf().status().v4[5], 5, "purged");
+    assert_eq!(ct.ipf().status().v4.nfrag_purged, 5, "purged");
     let (_, small) = frags4(1000, 96, 81);
     let mut p = small[0].clone();
     assert_eq!(
         ct.execute(&mut p, &mut md(), &commit(), 0, 0).verdict,
         Verdict::Drop
     );
-    assert_eq!(ct.ipf().status().v4[3], 1, "too small");
+    assert_eq!(ct.ipf().status().v4.nfrag_too_small, 1, "too small");
 }
 
 #[test]
@@ -165,8 +165,8 @@ fn incomplete_datagram_expires() {
     assert_eq!(ct.ipf().status().nfrag, 1);
     ct.sweep(1000 + 30_000, 100);
     let st = ct.ipf().status();
-    assert_eq!((st.nfrag, st.v4[2]), (0, 1));
-    assert!(st.format().contains("        v4 frags expired: 1\n"));
+    assert_eq!((st.nfrag, st.v4.nfrag_expired_sent), (0, 1));
+    assert!(dpif::ct::format::ipf_status(&st).contains("        v4 frags expired: 1\n"));
 }
 
 #[test]

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use conntrack::dump::Flush;
 use conntrack::{Conntrack, CtAction};
+use dpif::ct::CtFlush as Flush;
 use proptest::prelude::*;
 
 use crate::common::*;

@@ -15,6 +15,10 @@
 //!   `mod-flow [--clear] [--may-create]`, `get-flow`, `del-flow`,
 //!   `del-flows`, and the file forms `add-flows`, `mod-flows`,
 //!   `del-flows FILE` (batched).
+//! - [`conntrack`]: `dump-conntrack [-m] [-s]`, `flush-conntrack`,
+//!   `ct-stats-show`, `ct-bkts`, `ct-*-maxconns`, `ct-get-nconns`,
+//!   `ct-*-tcp-seq-chk`, `ct-set/get/del-limits`, `ipf-*` (text from
+//!   `dpif::ct::format`, arguments by `dpif::ct::parse`).
 //! - [`fmt`]: UFIDs, flow statistics, port names in flow text, JSON.
 //! - [`verbs`]: the flow-checking verbs, which read one case per line on
 //!   standard input with the line rules of Open vSwitch's `test-odp` (see
@@ -30,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod conntrack;
 pub mod dp;
 pub mod flows;
 pub mod fmt;

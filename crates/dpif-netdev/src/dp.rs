@@ -268,6 +268,9 @@ pub struct Shared {
     changes: Mutex<PortChanges>,
     changed: Condvar,
     destroyed: AtomicBool,
+    /// The connection tracker, shared by the poll threads (see
+    /// [`crate::ct`]).
+    pub conntrack: Arc<conntrack::Conntrack>,
 }
 
 impl Shared {
@@ -358,6 +361,7 @@ impl Datapath {
             changes: Mutex::new(PortChanges::default()),
             changed: Condvar::new(),
             destroyed: AtomicBool::new(false),
+            conntrack: crate::ct::new_tracker(),
         });
         let mut pmds = Vec::new();
         for id in 0..n_pmds.max(1) {
@@ -400,7 +404,12 @@ impl Datapath {
         }
     }
 
-    fn alive(&self) -> Result<(), Errno> {
+    /// The datapath's connection tracker (what the `ct` action runs on).
+    pub fn conntrack(&self) -> &conntrack::Conntrack {
+        &self.shared.conntrack
+    }
+
+    pub(crate) fn alive(&self) -> Result<(), Errno> {
         if self.shared.destroyed.load(Ordering::Acquire) {
             Err(Errno::ENODEV)
         } else {
@@ -1087,6 +1096,62 @@ impl Provider for Datapath {
     fn queue_to_priority(&self, queue_id: u32) -> Result<u32, Errno> {
         // As OVS's netdev datapath: queue N is priority N + 1 (0 = none).
         queue_id.checked_add(1).ok_or(Errno::EINVAL)
+    }
+
+    // Connection tracking: see crate::ct.
+    fn ct_dump(&self, zone: Option<u16>) -> Result<dpif::ct::CtDump, Errno> {
+        crate::ct::dump(self, zone)
+    }
+    fn ct_flush(&self, f: &dpif::ct::CtFlush) -> Result<(), Errno> {
+        crate::ct::flush(self, f)
+    }
+    fn ct_set_maxconns(&self, n: u32) -> Result<(), Errno> {
+        crate::ct::set_maxconns(self, n)
+    }
+    fn ct_get_maxconns(&self) -> Result<u32, Errno> {
+        crate::ct::get_maxconns(self)
+    }
+    fn ct_get_nconns(&self) -> Result<u32, Errno> {
+        crate::ct::get_nconns(self)
+    }
+    fn ct_set_tcp_seq_chk(&self, on: bool) -> Result<(), Errno> {
+        crate::ct::set_tcp_seq_chk(self, on)
+    }
+    fn ct_get_tcp_seq_chk(&self) -> Result<bool, Errno> {
+        crate::ct::get_tcp_seq_chk(self)
+    }
+    fn ct_set_limits(&self, d: Option<u32>, z: &[dpif::ct::CtZoneLimit]) -> Result<(), Errno> {
+        crate::ct::set_limits(self, d, z)
+    }
+    fn ct_get_limits(&self, zones: &[u16]) -> Result<dpif::ct::CtLimits, Errno> {
+        crate::ct::get_limits(self, zones)
+    }
+    fn ct_del_limits(&self, zones: &[u16]) -> Result<(), Errno> {
+        crate::ct::del_limits(self, zones)
+    }
+    fn ct_ipf_set_enabled(&self, v6: bool, on: bool) -> Result<(), Errno> {
+        crate::ct::ipf_set_enabled(self, v6, on)
+    }
+    fn ct_ipf_set_min_frag(&self, v6: bool, min: u32) -> Result<(), Errno> {
+        crate::ct::ipf_set_min_frag(self, v6, min)
+    }
+    fn ct_ipf_set_max_nfrags(&self, n: u32) -> Result<(), Errno> {
+        crate::ct::ipf_set_max_nfrags(self, n)
+    }
+    fn ct_ipf_get_status(&self) -> Result<dpif::ct::IpfStatus, Errno> {
+        crate::ct::ipf_get_status(self)
+    }
+    fn ct_set_timeout_policy(&self, tp: &dpif::ct::CtTimeoutPolicy) -> Result<(), Errno> {
+        crate::ct::set_timeout_policy(self, tp)
+    }
+    fn ct_get_timeout_policy(&self, id: u32) -> Result<dpif::ct::CtTimeoutPolicy, Errno> {
+        crate::ct::get_timeout_policy(self, id)
+    }
+    fn ct_del_timeout_policy(&self, id: u32) -> Result<(), Errno> {
+        crate::ct::del_timeout_policy(self, id)
+    }
+    fn ct_timeout_policy_name(&self, id: u32, _v6: bool, _proto: u8) -> Result<String, Errno> {
+        Ok(id.to_string())
     }
 }
 

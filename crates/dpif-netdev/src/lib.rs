@@ -19,7 +19,9 @@
 //! - [`upcall`]: the bounded handler queues and the one upcall builder.
 //!
 //! The control plane: [`dp`] (ports, the flow table, the dpif
-//! [`dpif::Provider`]), [`flow`] (an installed flow), [`port`].
+//! [`dpif::Provider`]), [`flow`] (an installed flow), [`port`], [`ct`] (the
+//! datapath's connection tracker, [`Datapath::conntrack`]: dumps, flushes,
+//! limits, settings).
 //!
 //! # Thread model
 //!
@@ -36,6 +38,7 @@
 #![deny(unsafe_code)]
 
 pub mod classifier;
+pub mod ct;
 pub mod dp;
 pub mod emc;
 pub mod flow;

@@ -92,6 +92,34 @@ pub const OXVS_VPORT_TYPE_TAP: u32 = 0x4f58_0003;
 pub const OXVS_DP_ATTR_DROP_FRAGS: u16 = 0x3f01;
 /// oxvsd only: the datapath's sampling probability (u32, of `u32::MAX`).
 pub const OXVS_DP_ATTR_SFLOW_PROBABILITY: u16 = 0x3f02;
+/// oxvsd only: the tracker's connection maximum (u32; replies and `SET`).
+pub const OXVS_DP_ATTR_CT_MAXCONNS: u16 = 0x3f03;
+/// oxvsd only: the tracker's connection count (u32; replies).
+pub const OXVS_DP_ATTR_CT_NCONNS: u16 = 0x3f04;
+/// oxvsd only: TCP sequence checking (u32 0 or 1; replies and `SET`).
+pub const OXVS_DP_ATTR_CT_TCP_SEQ_CHK: u16 = 0x3f05;
+/// oxvsd only: the tracker's bucket count for `ct-bkts` (u32; replies).
+pub const OXVS_DP_ATTR_CT_N_BUCKETS: u16 = 0x3f06;
+/// oxvsd only: fragment reassembly (nested `OXVS_IPF_ATTR_*`): its
+/// status in replies; in a `SET`, the settings present are changed.
+pub const OXVS_DP_ATTR_IPF: u16 = 0x3f07;
+/// In `OXVS_DP_ATTR_IPF`: IPv4 reassembly on (u32 0 or 1).
+pub const OXVS_IPF_ATTR_V4_ENABLED: u16 = 1;
+/// In `OXVS_DP_ATTR_IPF`: IPv6 reassembly on (u32 0 or 1).
+pub const OXVS_IPF_ATTR_V6_ENABLED: u16 = 2;
+/// In `OXVS_DP_ATTR_IPF`: smallest IPv4 fragment (u32).
+pub const OXVS_IPF_ATTR_V4_MIN_FRAG: u16 = 3;
+/// In `OXVS_DP_ATTR_IPF`: smallest IPv6 fragment (u32).
+pub const OXVS_IPF_ATTR_V6_MIN_FRAG: u16 = 4;
+/// In `OXVS_DP_ATTR_IPF`: most fragments held (u32).
+pub const OXVS_IPF_ATTR_MAX_NFRAGS: u16 = 5;
+/// In `OXVS_DP_ATTR_IPF`: fragments held now (u32; replies).
+pub const OXVS_IPF_ATTR_NFRAG: u16 = 6;
+/// In `OXVS_DP_ATTR_IPF`: IPv4 counters (six u64: accepted, completed,
+/// expired, too small, overlapped, purged; replies).
+pub const OXVS_IPF_ATTR_V4_COUNTERS: u16 = 7;
+/// In `OXVS_DP_ATTR_IPF`: IPv6 counters, as IPv4's.
+pub const OXVS_IPF_ATTR_V6_COUNTERS: u16 = 8;
 /// oxvsd only: a sample upcall (the kernel's sampling goes through
 /// `userspace` actions instead).
 pub const OXVS_PACKET_CMD_SAMPLE: u8 = 0xf1;

@@ -48,6 +48,134 @@ pub struct DpRequest {
     pub drop_frags: Option<bool>,
     /// oxvsd only: `OXVS_DP_ATTR_SFLOW_PROBABILITY`.
     pub sflow_probability: Option<u32>,
+    /// oxvsd only: `OXVS_DP_ATTR_CT_MAXCONNS`.
+    pub ct_maxconns: Option<u32>,
+    /// oxvsd only: `OXVS_DP_ATTR_CT_TCP_SEQ_CHK`.
+    pub ct_tcp_seq_chk: Option<bool>,
+    /// oxvsd only: `OXVS_DP_ATTR_IPF` settings.
+    pub ipf: Option<IpfSet>,
+}
+
+/// Fragment reassembly settings to change (`OXVS_DP_ATTR_IPF` in a
+/// `SET`); unset fields are left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IpfSet {
+    /// IPv4 reassembly on.
+    pub v4_enabled: Option<bool>,
+    /// IPv6 reassembly on.
+    pub v6_enabled: Option<bool>,
+    /// Smallest IPv4 fragment.
+    pub v4_min_frag: Option<u32>,
+    /// Smallest IPv6 fragment.
+    pub v6_min_frag: Option<u32>,
+    /// Most fragments held.
+    pub max_nfrags: Option<u32>,
+}
+
+impl IpfSet {
+    /// Writes the nest.
+    pub fn put(&self, w: &mut nl::Writer) {
+        let n = w.begin_nested(OXVS_DP_ATTR_IPF);
+        let b = |v: Option<bool>| v.map(u32::from);
+        for (ty, v) in [
+            (OXVS_IPF_ATTR_V4_ENABLED, b(self.v4_enabled)),
+            (OXVS_IPF_ATTR_V6_ENABLED, b(self.v6_enabled)),
+            (OXVS_IPF_ATTR_V4_MIN_FRAG, self.v4_min_frag),
+            (OXVS_IPF_ATTR_V6_MIN_FRAG, self.v6_min_frag),
+            (OXVS_IPF_ATTR_MAX_NFRAGS, self.max_nfrags),
+        ] {
+            if let Some(v) = v {
+                w.put_u32(ty, v);
+            }
+        }
+        w.end_nested(n);
+    }
+
+    /// Reads the nest's payload.
+    ///
+    /// # Errors
+    /// `EINVAL` for malformed framing or a field that is not a `u32`.
+    pub fn parse(b: &[u8]) -> Result<IpfSet> {
+        let mut s = IpfSet::default();
+        for a in nl::AttrIter::new(b) {
+            let a = a.map_err(|e| Error::with_msg(crate::error::errno::EINVAL, e.to_string()))?;
+            let v = || {
+                a.u32().ok_or_else(|| {
+                    Error::with_msg(crate::error::errno::EINVAL, "bad ipf attribute")
+                })
+            };
+            match a.ty {
+                OXVS_IPF_ATTR_V4_ENABLED => s.v4_enabled = Some(v()? != 0),
+                OXVS_IPF_ATTR_V6_ENABLED => s.v6_enabled = Some(v()? != 0),
+                OXVS_IPF_ATTR_V4_MIN_FRAG => s.v4_min_frag = Some(v()?),
+                OXVS_IPF_ATTR_V6_MIN_FRAG => s.v6_min_frag = Some(v()?),
+                OXVS_IPF_ATTR_MAX_NFRAGS => s.max_nfrags = Some(v()?),
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// Writes a reassembly status as `OXVS_DP_ATTR_IPF`.
+pub fn put_ipf_status(w: &mut nl::Writer, st: &dpif::ct::IpfStatus) {
+    let n = w.begin_nested(OXVS_DP_ATTR_IPF);
+    w.put_u32(OXVS_IPF_ATTR_V4_ENABLED, u32::from(st.v4.enabled));
+    w.put_u32(OXVS_IPF_ATTR_V6_ENABLED, u32::from(st.v6.enabled));
+    w.put_u32(OXVS_IPF_ATTR_V4_MIN_FRAG, st.v4.min_frag_size);
+    w.put_u32(OXVS_IPF_ATTR_V6_MIN_FRAG, st.v6.min_frag_size);
+    w.put_u32(OXVS_IPF_ATTR_MAX_NFRAGS, st.nfrag_max);
+    w.put_u32(OXVS_IPF_ATTR_NFRAG, st.nfrag);
+    for (ty, f) in [
+        (OXVS_IPF_ATTR_V4_COUNTERS, &st.v4),
+        (OXVS_IPF_ATTR_V6_COUNTERS, &st.v6),
+    ] {
+        let c: Vec<u8> = [
+            f.nfrag_accepted,
+            f.nfrag_completed_sent,
+            f.nfrag_expired_sent,
+            f.nfrag_too_small,
+            f.nfrag_overlap,
+            f.nfrag_purged,
+        ]
+        .iter()
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+        w.put(ty, &c);
+    }
+    w.end_nested(n);
+}
+
+/// Reads `OXVS_DP_ATTR_IPF`'s payload as a status (missing fields zero).
+pub fn parse_ipf_status(b: &[u8]) -> dpif::ct::IpfStatus {
+    let mut st = dpif::ct::IpfStatus::default();
+    for a in nl::AttrIter::new(b).map_while(std::result::Result::ok) {
+        let v = a.u32().unwrap_or(0);
+        match a.ty {
+            OXVS_IPF_ATTR_V4_ENABLED => st.v4.enabled = v != 0,
+            OXVS_IPF_ATTR_V6_ENABLED => st.v6.enabled = v != 0,
+            OXVS_IPF_ATTR_V4_MIN_FRAG => st.v4.min_frag_size = v,
+            OXVS_IPF_ATTR_V6_MIN_FRAG => st.v6.min_frag_size = v,
+            OXVS_IPF_ATTR_MAX_NFRAGS => st.nfrag_max = v,
+            OXVS_IPF_ATTR_NFRAG => st.nfrag = v,
+            OXVS_IPF_ATTR_V4_COUNTERS | OXVS_IPF_ATTR_V6_COUNTERS if a.payload.len() == 48 => {
+                let f = if a.ty == OXVS_IPF_ATTR_V4_COUNTERS {
+                    &mut st.v4
+                } else {
+                    &mut st.v6
+                };
+                let c = |i| u64_at(a.payload, i);
+                f.nfrag_accepted = c(0);
+                f.nfrag_completed_sent = c(1);
+                f.nfrag_expired_sent = c(2);
+                f.nfrag_too_small = c(3);
+                f.nfrag_overlap = c(4);
+                f.nfrag_purged = c(5);
+            }
+            _ => {}
+        }
+    }
+    st
 }
 
 impl DpRequest {
@@ -80,6 +208,15 @@ impl DpRequest {
         if let Some(p) = self.sflow_probability {
             w.put_u32(OXVS_DP_ATTR_SFLOW_PROBABILITY, p);
         }
+        if let Some(n) = self.ct_maxconns {
+            w.put_u32(OXVS_DP_ATTR_CT_MAXCONNS, n);
+        }
+        if let Some(on) = self.ct_tcp_seq_chk {
+            w.put_u32(OXVS_DP_ATTR_CT_TCP_SEQ_CHK, u32::from(on));
+        }
+        if let Some(i) = &self.ipf {
+            i.put(w);
+        }
         m.finish()
     }
 }
@@ -105,6 +242,16 @@ pub struct DpInfo {
     pub drop_frags: Option<bool>,
     /// oxvsd only: `OXVS_DP_ATTR_SFLOW_PROBABILITY`.
     pub sflow_probability: Option<u32>,
+    /// oxvsd only: `OXVS_DP_ATTR_CT_MAXCONNS`.
+    pub ct_maxconns: Option<u32>,
+    /// oxvsd only: `OXVS_DP_ATTR_CT_NCONNS`.
+    pub ct_nconns: Option<u32>,
+    /// oxvsd only: `OXVS_DP_ATTR_CT_TCP_SEQ_CHK`.
+    pub ct_tcp_seq_chk: Option<bool>,
+    /// oxvsd only: `OXVS_DP_ATTR_CT_N_BUCKETS`.
+    pub ct_n_buckets: Option<u32>,
+    /// oxvsd only: `OXVS_DP_ATTR_IPF`.
+    pub ipf: Option<dpif::ct::IpfStatus>,
 }
 
 fn u64_at(b: &[u8], i: usize) -> u64 {
@@ -158,6 +305,11 @@ impl DpInfo {
                 OVS_DP_ATTR_PER_CPU_PIDS => d.per_cpu_pids = u32_array(a.payload),
                 OXVS_DP_ATTR_DROP_FRAGS => d.drop_frags = a.u32().map(|v| v != 0),
                 OXVS_DP_ATTR_SFLOW_PROBABILITY => d.sflow_probability = a.u32(),
+                OXVS_DP_ATTR_CT_MAXCONNS => d.ct_maxconns = a.u32(),
+                OXVS_DP_ATTR_CT_NCONNS => d.ct_nconns = a.u32(),
+                OXVS_DP_ATTR_CT_TCP_SEQ_CHK => d.ct_tcp_seq_chk = a.u32().map(|v| v != 0),
+                OXVS_DP_ATTR_CT_N_BUCKETS => d.ct_n_buckets = a.u32(),
+                OXVS_DP_ATTR_IPF => d.ipf = Some(parse_ipf_status(a.payload)),
                 _ => {}
             }
         }
@@ -252,6 +404,40 @@ mod tests {
             &b[24..],
             &[8, 0, 1, 0, b'd', b'p', b'0', 0, 8, 0, 2, 0, 5, 0, 0, 0, 8, 0, 5, 0, 3, 0, 0, 0][..]
         );
+    }
+
+    #[test]
+    fn ipf_status_and_settings_round_trip() {
+        let st = dpif::ct::IpfStatus {
+            v4: dpif::ct::IpfFamilyStatus {
+                enabled: true,
+                min_frag_size: 1200,
+                nfrag_accepted: 1,
+                nfrag_purged: 6,
+                ..Default::default()
+            },
+            v6: dpif::ct::IpfFamilyStatus {
+                nfrag_overlap: 5,
+                ..Default::default()
+            },
+            nfrag_max: 1000,
+            nfrag: 3,
+        };
+        let mut w = nl::Writer::new();
+        put_ipf_status(&mut w, &st);
+        let a = nl::AttrIter::new(w.as_bytes()).next().unwrap().unwrap();
+        assert_eq!(a.ty, OXVS_DP_ATTR_IPF);
+        assert_eq!(parse_ipf_status(a.payload), st);
+        let set = IpfSet {
+            v6_enabled: Some(false),
+            max_nfrags: Some(9),
+            ..IpfSet::default()
+        };
+        let mut w = nl::Writer::new();
+        set.put(&mut w);
+        let a = nl::AttrIter::new(w.as_bytes()).next().unwrap().unwrap();
+        assert_eq!(IpfSet::parse(a.payload).unwrap(), set);
+        assert!(IpfSet::parse(&[8, 0, 1, 0, 1, 0]).is_err());
     }
 
     #[test]

@@ -64,6 +64,8 @@ pub struct Kernel {
     families: Families,
     pool: Mutex<Vec<Socket>>,
     endpoint: Endpoint,
+    /// `ovs_ct_limit`, resolved on first use (`None`: not registered).
+    pub(crate) ct_limit: std::sync::OnceLock<Option<crate::family::Family>>,
 }
 
 impl Kernel {
@@ -78,6 +80,7 @@ impl Kernel {
             families,
             pool: Mutex::new(vec![sock]),
             endpoint: Endpoint::Netlink,
+            ct_limit: Default::default(),
         })
     }
 
@@ -94,6 +97,7 @@ impl Kernel {
             families,
             pool: Mutex::new(vec![sock]),
             endpoint: Endpoint::Daemon(path.to_path_buf()),
+            ct_limit: Default::default(),
         })
     }
 
@@ -104,6 +108,19 @@ impl Kernel {
     pub fn new_socket(&self) -> Result<Socket> {
         match &self.endpoint {
             Endpoint::Netlink => Socket::new(),
+            Endpoint::Daemon(p) => Socket::connect_unix(p),
+        }
+    }
+
+    /// A new socket for the conntrack subsystems of netfilter netlink:
+    /// `NETLINK_NETFILTER` to the kernel, a connection to the daemon
+    /// (which serves them on every connection).
+    ///
+    /// # Errors
+    /// Socket errors.
+    pub fn new_nf_socket(&self) -> Result<Socket> {
+        match &self.endpoint {
+            Endpoint::Netlink => Socket::new_netfilter(),
             Endpoint::Daemon(p) => Socket::connect_unix(p),
         }
     }
@@ -143,7 +160,7 @@ impl Kernel {
         }
     }
 
-    fn transact(&self, req: Request) -> Result<Option<crate::socket::Msg>> {
+    pub(crate) fn transact(&self, req: Request) -> Result<Option<crate::socket::Msg>> {
         let mut s = self.take_socket()?;
         let r = s.transact(req);
         self.put_socket(s);

@@ -12,6 +12,9 @@
 //!   family (`struct ovs_header` + attributes), built and parsed; replies
 //!   from newer kernels parse (unknown attributes are skipped).
 //! - [`Kernel`]: the families and a socket pool, one method per operation.
+//! - [`ctnetlink`], [`ct_limit`]: the conntrack messages (netfilter's
+//!   ctnetlink and cttimeout, the `ovs_ct_limit` family), one codec both
+//!   ways; [`ct`]: the conntrack operations of [`Kernel`].
 //! - [`system`]: the `system` dpif provider ([`SystemClass`]), with the
 //!   notes on where the kernel and the dpif contract meet.
 //! - [`Error`]: a positive errno and the kernel's extended-ack message.
@@ -33,6 +36,9 @@
 #![deny(unsafe_code)]
 
 pub mod abi;
+pub mod ct;
+pub mod ct_limit;
+pub mod ctnetlink;
 pub mod datapath;
 pub mod error;
 pub mod family;

@@ -233,7 +233,22 @@ impl Socket {
     /// # Errors
     /// The errno of `socket()` / `bind()`.
     pub fn new() -> Result<Socket> {
-        let mut sock = RawSocket::new(NETLINK_GENERIC)?;
+        Socket::with_protocol(NETLINK_GENERIC)
+    }
+
+    /// Opens a `NETLINK_NETFILTER` socket (ctnetlink, cttimeout), framed
+    /// as a generic netlink one: `struct nfgenmsg` has the size of
+    /// `genlmsghdr`, so [`Msg::cmd`] is its address family and
+    /// [`Msg::payload`] its attributes.
+    ///
+    /// # Errors
+    /// The errno of `socket()` / `bind()`.
+    pub fn new_netfilter() -> Result<Socket> {
+        Socket::with_protocol(netlink_sys::protocols::NETLINK_NETFILTER)
+    }
+
+    fn with_protocol(protocol: isize) -> Result<Socket> {
+        let mut sock = RawSocket::new(protocol)?;
         let addr = sock.bind_auto()?;
         // Best effort: old kernels lack these options; errors then carry no text.
         let _ = sock.set_ext_ack(true);

@@ -45,6 +45,18 @@
 //! - **Not in the kernel**, so `EOPNOTSUPP`: `get/set_drop_frags`,
 //!   `get/set_sflow_probability`, `queue_to_priority` (OVS maps queues to
 //!   tc classes, outside the datapath).
+//! - **Connection tracking**: the table over ctnetlink (`NETLINK_NETFILTER`;
+//!   dumps, deletes by tuple, flushes; a zone is flushed by dumping and
+//!   deleting its entries, as OVS does), zone limits over `ovs_ct_limit`
+//!   (`EOPNOTSUPP` when the family is not registered). The kernel has one
+//!   table and one set of limits per network namespace, shared by every
+//!   datapath. What OVS's system datapath lacks is `EOPNOTSUPP` on the
+//!   kernel: maxconns, nconns, TCP sequence checking, fragment reassembly
+//!   settings and status, bucket counts. Timeout policies are cttimeout
+//!   objects, one per protocol, named as OVS names them
+//!   (`ovs_tp_ID_tcp4`...). On oxvsd (`netdev`) each request
+//!   names this datapath, and those settings are `OXVS_DP_ATTR_CT_*` /
+//!   `OXVS_DP_ATTR_IPF` datapath attributes.
 //! - **Port changes** come from the `ovs_vport` multicast group, subscribed
 //!   when the datapath is opened; a full socket queue is `ENOBUFS`.
 
@@ -61,13 +73,18 @@ use odp::key::{KeyAttr, PortNo, Ufid};
 use odp::nl::Mode;
 
 use crate::abi::*;
-use crate::datapath::DpRequest;
+use crate::ct_limit::{
+    self, ZoneLimit, OVS_CT_LIMIT_CMD_DEL, OVS_CT_LIMIT_CMD_GET, OVS_CT_LIMIT_CMD_SET,
+};
+use crate::ctnetlink;
+use crate::datapath::{DpRequest, IpfSet};
 use crate::error::Error;
 use crate::flow::{FlowInfo, FlowRequest};
 use crate::kernel::{DpId, FlowDumpStream, Kernel};
 use crate::packet::{ExecuteRequest, UpcallCmd, UpcallMsg};
 use crate::socket::{poll_readable, Msg, Request, Socket};
 use crate::vport::{TunnelOptions, VportInfo, VportRequest, VportType};
+use dpif::ct::{CtDump, CtFlush, CtLimits, CtTimeoutPolicy, CtZoneLimit, IpfStatus};
 use std::os::fd::{AsFd, OwnedFd};
 
 /// The kernel's largest port number plus one (`DP_MAX_PORTS`).
@@ -1319,6 +1336,217 @@ impl Provider for SystemDp {
         }
         // As the userspace datapath: queue N is priority N + 1.
         queue_id.checked_add(1).ok_or(Errno::EINVAL)
+    }
+
+    fn ct_dump(&self, zone: Option<u16>) -> Result<CtDump, Errno> {
+        self.check_alive()?;
+        let entries = self.kernel.ct_dump(self.ct_dp(), zone).map_err(errno)?;
+        let n_buckets = if self.kernel.is_daemon() {
+            self.daemon_setting(|d| d.ct_n_buckets).ok()
+        } else {
+            None
+        };
+        Ok(CtDump { entries, n_buckets })
+    }
+
+    fn ct_flush(&self, f: &CtFlush) -> Result<(), Errno> {
+        self.check_alive()?;
+        self.kernel.ct_flush(self.ct_dp(), f).map_err(errno)
+    }
+
+    fn ct_set_maxconns(&self, n: u32) -> Result<(), Errno> {
+        self.daemon_set(DpRequest {
+            ct_maxconns: Some(n),
+            ..DpRequest::default()
+        })
+    }
+
+    fn ct_get_maxconns(&self) -> Result<u32, Errno> {
+        self.daemon_setting(|d| d.ct_maxconns)
+    }
+
+    fn ct_get_nconns(&self) -> Result<u32, Errno> {
+        self.daemon_setting(|d| d.ct_nconns)
+    }
+
+    fn ct_set_tcp_seq_chk(&self, enabled: bool) -> Result<(), Errno> {
+        self.daemon_set(DpRequest {
+            ct_tcp_seq_chk: Some(enabled),
+            ..DpRequest::default()
+        })
+    }
+
+    fn ct_get_tcp_seq_chk(&self) -> Result<bool, Errno> {
+        self.daemon_setting(|d| d.ct_tcp_seq_chk)
+    }
+
+    fn ct_set_limits(&self, default: Option<u32>, zones: &[CtZoneLimit]) -> Result<(), Errno> {
+        self.check_alive()?;
+        let mut l: Vec<ZoneLimit> = default.map(ZoneLimit::default_limit).into_iter().collect();
+        l.extend(zones.iter().map(ZoneLimit::zone));
+        self.kernel
+            .ct_limit(OVS_CT_LIMIT_CMD_SET, self.ct_limit_dp(), Some(&l))
+            .map(drop)
+            .map_err(errno)
+    }
+
+    fn ct_get_limits(&self, zones: &[u16]) -> Result<CtLimits, Errno> {
+        self.check_alive()?;
+        // As OVS asks: the default first, then the zones; nothing for all.
+        let req: Option<Vec<ZoneLimit>> = (!zones.is_empty()).then(|| {
+            std::iter::once(ZoneLimit::default_limit(0))
+                .chain(zones.iter().map(|&zone| {
+                    ZoneLimit::zone(&CtZoneLimit {
+                        zone,
+                        ..CtZoneLimit::default()
+                    })
+                }))
+                .collect()
+        });
+        let reply = self
+            .kernel
+            .ct_limit(OVS_CT_LIMIT_CMD_GET, self.ct_limit_dp(), req.as_deref())
+            .map_err(errno)?;
+        let mut out = CtLimits::default();
+        for z in reply {
+            if z.zone_id == ct_limit::OVS_ZONE_LIMIT_DEFAULT_ZONE {
+                out.default_limit = z.limit;
+            } else if let Some(zone) = z.zone_number() {
+                out.zones.push(CtZoneLimit {
+                    zone,
+                    limit: z.limit,
+                    count: z.count,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn ct_del_limits(&self, zones: &[u16]) -> Result<(), Errno> {
+        self.check_alive()?;
+        let l: Vec<ZoneLimit> = zones
+            .iter()
+            .map(|&zone| {
+                ZoneLimit::zone(&CtZoneLimit {
+                    zone,
+                    ..CtZoneLimit::default()
+                })
+            })
+            .collect();
+        self.kernel
+            .ct_limit(OVS_CT_LIMIT_CMD_DEL, self.ct_limit_dp(), Some(&l))
+            .map(drop)
+            .map_err(errno)
+    }
+
+    fn ct_ipf_set_enabled(&self, v6: bool, enabled: bool) -> Result<(), Errno> {
+        let mut s = IpfSet::default();
+        if v6 {
+            s.v6_enabled = Some(enabled);
+        } else {
+            s.v4_enabled = Some(enabled);
+        }
+        self.ipf_set(s)
+    }
+
+    fn ct_ipf_set_min_frag(&self, v6: bool, min_frag: u32) -> Result<(), Errno> {
+        let mut s = IpfSet::default();
+        if v6 {
+            s.v6_min_frag = Some(min_frag);
+        } else {
+            s.v4_min_frag = Some(min_frag);
+        }
+        self.ipf_set(s)
+    }
+
+    fn ct_ipf_set_max_nfrags(&self, max_nfrags: u32) -> Result<(), Errno> {
+        self.ipf_set(IpfSet {
+            max_nfrags: Some(max_nfrags),
+            ..IpfSet::default()
+        })
+    }
+
+    fn ct_ipf_get_status(&self) -> Result<IpfStatus, Errno> {
+        self.daemon_setting(|d| d.ipf)
+    }
+
+    fn ct_set_timeout_policy(&self, tp: &CtTimeoutPolicy) -> Result<(), Errno> {
+        self.check_alive()?;
+        for (l3, l4) in ctnetlink::TP_PROTOS {
+            let o = ctnetlink::TimeoutObject {
+                name: ctnetlink::tp_name(tp.id, l3 == dpif::ct::AF_INET6, l4),
+                l3,
+                l4,
+                values: ctnetlink::tp_mapping(l4)
+                    .iter()
+                    .filter_map(|&(i, ty)| tp.attrs[i].map(|v| (ty, v)))
+                    .collect(),
+            };
+            self.kernel.ct_timeout_set(&o).map_err(errno)?;
+        }
+        Ok(())
+    }
+
+    fn ct_get_timeout_policy(&self, id: u32) -> Result<CtTimeoutPolicy, Errno> {
+        self.check_alive()?;
+        let mut tp = CtTimeoutPolicy {
+            id,
+            ..CtTimeoutPolicy::default()
+        };
+        for (l3, l4) in ctnetlink::TP_PROTOS {
+            let name = ctnetlink::tp_name(id, l3 == dpif::ct::AF_INET6, l4);
+            let o = self.kernel.ct_timeout_get(&name).map_err(errno)?;
+            for &(i, ty) in ctnetlink::tp_mapping(l4) {
+                if let Some(&(_, v)) = o.values.iter().find(|(t, _)| *t == ty) {
+                    tp.attrs[i] = Some(v);
+                }
+            }
+        }
+        Ok(tp)
+    }
+
+    fn ct_del_timeout_policy(&self, id: u32) -> Result<(), Errno> {
+        self.check_alive()?;
+        let mut first = Ok(());
+        for (l3, l4) in ctnetlink::TP_PROTOS {
+            let name = ctnetlink::tp_name(id, l3 == dpif::ct::AF_INET6, l4);
+            match self.kernel.ct_timeout_del(&name) {
+                Err(e) if e.errno() != crate::error::errno::ENOENT && first.is_ok() => {
+                    first = Err(errno(e))
+                }
+                _ => {}
+            }
+        }
+        first
+    }
+
+    fn ct_timeout_policy_name(&self, id: u32, ipv6: bool, proto: u8) -> Result<String, Errno> {
+        Ok(ctnetlink::tp_name(id, ipv6, proto))
+    }
+}
+
+impl SystemDp {
+    /// The datapath a ctnetlink request names: this one on the daemon,
+    /// none (the one table) on the kernel.
+    fn ct_dp(&self) -> Option<i32> {
+        self.kernel.is_daemon().then_some(self.dp_ifindex)
+    }
+
+    /// `ovs_header.dp_ifindex` of an `ovs_ct_limit` request: this
+    /// datapath on the daemon; 0 on the kernel, as OVS sends it.
+    fn ct_limit_dp(&self) -> i32 {
+        if self.kernel.is_daemon() {
+            self.dp_ifindex
+        } else {
+            0
+        }
+    }
+
+    fn ipf_set(&self, s: IpfSet) -> Result<(), Errno> {
+        self.daemon_set(DpRequest {
+            ipf: Some(s),
+            ..DpRequest::default()
+        })
     }
 }
 

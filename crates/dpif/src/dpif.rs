@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use odp::key::{PortNo, Ufid};
 
+use crate::ct;
 use crate::errno::Errno;
 use crate::provider::{FlowDump, Provider};
 use crate::types::*;
@@ -443,6 +444,127 @@ impl Dpif {
         self.finish(
             "queue_to_priority",
             self.provider.queue_to_priority(queue_id),
+        )
+    }
+
+    /// Dumps the tracker (see [`Provider::ct_dump`]).
+    pub fn ct_dump(&self, zone: Option<u16>) -> Result<ct::CtDump, Errno> {
+        self.finish("ct_dump", self.provider.ct_dump(zone))
+    }
+
+    /// Removes connections (see [`Provider::ct_flush`]).
+    pub fn ct_flush(&self, flush: &ct::CtFlush) -> Result<(), Errno> {
+        self.finish("ct_flush", self.provider.ct_flush(flush))
+    }
+
+    /// See [`Provider::ct_set_maxconns`].
+    pub fn ct_set_maxconns(&self, n: u32) -> Result<(), Errno> {
+        self.finish("ct_set_maxconns", self.provider.ct_set_maxconns(n))
+    }
+
+    /// See [`Provider::ct_get_maxconns`].
+    pub fn ct_get_maxconns(&self) -> Result<u32, Errno> {
+        self.finish("ct_get_maxconns", self.provider.ct_get_maxconns())
+    }
+
+    /// See [`Provider::ct_get_nconns`].
+    pub fn ct_get_nconns(&self) -> Result<u32, Errno> {
+        self.finish("ct_get_nconns", self.provider.ct_get_nconns())
+    }
+
+    /// See [`Provider::ct_set_tcp_seq_chk`].
+    pub fn ct_set_tcp_seq_chk(&self, enabled: bool) -> Result<(), Errno> {
+        self.finish(
+            "ct_set_tcp_seq_chk",
+            self.provider.ct_set_tcp_seq_chk(enabled),
+        )
+    }
+
+    /// See [`Provider::ct_get_tcp_seq_chk`].
+    pub fn ct_get_tcp_seq_chk(&self) -> Result<bool, Errno> {
+        self.finish("ct_get_tcp_seq_chk", self.provider.ct_get_tcp_seq_chk())
+    }
+
+    /// See [`Provider::ct_set_limits`].
+    pub fn ct_set_limits(
+        &self,
+        default_limit: Option<u32>,
+        zones: &[ct::CtZoneLimit],
+    ) -> Result<(), Errno> {
+        self.finish(
+            "ct_set_limits",
+            self.provider.ct_set_limits(default_limit, zones),
+        )
+    }
+
+    /// See [`Provider::ct_get_limits`].
+    pub fn ct_get_limits(&self, zones: &[u16]) -> Result<ct::CtLimits, Errno> {
+        self.finish("ct_get_limits", self.provider.ct_get_limits(zones))
+    }
+
+    /// See [`Provider::ct_del_limits`].
+    pub fn ct_del_limits(&self, zones: &[u16]) -> Result<(), Errno> {
+        self.finish("ct_del_limits", self.provider.ct_del_limits(zones))
+    }
+
+    /// See [`Provider::ct_ipf_set_enabled`].
+    pub fn ct_ipf_set_enabled(&self, v6: bool, enabled: bool) -> Result<(), Errno> {
+        self.finish(
+            "ct_ipf_set_enabled",
+            self.provider.ct_ipf_set_enabled(v6, enabled),
+        )
+    }
+
+    /// See [`Provider::ct_ipf_set_min_frag`].
+    pub fn ct_ipf_set_min_frag(&self, v6: bool, min_frag: u32) -> Result<(), Errno> {
+        self.finish(
+            "ct_ipf_set_min_frag",
+            self.provider.ct_ipf_set_min_frag(v6, min_frag),
+        )
+    }
+
+    /// See [`Provider::ct_ipf_set_max_nfrags`].
+    pub fn ct_ipf_set_max_nfrags(&self, n: u32) -> Result<(), Errno> {
+        self.finish(
+            "ct_ipf_set_max_nfrags",
+            self.provider.ct_ipf_set_max_nfrags(n),
+        )
+    }
+
+    /// See [`Provider::ct_ipf_get_status`].
+    pub fn ct_ipf_get_status(&self) -> Result<ct::IpfStatus, Errno> {
+        self.finish("ct_ipf_get_status", self.provider.ct_ipf_get_status())
+    }
+
+    /// See [`Provider::ct_set_timeout_policy`].
+    pub fn ct_set_timeout_policy(&self, tp: &ct::CtTimeoutPolicy) -> Result<(), Errno> {
+        self.finish(
+            "ct_set_timeout_policy",
+            self.provider.ct_set_timeout_policy(tp),
+        )
+    }
+
+    /// See [`Provider::ct_get_timeout_policy`].
+    pub fn ct_get_timeout_policy(&self, id: u32) -> Result<ct::CtTimeoutPolicy, Errno> {
+        self.finish(
+            "ct_get_timeout_policy",
+            self.provider.ct_get_timeout_policy(id),
+        )
+    }
+
+    /// See [`Provider::ct_del_timeout_policy`].
+    pub fn ct_del_timeout_policy(&self, id: u32) -> Result<(), Errno> {
+        self.finish(
+            "ct_del_timeout_policy",
+            self.provider.ct_del_timeout_policy(id),
+        )
+    }
+
+    /// See [`Provider::ct_timeout_policy_name`].
+    pub fn ct_timeout_policy_name(&self, id: u32, ipv6: bool, proto: u8) -> Result<String, Errno> {
+        self.finish(
+            "ct_timeout_policy_name",
+            self.provider.ct_timeout_policy_name(id, ipv6, proto),
         )
     }
 

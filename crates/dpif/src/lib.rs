@@ -38,10 +38,13 @@
 //! - [`registry`]: provider types by name; opens `type@name`.
 //! - [`Dpif`]: the wrapper callers use: logging, counters, contract checks.
 //! - [`types`]: ports, statistics, flows, operations, upcalls.
+//! - [`ct`]: connection tracking: entries, flush selectors, zone limits,
+//!   fragment reassembly status, and `ovs-dpctl`'s text for them.
 //! - [`Errno`]: the error of every call.
 
 #![forbid(unsafe_code)]
 
+pub mod ct;
 mod dpif;
 pub mod errno;
 pub mod provider;

@@ -33,6 +33,7 @@
 //!   key (`EEXIST`); flows with different masks may overlap, and which one a
 //!   packet hits is unspecified, as in OVS.
 
+use crate::ct;
 use crate::errno::Errno;
 use crate::types::*;
 use odp::key::PortNo;
@@ -264,4 +265,187 @@ pub trait Provider: Send + Sync {
     /// # Errors
     /// - `EOPNOTSUPP` if the provider has no queues.
     fn queue_to_priority(&self, queue_id: u32) -> Result<u32, Errno>;
+
+    // ---- connection tracking (see [`crate::ct`]) ----------------------
+    //
+    // Every method has a default that answers `EOPNOTSUPP`: a provider
+    // without a tracker, or without one of its settings, says so, and
+    // `ovs-dpctl` prints its "not supported" message for that errno.
+
+    /// Every connection of the datapath's tracker, or of `zone`'s only.
+    /// Entries come in the provider's order; a connection created or
+    /// removed during the dump may or may not be in it.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` without a tracker.
+    /// - `ENODEV` if the datapath was destroyed.
+    fn ct_dump(&self, zone: Option<u16>) -> Result<ct::CtDump, Errno> {
+        let _ = zone;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Removes the connections `flush` selects (see [`ct::CtFlush`]).
+    ///
+    /// # Errors
+    /// - `ENOENT` if `flush` names one connection by its tuple and there
+    ///   is no such connection.
+    /// - `EOPNOTSUPP` without a tracker, or for a selector the provider
+    ///   cannot apply.
+    fn ct_flush(&self, flush: &ct::CtFlush) -> Result<(), Errno> {
+        let _ = flush;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Sets the most connections the tracker holds (`ct-set-maxconns`).
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` if the provider has no such setting.
+    fn ct_set_maxconns(&self, maxconns: u32) -> Result<(), Errno> {
+        let _ = maxconns;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The most connections the tracker holds.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` if the provider has no such setting.
+    fn ct_get_maxconns(&self) -> Result<u32, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// How many connections the tracker holds.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` if the provider cannot tell.
+    fn ct_get_nconns(&self) -> Result<u32, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Turns TCP sequence number checking on or off (off: the kernel's
+    /// `nf_conntrack_tcp_be_liberal`).
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` if the provider has no such setting.
+    fn ct_set_tcp_seq_chk(&self, enabled: bool) -> Result<(), Errno> {
+        let _ = enabled;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Whether TCP sequence numbers are checked.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` if the provider has no such setting.
+    fn ct_get_tcp_seq_chk(&self) -> Result<bool, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Sets the default zone limit (if given) and the limits of `zones`
+    /// (their `count` is ignored); a limit of 0 is no limit.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` without zone limits.
+    fn ct_set_limits(
+        &self,
+        default_limit: Option<u32>,
+        zones: &[ct::CtZoneLimit],
+    ) -> Result<(), Errno> {
+        let _ = (default_limit, zones);
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The default limit and, for `zones` (empty: every zone with a limit
+    /// of its own), each zone's limit in force (its own, else the
+    /// default) and its connection count.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` without zone limits.
+    fn ct_get_limits(&self, zones: &[u16]) -> Result<ct::CtLimits, Errno> {
+        let _ = zones;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Makes `zones` follow the default limit again.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` without zone limits.
+    fn ct_del_limits(&self, zones: &[u16]) -> Result<(), Errno> {
+        let _ = zones;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Turns fragment reassembly of IPv6 (`v6`) or IPv4 on or off.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` if the provider has no such setting.
+    fn ct_ipf_set_enabled(&self, v6: bool, enabled: bool) -> Result<(), Errno> {
+        let _ = (v6, enabled);
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Sets the smallest fragment accepted for a family.
+    ///
+    /// # Errors
+    /// - `EINVAL` for a size the provider refuses.
+    /// - `EOPNOTSUPP` if the provider has no such setting.
+    fn ct_ipf_set_min_frag(&self, v6: bool, min_frag: u32) -> Result<(), Errno> {
+        let _ = (v6, min_frag);
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Sets the most fragments held at once.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` if the provider has no such setting.
+    fn ct_ipf_set_max_nfrags(&self, max_nfrags: u32) -> Result<(), Errno> {
+        let _ = max_nfrags;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Fragment reassembly settings and counters.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` without fragment reassembly of its own.
+    fn ct_ipf_get_status(&self) -> Result<ct::IpfStatus, Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Adds or replaces timeout policy `tp.id`. The timeouts it does not
+    /// set are the tracker's defaults.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` without timeout policies.
+    fn ct_set_timeout_policy(&self, tp: &ct::CtTimeoutPolicy) -> Result<(), Errno> {
+        let _ = tp;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Timeout policy `id`, as the tracker holds it (a provider may report
+    /// defaults for timeouts that were not set).
+    ///
+    /// # Errors
+    /// - `ENOENT` if there is no such policy.
+    /// - `EOPNOTSUPP` without timeout policies.
+    fn ct_get_timeout_policy(&self, id: u32) -> Result<ct::CtTimeoutPolicy, Errno> {
+        let _ = id;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// Removes timeout policy `id` (nothing if there is none).
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` without timeout policies.
+    fn ct_del_timeout_policy(&self, id: u32) -> Result<(), Errno> {
+        let _ = id;
+        Err(Errno::EOPNOTSUPP)
+    }
+
+    /// The name a `ct` action's `timeout=` gives to use policy `id` for
+    /// packets of protocol `proto` over IPv6 (`ipv6`) or IPv4.
+    ///
+    /// # Errors
+    /// - `EOPNOTSUPP` without timeout policies.
+    fn ct_timeout_policy_name(&self, id: u32, ipv6: bool, proto: u8) -> Result<String, Errno> {
+        let _ = (id, ipv6, proto);
+        Err(Errno::EOPNOTSUPP)
+    }
 }

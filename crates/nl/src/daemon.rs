@@ -93,6 +93,23 @@
 //! netfilter netlink subsystems ctnetlink, ctnetlink-exp and cttimeout
 //! (subsystem in the high byte). Any other type is `ENOENT`, as generic
 //! netlink answers a family id it does not know.
+//!
+//! # Connection tracking
+//!
+//! The daemon hosts one tracker per datapath. ctnetlink, cttimeout and the
+//! `ovs_ct_limit` family are answered in the kernel's formats, and a
+//! request that names no datapath (as the kernel's name none: ctnetlink
+//! has no datapath handle, Open vSwitch sends `ovs_ct_limit` with
+//! `dp_ifindex` 0) acts on every datapath the daemon hosts, as on one
+//! table. oxvs's own client names its datapath: the private ctnetlink
+//! attribute `OXVS_CTA_DP_IFINDEX` (type 0x3f01, `u32`), and
+//! `ovs_header.dp_ifindex` in `ovs_ct_limit`; dumped entries carry their
+//! bucket (`OXVS_CTA_BUCKET`, 0x3f02). Tracker settings the kernel lacks
+//! (maxconns, connection count, TCP sequence checking, bucket count,
+//! fragment reassembly) are `OXVS_DP_ATTR_CT_*` and `OXVS_DP_ATTR_IPF`
+//! attributes of `ovs_datapath` replies and `SET`s. The numbers are in
+//! `dpif_netlink::ctnetlink` and `dpif_netlink::abi`; the semantics in
+//! `oxvsd::conntrack`.
 
 /// Largest datagram the daemon reads from a client: a 64 KiB packet with
 /// its key and actions fits, and so does a batch of flow puts.

@@ -133,6 +133,7 @@ impl DpEntry {
         if let Ok(p) = self.dp.get_sflow_probability() {
             w.put_u32(OXVS_DP_ATTR_SFLOW_PROBABILITY, p);
         }
+        crate::conntrack::put_dp_attrs(&self.dp, w);
         b.finish().unwrap_or_default()
     }
 
@@ -166,7 +167,7 @@ impl DpEntry {
         if let Some(p) = a.u32(OXVS_DP_ATTR_SFLOW_PROBABILITY) {
             self.dp.set_sflow_probability(p)?;
         }
-        Ok(())
+        crate::conntrack::change(&self.dp, a)
     }
 }
 
@@ -221,7 +222,14 @@ impl State {
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
         });
-        write(&self.dps).insert(e.ifindex, e.clone());
+        {
+            // What names no datapath applies to every datapath, later ones
+            // too (the kernel keeps it per network namespace).
+            let tp = lock(&self.ct_timeouts);
+            crate::netfilter::apply_timeouts(&tp, &e.dp);
+            crate::ct_limit::apply_shared(&lock(&self.ct_limits), &e.dp);
+            write(&self.dps).insert(e.ifindex, e.clone());
+        }
         let (st, de) = (self.clone(), e.clone());
         match std::thread::Builder::new()
             .name(format!("oxvsd-up-{name}"))

@@ -21,7 +21,7 @@ use nl::policy::{Attrs, Policy};
 
 use crate::conn::Conn;
 use crate::dump::Dump;
-use crate::families::{FamilyDef, FAM_DP, FAM_FLOW, FAM_PACKET, FAM_VPORT};
+use crate::families::{FamilyDef, FAM_CT_LIMIT, FAM_DP, FAM_FLOW, FAM_PACKET, FAM_VPORT};
 use crate::server::State;
 
 /// What a request produced, ready to send.
@@ -161,7 +161,7 @@ pub fn handle(state: &Arc<State>, conn: &Arc<Conn>, m: &Message<'_>) -> Answer {
 fn route(state: &Arc<State>, conn: &Arc<Conn>, m: &Message<'_>) -> Handled {
     let ty = m.header.ty;
     if crate::netfilter::is_netfilter(ty) {
-        return crate::netfilter::handle(m);
+        return crate::netfilter::handle(state, conn, m);
     }
     let fam = FamilyDef::by_id(ty).ok_or_else(|| Fail::new(errno::ENOENT))?;
     let payload = m.payload();
@@ -180,6 +180,7 @@ fn route(state: &Arc<State>, conn: &Arc<Conn>, m: &Message<'_>) -> Handled {
         FAM_VPORT => crate::vport::handle(state, conn, &req),
         FAM_FLOW => crate::flow::handle(state, conn, &req),
         FAM_PACKET => crate::packet::handle(state, conn, &req),
+        FAM_CT_LIMIT => crate::ct_limit::handle(state, conn, &req),
         _ => Err(Fail::new(errno::ENOENT)),
     }
 }

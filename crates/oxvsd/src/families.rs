@@ -18,6 +18,8 @@ pub const FAM_VPORT: u16 = 0x22;
 pub const FAM_FLOW: u16 = 0x23;
 /// `ovs_packet`'s id.
 pub const FAM_PACKET: u16 = 0x24;
+/// `ovs_ct_limit`'s id.
+pub const FAM_CT_LIMIT: u16 = 0x25;
 
 /// The `ovs_datapath` group (datapath notifications).
 pub const GROUP_DP: u32 = 33;
@@ -25,6 +27,8 @@ pub const GROUP_DP: u32 = 33;
 pub const GROUP_VPORT: u32 = 34;
 /// The `ovs_flow` group (flow notifications).
 pub const GROUP_FLOW: u32 = 35;
+/// The `ovs_ct_limit` group (the kernel's sends nothing on it either).
+pub const GROUP_CT_LIMIT: u32 = 36;
 /// `nlctrl`'s `notify` group (the kernel's number).
 pub const GROUP_CTRL_NOTIFY: u32 = 0x10;
 
@@ -46,7 +50,7 @@ pub struct FamilyDef {
 }
 
 /// Every family, `nlctrl` first, as `CTRL_CMD_GETFAMILY` reports them.
-pub const FAMILIES: [FamilyDef; 5] = [
+pub const FAMILIES: [FamilyDef; 6] = [
     FamilyDef {
         name: "nlctrl",
         id: GENL_ID_CTRL,
@@ -86,6 +90,14 @@ pub const FAMILIES: [FamilyDef; 5] = [
         hdrsize: OVS_HEADER_LEN as u32,
         maxattr: OVS_PACKET_ATTR_HASH as u32,
         group: None,
+    },
+    FamilyDef {
+        name: dpif_netlink::ct_limit::OVS_CT_LIMIT_FAMILY,
+        id: FAM_CT_LIMIT,
+        version: dpif_netlink::ct_limit::OVS_CT_LIMIT_VERSION as u32,
+        hdrsize: OVS_HEADER_LEN as u32,
+        maxattr: dpif_netlink::ct_limit::OVS_CT_LIMIT_ATTR_ZONE_LIMIT as u32,
+        group: Some((dpif_netlink::ct_limit::OVS_CT_LIMIT_MCGROUP, GROUP_CT_LIMIT)),
     },
 ];
 

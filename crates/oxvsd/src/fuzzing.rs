@@ -237,6 +237,78 @@ pub fn seeds() -> Vec<Vec<u8>> {
         },
     );
     let dump = |ty: u16, cmd: u8| ovs(ty, NLM_F_DUMP, cmd, 1, &|_| {});
+    // Conntrack: ctnetlink, cttimeout, ovs_ct_limit, tracker settings.
+    use dpif_netlink::ctnetlink::*;
+    let nf = |subsys: u8, msg: u8, flags: u16, family: u8, f: &dyn Fn(&mut nl::Writer)| {
+        let mut b = MsgBuilder::new(msg_type(subsys, msg), flags | NLM_F_REQUEST).seq(2);
+        b.header_bytes(&[family, 0, 0, 0]);
+        f(b.attrs());
+        b.finish().unwrap_or_default()
+    };
+    let tuple = dpif::ct::CtTuple {
+        src: std::net::IpAddr::from([10, 0, 0, 1]),
+        dst: std::net::IpAddr::from([10, 0, 0, 2]),
+        proto: 17,
+        src_port: 1,
+        dst_port: 2,
+        ..Default::default()
+    };
+    let ct_get = nf(1, IPCTNL_MSG_CT_GET, NLM_F_ACK, 2, &|w| {
+        put_tuple(w, CTA_TUPLE_ORIG, &tuple, None);
+        w.put_u16_be(CTA_ZONE, 3);
+    });
+    let ct_del = nf(1, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, 2, &|w| {
+        put_tuple(w, CTA_TUPLE_ORIG, &tuple, Some(3));
+        w.put_u32_be(CTA_ID, 1);
+    });
+    let ct_dump = nf(1, IPCTNL_MSG_CT_GET, NLM_F_DUMP, 0, &|w| {
+        w.put_u32_be(CTA_MARK, 1);
+        w.put_u32_be(CTA_MARK_MASK, 1);
+        w.put_u32(OXVS_CTA_DP_IFINDEX, 1);
+    });
+    let ct_flush = nf(1, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, 0, &|_| {});
+    let tp_new = nf(8, IPCTNL_MSG_TIMEOUT_NEW, NLM_F_ACK, 0, &|w| {
+        w.put_string(CTA_TIMEOUT_NAME, "tp");
+        w.put_u16_be(CTA_TIMEOUT_L3PROTO, 2);
+        w.put_u8(CTA_TIMEOUT_L4PROTO, 6);
+        let n = w.begin_nested(CTA_TIMEOUT_DATA);
+        w.put_u32_be(3, 100);
+        w.end_nested(n);
+    });
+    let tp_del = nf(8, IPCTNL_MSG_TIMEOUT_DELETE, NLM_F_ACK, 0, &|_| {});
+    let limits = dpif_netlink::ct_limit::encode(&[
+        dpif_netlink::ct_limit::ZoneLimit::default_limit(5),
+        dpif_netlink::ct_limit::ZoneLimit {
+            zone_id: 3,
+            limit: 2,
+            count: 0,
+        },
+    ]);
+    let ct_limit = |cmd: u8| {
+        ovs(crate::families::FAM_CT_LIMIT, NLM_F_ACK, cmd, 0, &|w| {
+            w.put(
+                dpif_netlink::ct_limit::OVS_CT_LIMIT_ATTR_ZONE_LIMIT,
+                &limits,
+            )
+        })
+    };
+    let dp_ct_set = ovs(
+        crate::families::FAM_DP,
+        NLM_F_ACK,
+        OVS_DP_CMD_SET,
+        1,
+        &|w| {
+            w.put_u32(OXVS_DP_ATTR_CT_MAXCONNS, 9);
+            w.put_u32(OXVS_DP_ATTR_CT_TCP_SEQ_CHK, 0);
+            dpif_netlink::datapath::IpfSet {
+                v4_enabled: Some(false),
+                v6_min_frag: Some(1000),
+                max_nfrags: Some(10),
+                ..Default::default()
+            }
+            .put(w);
+        },
+    );
     let mut one = vec![
         fam(crate::families::FAM_DP),
         dp_new.clone(),
@@ -250,6 +322,16 @@ pub fn seeds() -> Vec<Vec<u8>> {
         dump(crate::families::FAM_DP, OVS_DP_CMD_GET),
         flow(OVS_FLOW_CMD_DEL, 0),
         dp_name(OVS_DP_CMD_GET),
+        ct_get,
+        ct_dump,
+        ct_del,
+        ct_flush,
+        tp_new,
+        tp_del,
+        ct_limit(dpif_netlink::ct_limit::OVS_CT_LIMIT_CMD_SET),
+        ct_limit(dpif_netlink::ct_limit::OVS_CT_LIMIT_CMD_GET),
+        ct_limit(dpif_netlink::ct_limit::OVS_CT_LIMIT_CMD_DEL),
+        dp_ct_set,
         dp_name(OVS_DP_CMD_DEL),
     ];
     // And the whole sequence as one datagram.

@@ -17,7 +17,10 @@
 //!   ([`flow`]) and `ovs_packet` ([`packet`]) requests, with the kernel's
 //!   attribute policies ([`policy`]), errnos and notifications;
 //! - upcalls to the port ids ports and datapaths name ([`upcall`]);
-//! - ctnetlink and cttimeout requests ([`netfilter`]).
+//! - connection tracking: ctnetlink and cttimeout ([`netfilter`]),
+//!   `ovs_ct_limit` ([`ct_limit`]), tracker settings as datapath
+//!   attributes; which datapath's tracker a request acts on is said in
+//!   [`conntrack`].
 //!
 //! Requests, dumps and acks follow the kernel ([`dispatch`]); the threads
 //! and flow control are described in [`server`] and [`conn`].
@@ -46,6 +49,8 @@
 #![forbid(unsafe_code)]
 
 pub mod conn;
+pub mod conntrack;
+pub mod ct_limit;
 pub mod ctrl;
 pub mod datapath;
 pub mod dispatch;

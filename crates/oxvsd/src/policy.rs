@@ -29,7 +29,20 @@ pub const DATAPATH: Policy = &[
     (OVS_DP_ATTR_IFINDEX, Kind::U32),
     (OXVS_DP_ATTR_DROP_FRAGS, Kind::U32),
     (OXVS_DP_ATTR_SFLOW_PROBABILITY, Kind::U32),
+    (OXVS_DP_ATTR_CT_MAXCONNS, Kind::U32),
+    (OXVS_DP_ATTR_CT_TCP_SEQ_CHK, Kind::U32),
+    (OXVS_DP_ATTR_IPF, Kind::Nested),
 ];
+
+/// `ovs_ct_limit` requests (the kernel's `ct_limit_policy`): the zone
+/// limit array, at most one structure per zone and the default.
+pub const CT_LIMIT: Policy = &[(
+    dpif_netlink::ct_limit::OVS_CT_LIMIT_ATTR_ZONE_LIMIT,
+    Kind::Binary {
+        min: 0,
+        max: dpif_netlink::ct_limit::ZONE_LIMIT_LEN * (u16::MAX as usize + 2),
+    },
+)];
 
 /// `ovs_vport` requests.
 pub const VPORT: Policy = &[

@@ -114,6 +114,10 @@ pub struct State {
     pub(crate) reactor: Reactor,
     pub(crate) stopping: AtomicBool,
     started: Instant,
+    /// cttimeout objects by name (see [`crate::netfilter`]).
+    pub(crate) ct_timeouts: Mutex<BTreeMap<String, crate::netfilter::TimeoutObj>>,
+    /// Zone limits set for every datapath (see [`crate::ct_limit`]).
+    pub(crate) ct_limits: Mutex<crate::ct_limit::Shared>,
 }
 
 /// A running daemon (see the module docs).
@@ -195,6 +199,8 @@ impl Server {
             reactor,
             stopping: AtomicBool::new(false),
             started: Instant::now(),
+            ct_timeouts: Mutex::new(BTreeMap::new()),
+            ct_limits: Mutex::new(Default::default()),
         });
         Ok(Server {
             state,
