@@ -978,3 +978,86 @@ fn ports_follow_their_devices() {
         19
     );
 }
+
+/// Open vSwitch's handler installs a drop flow with the bare upcall key (no
+/// mask: exact) for a packet from a port it does not know yet
+/// (ofproto-dpif-upcall.c, `recv_upcalls`), and its revalidator later
+/// reads the flow back by UFID and modifies it with the key and mask it
+/// read. A kernel without conntrack reports key and mask with the same
+/// attributes (`ovs_nla_put_key` puts conntrack fields only when built
+/// with it) and accepts them back in `OVS_FLOW_CMD_SET`.
+#[test]
+fn exact_flow_is_reported_as_put_and_modified_with_what_was_read() {
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let ifindex = dp_new(&mut s, &dp_name(), Some(OVS_DP_F_UNALIGNED)).unwrap();
+    let p = dummy_port(&mut s, ifindex, "px1", &[0]);
+    let out = dummy_port(&mut s, ifindex, "px2", &[0]);
+    let (key, _) = odp::text::key::parse_match(&format!(
+        "recirc_id(0),dp_hash(0),skb_priority(0),in_port({p}),skb_mark(0),\
+         eth(src=02:00:00:00:00:0a,dst=02:00:00:00:00:0b),eth_type(0x0800),\
+         ipv4(src=10.0.0.1,dst=10.0.0.2,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)"
+    ))
+    .unwrap();
+    let ufid = 0x1234_5678_9abc_def0_0fed_cba9_8765_4321u128.to_ne_bytes();
+    let new = attrs(|w| {
+        let n = w.begin_nested(OVS_FLOW_ATTR_KEY);
+        odp::nl::key::emit_keys(&key, w);
+        w.end_nested(n);
+        w.put(OVS_FLOW_ATTR_UFID, &ufid);
+        w.put(OVS_FLOW_ATTR_ACTIONS, &[]);
+    });
+    let new = genl(
+        FAM_FLOW,
+        REQ_ACK | NLM_F_CREATE,
+        20,
+        OVS_FLOW_CMD_NEW,
+        Some(ifindex),
+        &new,
+    );
+    assert_eq!(errno_of(&mut s, &new), 0);
+
+    let get = |s: &mut Raw, seq| {
+        let r = s.transact(&genl(
+            FAM_FLOW,
+            REQ_ACK,
+            seq,
+            OVS_FLOW_CMD_GET,
+            Some(ifindex),
+            &attrs(|w| w.put(OVS_FLOW_ATTR_UFID, &ufid)),
+        ));
+        assert_eq!(err_of(r.last().unwrap()), Some(0));
+        r[0].clone()
+    };
+    let got = get(&mut s, 21);
+    let (k, m) = (
+        attr(&got, OVS_FLOW_ATTR_KEY).unwrap(),
+        attr(&got, OVS_FLOW_ATTR_MASK).expect("an exact flow reports its mask"),
+    );
+    // The kernel puts a tunnel mask into every mask (zero when the key has
+    // no tunnel) and nothing else the key lacks.
+    let types = |b: &[u8]| -> Vec<u16> {
+        nl::AttrIter::new(b)
+            .map(|a| a.unwrap().ty)
+            .filter(|&t| t != odp::abi::OVS_KEY_ATTR_TUNNEL)
+            .collect()
+    };
+    assert_eq!(types(&m), types(&k), "mask attributes are the key's");
+
+    let set = attrs(|w| {
+        w.put(OVS_FLOW_ATTR_KEY, &k);
+        w.put(OVS_FLOW_ATTR_MASK, &m);
+        w.put(OVS_FLOW_ATTR_UFID, &ufid);
+        w.put(
+            OVS_FLOW_ATTR_ACTIONS,
+            &odp::nl::action::encode_actions(&[odp::action::Action::Output(PortNo(out))]).unwrap(),
+        );
+    });
+    let set = genl(FAM_FLOW, REQ_ACK, 22, OVS_FLOW_CMD_SET, Some(ifindex), &set);
+    assert_eq!(errno_of(&mut s, &set), 0, "revalidator's modify");
+    let acts = attr(&get(&mut s, 23), OVS_FLOW_ATTR_ACTIONS).unwrap();
+    assert_eq!(
+        odp::nl::action::decode_actions(&acts, odp::nl::Mode::Strict).unwrap(),
+        vec![odp::action::Action::Output(PortNo(out))]
+    );
+}
