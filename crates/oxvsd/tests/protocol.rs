@@ -1061,3 +1061,63 @@ fn exact_flow_is_reported_as_put_and_modified_with_what_was_read() {
         vec![odp::action::Action::Output(PortNo(out))]
     );
 }
+
+/// A client that opens a datapath only to read it (`oxvs-dpctl show`,
+/// `dump-flows`) leaves its upcall dispatch alone: ovs-vswitchd set
+/// per-CPU dispatch with its handlers' ids, and its misses keep reaching
+/// them (they were lost once a reader had switched the datapath to
+/// per-vport dispatch, whose port ids ovs-vswitchd had left at 0).
+#[test]
+fn reading_client_leaves_the_dispatch_mode_alone() {
+    use dpif::DpifClass;
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let mut h = Raw::connect(&d.path);
+    let name = dp_name();
+    let per_cpu = OVS_DP_F_UNALIGNED | OVS_DP_F_DISPATCH_UPCALL_PER_CPU;
+    let ifindex = dp_new(&mut s, &name, Some(per_cpu)).unwrap();
+    let ids: Vec<u8> = [h.pid, h.pid]
+        .iter()
+        .flat_map(|p| p.to_ne_bytes())
+        .collect();
+    assert_eq!(
+        dp_set(
+            &mut s,
+            ifindex,
+            &attrs(|w| {
+                w.put_u32(OVS_DP_ATTR_USER_FEATURES, per_cpu);
+                w.put(OVS_DP_ATTR_PER_CPU_PIDS, &ids);
+            })
+        ),
+        0
+    );
+    let p = dummy_port(&mut s, ifindex, "pr1", &[0]);
+
+    let reader = dpif_netlink::RemoteClass::new(&d.path)
+        .open(&name, false)
+        .expect("open");
+    let reader = dpif::Dpif::new(reader);
+    assert_eq!(reader.port_dump().unwrap().len(), 2);
+    let dump = reader.flow_dump(false).unwrap();
+    let mut flows = Vec::new();
+    let mut cursor = dump.cursor();
+    while cursor.next(&mut flows, 64).unwrap() > 0 {}
+    assert!(flows.is_empty());
+    drop(cursor);
+    drop(dump);
+
+    let m = dp_get(&mut s, ifindex);
+    let features = u32::from_ne_bytes(
+        attr(&m, OVS_DP_ATTR_USER_FEATURES).unwrap()[..4]
+            .try_into()
+            .unwrap(),
+    );
+    assert_eq!(features, per_cpu, "user features kept");
+    assert_eq!(attr(&m, OVS_DP_ATTR_PER_CPU_PIDS).unwrap(), ids);
+    inject_flows(&d, &name, p, 3000..3004);
+    assert_eq!(
+        misses(&mut h, Duration::from_millis(500)).len(),
+        4,
+        "misses reach the handler"
+    );
+}
