@@ -649,12 +649,14 @@ fn map_userspace_pids(actions: &mut [Action], f: &dyn Fn(u32) -> u32) {
 }
 
 /// Encoded key and mask without the attributes whose mask payload is all
-/// zeros (the kernel reports every metadata field, wildcarded or not).
+/// zeros (the kernel reports every metadata field, wildcarded or not),
+/// except the Ethernet attribute: its presence says the packet is Ethernet
+/// (`odp_flow_format` prints it as `eth()` even when wildcarded).
 fn without_wildcarded(key: &[u8], mask: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut zero = [false; 64];
     let mut m = nl::Writer::with_buffer(Vec::with_capacity(mask.len()));
     for a in nl::AttrIter::new(mask).map_while(|a| a.ok()) {
-        if a.payload.iter().all(|&b| b == 0) {
+        if a.ty != odp::abi::OVS_KEY_ATTR_ETHERNET && a.payload.iter().all(|&b| b == 0) {
             if let Some(z) = zero.get_mut(usize::from(a.ty)) {
                 *z = true;
                 continue;

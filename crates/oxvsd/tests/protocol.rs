@@ -1121,3 +1121,62 @@ fn reading_client_leaves_the_dispatch_mode_alone() {
         "misses reach the handler"
     );
 }
+
+/// A flow whose Ethernet addresses are wildcarded reads back, through the
+/// client `oxvs-dpctl` uses, with its Ethernet attribute: it says the
+/// packet is Ethernet (`eth()` in OVS's format, as `ovs-dpctl` prints the
+/// same reply), while wildcarded metadata may be left out.
+#[test]
+fn client_keeps_a_wildcarded_ethernet_attribute() {
+    use dpif::DpifClass;
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let name = dp_name();
+    let ifindex = dp_new(&mut s, &name, Some(OVS_DP_F_UNALIGNED)).unwrap();
+    let p = dummy_port(&mut s, ifindex, "pe1", &[0]);
+    let text = format!(
+        "recirc_id(0x1),dp_hash(0x5/0xf),in_port({p}),eth(src=02:00:00:00:00:0a/00:00:00:00:00:00,\
+         dst=02:00:00:00:00:0b/00:00:00:00:00:00),eth_type(0x0800),ipv4(frag=no)"
+    );
+    assert_eq!(flow_put(&mut s, ifindex, &text, "drop"), 0);
+
+    // The reply as it comes off the socket, formatted as OVS formats it.
+    let r = s.transact(&genl(
+        FAM_FLOW,
+        NLM_F_REQUEST | NLM_F_DUMP,
+        30,
+        OVS_FLOW_CMD_GET,
+        Some(ifindex),
+        &[],
+    ));
+    let key = odp::nl::key::decode_keys(
+        &attr(&r[0], OVS_FLOW_ATTR_KEY).unwrap(),
+        odp::nl::Mode::Strict,
+    )
+    .unwrap()
+    .0;
+    let mask = odp::nl::key::decode_mask(
+        &attr(&r[0], OVS_FLOW_ATTR_MASK).unwrap(),
+        &key,
+        odp::nl::Mode::Strict,
+    )
+    .unwrap();
+    let mut want = String::new();
+    odp::text::key::format_match(&key, Some(&mask), false, &mut want);
+    assert!(want.contains(",eth(),"), "{want}");
+
+    let dp = dpif::Dpif::new(
+        dpif_netlink::RemoteClass::new(&d.path)
+            .open(&name, false)
+            .unwrap(),
+    );
+    let dump = dp.flow_dump(false).unwrap();
+    let mut flows = Vec::new();
+    let mut cursor = dump.cursor();
+    while cursor.next(&mut flows, 64).unwrap() > 0 {}
+    drop(cursor);
+    assert_eq!(flows.len(), 1);
+    let mut got = String::new();
+    odp::text::key::format_match(&flows[0].key, Some(&flows[0].mask), false, &mut got);
+    assert_eq!(got, want);
+}
