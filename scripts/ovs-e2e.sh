@@ -57,12 +57,15 @@
 # flushes). Measured here with a canary flow (an idle flow of its own
 # ethertype) and a 10 ms ping running across each restart:
 #   - without the key the canary flow is gone once the new ovs-vswitchd has
-#     its bridge; traffic goes on through upcalls (pings lost are printed);
+#     its bridge (checked); the ping goes on through upcalls: 0 or 1 of its
+#     600 packets lost in our runs (printed);
 #   - with it the canary flow is still there with its counters, and the
-#     ping loses nothing while ovs-vswitchd restarts.
+#     ping loses nothing while ovs-vswitchd restarts (both checked); new
+#     flows are installed only once the key is removed.
 # So flow-restore-wait is needed to keep the flows across a restart, as with
-# the kernel module; oxvsd itself never removes a client's flows (the
-# datapath forwards on them while ovs-vswitchd is down).
+# the kernel module; for the traffic of a NORMAL bridge the restart without
+# it costs a few milliseconds of upcalls. oxvsd itself never removes a
+# client's flows: the datapath forwards on them while ovs-vswitchd is down.
 #
 # Prints SKIP and exits 0 without root, network namespaces or Open vSwitch
 # (as root with apt-get, it first installs openvswitch-switch, tcpdump,
