@@ -653,7 +653,8 @@ until_ok 50 eval '[ "$(port_names oxdpctl show netdev@ovs-system)" = "$want" ]' 
 got=$(port_names ovsdpctl show system@ovs-system)
 [ "$got" = "$want" ] || fail "ovs-dpctl show after del-br lists '$got', not '$want'"
 echo "   ports left (ovs-dpctl show and oxvs-dpctl show): $got"
-ip -n "$SW" link show "$BR" >/dev/null 2>&1 && fail "internal port $BR still exists"
+# The daemon deletes the internal port's tap device right after the port.
+until_ok 50 eval '! ip -n "$SW" link show "$BR" >/dev/null 2>&1' || fail "internal port $BR still exists"
 nsx a ping -c 2 -i 0.2 -W 1 -q "$B" >/dev/null 2>&1 && fail "a still reaches b with the bridge deleted"
 # With its last bridge, ovs-vswitchd deletes the datapath (close_dpif_backer).
 [ "$(ovsdpctl dump-dps 2>/dev/null)" = system@ovs-system ] || fail "ovs-dpctl dump-dps: $(ovsdpctl dump-dps 2>&1)"
