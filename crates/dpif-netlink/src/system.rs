@@ -60,7 +60,7 @@
 //! - **Port changes** come from the `ovs_vport` multicast group, subscribed
 //!   when the datapath is opened; a full socket queue is `ENOBUFS`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use dpif::{
@@ -229,29 +229,23 @@ impl DpifClass for SystemClass {
             return Err(Errno::EINVAL);
         }
         let k = self.kernel().map_err(errno)?;
-        let mut features = self.features();
-        let info = if create {
-            k.dp_new(name, 0, features).map_err(errno)?
+        let (info, have, want) = if create {
+            let f = self.features();
+            (k.dp_new(name, 0, f).map_err(errno)?, f, f)
         } else {
             let info = k.dp_get(DpId::Name(name)).map_err(errno)?;
             let have = info.user_features.unwrap_or(0);
-            // Keep what others set, but the dispatch mode is ours to choose.
+            // Keep what others set, but the dispatch mode is ours to choose
+            // once we listen.
             let want = (have & !OVS_DP_F_DISPATCH_UPCALL_PER_CPU) | self.features();
-            features = want;
-            if have != want {
-                let set = DpRequest {
-                    dp_ifindex: info.dp_ifindex,
-                    user_features: Some(want),
-                    ..DpRequest::default()
-                };
-                k.dp_set(&set).map_err(errno)?;
-            }
-            info
+            (info, have, want)
         };
-        // Upcall PIDs are left alone until this handle listens
-        // (`recv_set_mask`): another handle may be receiving.
+        // The dispatch mode and upcall PIDs are left alone until this handle
+        // listens (`recv_set_mask`): another handle may be receiving, and a
+        // handle that only reads (dpctl) must not redirect its upcalls.
         let mut dp = SystemDp::new(k, name.to_string(), info.dp_ifindex, self.dispatch)?;
-        dp.user_features = features;
+        dp.user_features = AtomicU32::new(have);
+        dp.want_features = want;
         dp.type_name = self.type_name();
         Ok(Arc::new(dp))
     }
@@ -272,7 +266,9 @@ pub struct SystemDp {
     dispatch: UpcallDispatch,
     /// Sent with every `OVS_DP_CMD_SET`: the kernel resets features a SET
     /// does not carry.
-    user_features: u32,
+    user_features: AtomicU32,
+    /// The features (dispatch mode) this handle sets once it listens.
+    want_features: u32,
     /// `system`, or `netdev` for a datapath of the `oxvsd` daemon.
     type_name: &'static str,
 }
@@ -307,9 +303,27 @@ impl SystemDp {
             destroyed: AtomicBool::new(false),
             max_pids_per_port: possible_cpus(),
             dispatch,
-            user_features: USER_FEATURES,
+            user_features: AtomicU32::new(USER_FEATURES),
+            want_features: USER_FEATURES,
             type_name: "system",
         })
+    }
+
+    /// Sets this handle's dispatch mode on the datapath if it has another
+    /// one: done when the handle starts listening, not when it opens.
+    fn claim_dispatch(&self) -> Result<(), Errno> {
+        if self.user_features.load(Ordering::Relaxed) == self.want_features {
+            return Ok(());
+        }
+        let r = DpRequest {
+            dp_ifindex: self.dp_ifindex,
+            user_features: Some(self.want_features),
+            ..DpRequest::default()
+        };
+        self.kernel.dp_set(&r).map_err(errno)?;
+        self.user_features
+            .store(self.want_features, Ordering::Relaxed);
+        Ok(())
     }
 
     fn check_alive(&self) -> Result<(), Errno> {
@@ -387,7 +401,7 @@ impl SystemDp {
         let r = DpRequest {
             dp_ifindex: self.dp_ifindex,
             per_cpu_pids: Some(pids),
-            user_features: Some(self.user_features),
+            user_features: Some(self.user_features.load(Ordering::Relaxed)),
             ..DpRequest::default()
         };
         self.kernel.dp_set(&r).map(drop).map_err(errno)
@@ -446,7 +460,7 @@ impl SystemDp {
         }
         self.check_alive()?;
         r.dp_ifindex = self.dp_ifindex;
-        r.user_features = Some(self.user_features);
+        r.user_features = Some(self.user_features.load(Ordering::Relaxed));
         self.kernel.dp_set(&r).map(drop).map_err(errno)
     }
 
@@ -1223,6 +1237,9 @@ impl Provider for SystemDp {
 
     fn recv_set_mask(&self, mask: ListenMask) -> Result<(), Errno> {
         self.check_alive()?;
+        if mask != ListenMask::NONE {
+            self.claim_dispatch()?;
+        }
         *self.mask.lock().unwrap_or_else(|e| e.into_inner()) = mask;
         self.refresh_port_pids()
     }

@@ -43,6 +43,30 @@ pub(crate) fn is_conntrack(a: &KeyAttr) -> bool {
     )
 }
 
+/// Whether a key attribute is one a kernel without conntrack never
+/// reports: conntrack's, and what only OVS's own userspace datapath has (ND
+/// extensions, the packet type). Upcall keys leave them out, and so do the
+/// keys and masks of flows reported (`ovs_nla_put_key` puts conntrack
+/// fields only when built with it), so that a client puts back, and the
+/// strict decoding accepts, what it was given.
+pub(crate) fn is_unreported(a: &KeyAttr) -> bool {
+    is_conntrack(a) || matches!(a, KeyAttr::NdExtensions(_) | KeyAttr::PacketType(_))
+}
+
+/// `attrs` without what [`is_unreported`] names; borrowed when there is
+/// nothing to leave out (the usual case).
+pub(crate) fn reported(attrs: &[KeyAttr]) -> std::borrow::Cow<'_, [KeyAttr]> {
+    if attrs.iter().any(is_unreported) {
+        attrs
+            .iter()
+            .filter(|a| !is_unreported(a))
+            .cloned()
+            .collect()
+    } else {
+        std::borrow::Cow::Borrowed(attrs)
+    }
+}
+
 /// The key of a request, strictly decoded.
 pub(crate) fn key_of(b: &[u8]) -> Result<Vec<KeyAttr>, Fail> {
     let key = odp::nl::key::decode_keys(b, Mode::Strict)
@@ -110,10 +134,10 @@ pub(crate) fn flow_msg(
     let w = b.attrs();
     if let Some(fl) = flow {
         if ufid_flags & OVS_UFID_F_OMIT_KEY == 0 || ufid.is_none() {
-            w.put(OVS_FLOW_ATTR_KEY, &encode_keys(&fl.key));
+            w.put(OVS_FLOW_ATTR_KEY, &encode_keys(&reported(&fl.key)));
         }
         if ufid_flags & OVS_UFID_F_OMIT_MASK == 0 && !fl.mask.is_empty() {
-            w.put(OVS_FLOW_ATTR_MASK, &encode_keys(&fl.mask));
+            w.put(OVS_FLOW_ATTR_MASK, &encode_keys(&reported(&fl.mask)));
         }
     }
     if let Some(u) = ufid {

@@ -44,14 +44,8 @@ fn upcall_msg(d: &DpEntry, up: &Upcall) -> Vec<u8> {
     // support (conntrack) and what only OVS's own userspace datapath has
     // (ND extensions): a client installs flows with the keys of its
     // upcalls.
-    let key: Vec<KeyAttr> = up
-        .key
-        .iter()
-        .filter(|a| !crate::flow::is_conntrack(a) && !matches!(a, KeyAttr::NdExtensions(_)))
-        .cloned()
-        .collect();
     let k = w.begin_nested(OVS_PACKET_ATTR_KEY);
-    odp::nl::key::emit_keys(&key, w);
+    odp::nl::key::emit_keys(&crate::flow::reported(&up.key), w);
     w.end_nested(k);
     if let Some(u) = &up.userdata {
         w.put(OVS_PACKET_ATTR_USERDATA, u);

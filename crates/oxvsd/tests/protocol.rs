@@ -984,3 +984,205 @@ fn ports_follow_their_devices() {
         19
     );
 }
+
+/// Open vSwitch's handler installs a drop flow with the bare upcall key (no
+/// mask: exact) for a packet from a port it does not know yet
+/// (ofproto-dpif-upcall.c, `recv_upcalls`), and its revalidator later
+/// reads the flow back by UFID and modifies it with the key and mask it
+/// read. A kernel without conntrack reports key and mask with the same
+/// attributes (`ovs_nla_put_key` puts conntrack fields only when built
+/// with it) and accepts them back in `OVS_FLOW_CMD_SET`.
+#[test]
+fn exact_flow_is_reported_as_put_and_modified_with_what_was_read() {
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let ifindex = dp_new(&mut s, &dp_name(), Some(OVS_DP_F_UNALIGNED)).unwrap();
+    let p = dummy_port(&mut s, ifindex, "px1", &[0]);
+    let out = dummy_port(&mut s, ifindex, "px2", &[0]);
+    let (key, _) = odp::text::key::parse_match(&format!(
+        "recirc_id(0),dp_hash(0),skb_priority(0),in_port({p}),skb_mark(0),\
+         eth(src=02:00:00:00:00:0a,dst=02:00:00:00:00:0b),eth_type(0x0800),\
+         ipv4(src=10.0.0.1,dst=10.0.0.2,proto=1,tos=0,ttl=64,frag=no),icmp(type=8,code=0)"
+    ))
+    .unwrap();
+    let ufid = 0x1234_5678_9abc_def0_0fed_cba9_8765_4321u128.to_ne_bytes();
+    let new = attrs(|w| {
+        let n = w.begin_nested(OVS_FLOW_ATTR_KEY);
+        odp::nl::key::emit_keys(&key, w);
+        w.end_nested(n);
+        w.put(OVS_FLOW_ATTR_UFID, &ufid);
+        w.put(OVS_FLOW_ATTR_ACTIONS, &[]);
+    });
+    let new = genl(
+        FAM_FLOW,
+        REQ_ACK | NLM_F_CREATE,
+        20,
+        OVS_FLOW_CMD_NEW,
+        Some(ifindex),
+        &new,
+    );
+    assert_eq!(errno_of(&mut s, &new), 0);
+
+    let get = |s: &mut Raw, seq| {
+        let r = s.transact(&genl(
+            FAM_FLOW,
+            REQ_ACK,
+            seq,
+            OVS_FLOW_CMD_GET,
+            Some(ifindex),
+            &attrs(|w| w.put(OVS_FLOW_ATTR_UFID, &ufid)),
+        ));
+        assert_eq!(err_of(r.last().unwrap()), Some(0));
+        r[0].clone()
+    };
+    let got = get(&mut s, 21);
+    let (k, m) = (
+        attr(&got, OVS_FLOW_ATTR_KEY).unwrap(),
+        attr(&got, OVS_FLOW_ATTR_MASK).expect("an exact flow reports its mask"),
+    );
+    // The kernel puts a tunnel mask into every mask (zero when the key has
+    // no tunnel) and nothing else the key lacks.
+    let types = |b: &[u8]| -> Vec<u16> {
+        nl::AttrIter::new(b)
+            .map(|a| a.unwrap().ty)
+            .filter(|&t| t != odp::abi::OVS_KEY_ATTR_TUNNEL)
+            .collect()
+    };
+    assert_eq!(types(&m), types(&k), "mask attributes are the key's");
+
+    let set = attrs(|w| {
+        w.put(OVS_FLOW_ATTR_KEY, &k);
+        w.put(OVS_FLOW_ATTR_MASK, &m);
+        w.put(OVS_FLOW_ATTR_UFID, &ufid);
+        w.put(
+            OVS_FLOW_ATTR_ACTIONS,
+            &odp::nl::action::encode_actions(&[odp::action::Action::Output(PortNo(out))]).unwrap(),
+        );
+    });
+    let set = genl(FAM_FLOW, REQ_ACK, 22, OVS_FLOW_CMD_SET, Some(ifindex), &set);
+    assert_eq!(errno_of(&mut s, &set), 0, "revalidator's modify");
+    let acts = attr(&get(&mut s, 23), OVS_FLOW_ATTR_ACTIONS).unwrap();
+    assert_eq!(
+        odp::nl::action::decode_actions(&acts, odp::nl::Mode::Strict).unwrap(),
+        vec![odp::action::Action::Output(PortNo(out))]
+    );
+}
+
+/// A client that opens a datapath only to read it (`oxvs-dpctl show`,
+/// `dump-flows`) leaves its upcall dispatch alone: ovs-vswitchd set
+/// per-CPU dispatch with its handlers' ids, and its misses keep reaching
+/// them (they were lost once a reader had switched the datapath to
+/// per-vport dispatch, whose port ids ovs-vswitchd had left at 0).
+#[test]
+fn reading_client_leaves_the_dispatch_mode_alone() {
+    use dpif::DpifClass;
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let mut h = Raw::connect(&d.path);
+    let name = dp_name();
+    let per_cpu = OVS_DP_F_UNALIGNED | OVS_DP_F_DISPATCH_UPCALL_PER_CPU;
+    let ifindex = dp_new(&mut s, &name, Some(per_cpu)).unwrap();
+    let ids: Vec<u8> = [h.pid, h.pid]
+        .iter()
+        .flat_map(|p| p.to_ne_bytes())
+        .collect();
+    assert_eq!(
+        dp_set(
+            &mut s,
+            ifindex,
+            &attrs(|w| {
+                w.put_u32(OVS_DP_ATTR_USER_FEATURES, per_cpu);
+                w.put(OVS_DP_ATTR_PER_CPU_PIDS, &ids);
+            })
+        ),
+        0
+    );
+    let p = dummy_port(&mut s, ifindex, "pr1", &[0]);
+
+    let reader = dpif_netlink::RemoteClass::new(&d.path)
+        .open(&name, false)
+        .expect("open");
+    let reader = dpif::Dpif::new(reader);
+    assert_eq!(reader.port_dump().unwrap().len(), 2);
+    let dump = reader.flow_dump(false).unwrap();
+    let mut flows = Vec::new();
+    let mut cursor = dump.cursor();
+    while cursor.next(&mut flows, 64).unwrap() > 0 {}
+    assert!(flows.is_empty());
+    drop(cursor);
+    drop(dump);
+
+    let m = dp_get(&mut s, ifindex);
+    let features = u32::from_ne_bytes(
+        attr(&m, OVS_DP_ATTR_USER_FEATURES).unwrap()[..4]
+            .try_into()
+            .unwrap(),
+    );
+    assert_eq!(features, per_cpu, "user features kept");
+    assert_eq!(attr(&m, OVS_DP_ATTR_PER_CPU_PIDS).unwrap(), ids);
+    inject_flows(&d, &name, p, 3000..3004);
+    assert_eq!(
+        misses(&mut h, Duration::from_millis(500)).len(),
+        4,
+        "misses reach the handler"
+    );
+}
+
+/// A flow whose Ethernet addresses are wildcarded reads back, through the
+/// client `oxvs-dpctl` uses, with its Ethernet attribute: it says the
+/// packet is Ethernet (`eth()` in OVS's format, as `ovs-dpctl` prints the
+/// same reply), while wildcarded metadata may be left out.
+#[test]
+fn client_keeps_a_wildcarded_ethernet_attribute() {
+    use dpif::DpifClass;
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let name = dp_name();
+    let ifindex = dp_new(&mut s, &name, Some(OVS_DP_F_UNALIGNED)).unwrap();
+    let p = dummy_port(&mut s, ifindex, "pe1", &[0]);
+    let text = format!(
+        "recirc_id(0x1),dp_hash(0x5/0xf),in_port({p}),eth(src=02:00:00:00:00:0a/00:00:00:00:00:00,\
+         dst=02:00:00:00:00:0b/00:00:00:00:00:00),eth_type(0x0800),ipv4(frag=no)"
+    );
+    assert_eq!(flow_put(&mut s, ifindex, &text, "drop"), 0);
+
+    // The reply as it comes off the socket, formatted as OVS formats it.
+    let r = s.transact(&genl(
+        FAM_FLOW,
+        NLM_F_REQUEST | NLM_F_DUMP,
+        30,
+        OVS_FLOW_CMD_GET,
+        Some(ifindex),
+        &[],
+    ));
+    let key = odp::nl::key::decode_keys(
+        &attr(&r[0], OVS_FLOW_ATTR_KEY).unwrap(),
+        odp::nl::Mode::Strict,
+    )
+    .unwrap()
+    .0;
+    let mask = odp::nl::key::decode_mask(
+        &attr(&r[0], OVS_FLOW_ATTR_MASK).unwrap(),
+        &key,
+        odp::nl::Mode::Strict,
+    )
+    .unwrap();
+    let mut want = String::new();
+    odp::text::key::format_match(&key, Some(&mask), false, &mut want);
+    assert!(want.contains(",eth(),"), "{want}");
+
+    let dp = dpif::Dpif::new(
+        dpif_netlink::RemoteClass::new(&d.path)
+            .open(&name, false)
+            .unwrap(),
+    );
+    let dump = dp.flow_dump(false).unwrap();
+    let mut flows = Vec::new();
+    let mut cursor = dump.cursor();
+    while cursor.next(&mut flows, 64).unwrap() > 0 {}
+    drop(cursor);
+    assert_eq!(flows.len(), 1);
+    let mut got = String::new();
+    odp::text::key::format_match(&flows[0].key, Some(&flows[0].mask), false, &mut got);
+    assert_eq!(got, want);
+}
