@@ -28,6 +28,27 @@ const MIN_FRAG_LBOUND: u32 = 400;
 /// OVS's largest allowed fragment count (`IPF_NFRAG_UBOUND`).
 const NFRAG_UBOUND: u32 = 5000;
 
+/// How often the sweeper removes expired connections and fragments.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Starts the datapath's sweeper: a thread that removes expired
+/// connections, a bounded number at a time, so that expiry never stalls a
+/// poll thread (lookups already ignore expired connections). It ends when
+/// the datapath is destroyed or dropped.
+pub fn start_sweeper(shared: &Arc<crate::dp::Shared>) {
+    let weak = Arc::downgrade(shared);
+    let _ = std::thread::Builder::new()
+        .name(format!("ct-sweep-{}", shared.name))
+        .spawn(move || loop {
+            std::thread::sleep(SWEEP_EVERY);
+            let Some(s) = weak.upgrade() else { return };
+            if s.destroyed.load(std::sync::atomic::Ordering::Acquire) {
+                return;
+            }
+            s.conntrack.sweep(now_ms(), SWEEP_BUDGET);
+        });
+}
+
 /// A new tracker for a datapath, with the kernel's defaults.
 pub fn new_tracker() -> Arc<Conntrack> {
     Arc::new(Conntrack::default())

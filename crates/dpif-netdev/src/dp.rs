@@ -267,7 +267,7 @@ pub struct Shared {
     n_cache_hit: AtomicU64,
     changes: Mutex<PortChanges>,
     changed: Condvar,
-    destroyed: AtomicBool,
+    pub(crate) destroyed: AtomicBool,
     /// The connection tracker, shared by the poll threads (see
     /// [`crate::ct`]).
     pub conntrack: Arc<conntrack::Conntrack>,
@@ -363,6 +363,7 @@ impl Datapath {
             destroyed: AtomicBool::new(false),
             conntrack: crate::ct::new_tracker(),
         });
+        crate::ct::start_sweeper(&shared);
         let mut pmds = Vec::new();
         for id in 0..n_pmds.max(1) {
             pmds.push(PmdHandle::start(id, shared.clone()).map_err(Errno::from)?);
@@ -552,6 +553,7 @@ impl Datapath {
             return Err(Errno::EINVAL);
         }
         check_supported(&put.actions)?;
+        check_ct(&self.shared.conntrack, &put.actions, &flow)?;
         odp::execute::validate(&put.actions, &flow, &mask_flow).map_err(|e| {
             log::debug!(
                 "{}: flow actions may not be safe on all matching packets: {e}",
@@ -636,6 +638,7 @@ impl Datapath {
             }
             // Validate the new actions against the existing match.
             check_supported(&put.actions)?;
+            check_ct(&self.shared.conntrack, &put.actions, &existing.flow())?;
             odp::execute::validate(&put.actions, &existing.flow(), &existing.mask_flow())
                 .map_err(|_| Errno::EINVAL)?;
             let old = if put.flags.zero_stats {
@@ -716,11 +719,42 @@ impl Datapath {
         check_supported(&x.actions)?;
         // Actions run on any packet: check them against the packet's own flow.
         let flow = odp::extract::extract(&x.packet, &md);
+        check_ct(&self.shared.conntrack, &x.actions, &flow)?;
         let exact = odp::convert::exact_mask_for_packet(&flow);
         odp::execute::validate(&x.actions, &flow, &exact).map_err(|_| Errno::EINVAL)?;
         crate::pipeline::execute_one(&self.shared, &x.packet, md, &x.actions);
         Ok(())
     }
+}
+
+/// `EINVAL` for `ct` actions the kernel would refuse at install: on a
+/// flow that is not IP (`ct` needs an L3 protocol), or naming a helper or
+/// timeout policy the tracker does not have.
+fn check_ct(
+    ct: &conntrack::Conntrack,
+    actions: &[odp::action::Action],
+    flow: &odp::flow::Flow,
+) -> Result<(), Errno> {
+    use odp::action::Action;
+    for a in actions {
+        match a {
+            Action::Ct(c) => {
+                if flow.dl_type != 0x0800 && flow.dl_type != 0x86dd {
+                    return Err(Errno::EINVAL);
+                }
+                ct.action(c).map_err(|_| Errno::EINVAL)?;
+            }
+            Action::Clone(l) | Action::Sample { actions: l, .. } | Action::DecTtl(l) => {
+                check_ct(ct, l, flow)?
+            }
+            Action::CheckPktLen { gt, le, .. } => {
+                check_ct(ct, gt, flow)?;
+                check_ct(ct, le, flow)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `EOPNOTSUPP` for actions this datapath does not implement yet

@@ -31,7 +31,7 @@ use crate::rng::Rng;
 /// header offsets the extractor found, if any (forgotten as soon as the
 /// packet grows or shrinks at either end).
 #[derive(Clone, Debug, Default)]
-pub struct Pkt(pub Packet, pub Option<Layers>);
+pub struct Pkt(pub Packet, pub Option<Layers>, pub u16);
 
 impl PacketBuf for Pkt {
     fn data(&self) -> &[u8] {
@@ -54,6 +54,28 @@ impl PacketBuf for Pkt {
     }
     fn layers(&self) -> Layers {
         self.1.unwrap_or_else(|| Layers::parse(self.0.data()))
+    }
+}
+
+/// The connection tracker's view of a packet: its bytes; a length change
+/// (reassembly) forgets the header offsets.
+impl conntrack::CtBuf for Pkt {
+    fn data(&self) -> &[u8] {
+        self.0.data()
+    }
+    fn data_mut(&mut self) -> &mut [u8] {
+        self.0.data_mut()
+    }
+    fn set_len(&mut self, len: usize) {
+        let cur = self.0.len();
+        if len != cur {
+            self.1 = None;
+            if len < cur {
+                self.0.truncate(len);
+            } else {
+                self.0.resize(len);
+            }
+        }
     }
 }
 
@@ -243,12 +265,26 @@ impl Sink<Pkt> for DpSink<'_> {
         true
     }
 
-    fn other(&mut self, _action: &Action, _packet: &mut Pkt, _md: &mut Flow) -> bool {
+    fn other(&mut self, action: &Action, packet: &mut Pkt, md: &mut Flow) -> bool {
         // Validation keeps unsupported actions out of flows and executes.
-        // The conntrack engine plugs in here: `Action::Ct` runs the packet
-        // through the connection tracker and sets the `ct_*` fields of
-        // `md`; the `recirc` that follows it in the flow's actions sends
-        // the packet back through the pipeline with that state.
-        false
+        match action {
+            // The connection tracker sets the `ct_*` fields of `md` (and
+            // rewrites the packet for NAT); the `recirc` that follows in
+            // the flow's actions sends it back through the pipeline with
+            // that state, as the kernel does.
+            Action::Ct(c) => {
+                let ct = &self.shared.conntrack;
+                // Validated at install; a policy deleted since is refused.
+                let Ok(a) = ct.action(c) else {
+                    return false;
+                };
+                let r = ct.execute(packet, md, &a, c.zone.unwrap_or(0), crate::flow::now_ms());
+                if r.mru != 0 {
+                    packet.2 = r.mru;
+                }
+                r.verdict == conntrack::Verdict::Continue
+            }
+            _ => false,
+        }
     }
 }

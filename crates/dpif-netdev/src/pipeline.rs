@@ -553,6 +553,7 @@ fn execute<'k>(
                 && !*keeps_offloads.get_or_insert_with(|| crate::port::keeps_offloads(&actions));
             if !finish || netdev::offload::finish_in_software(pkt, &mut segs).is_ok() {
                 std::mem::swap(&mut spare.0, pkt);
+                spare.2 = 0;
                 // The offsets hold unless finishing offloads changed the
                 // packet.
                 spare.1 = if segs.is_empty() && !finish {
@@ -565,7 +566,7 @@ fn execute<'k>(
                 std::mem::swap(&mut spare.0, &mut batch.packets_mut()[i]);
                 for seg in segs {
                     let mut m = md.of(i);
-                    odp::execute::execute(&mut Pkt(seg, None), &mut m, &actions, sink, 0);
+                    odp::execute::execute(&mut Pkt(seg, None, 0), &mut m, &actions, sink, 0);
                 }
             }
             i = usize::from(next[i]);
@@ -620,7 +621,7 @@ pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[odp::act
         orig: &orig,
         rng: &mut rng,
     };
-    let mut pkt = Pkt(netdev::Packet::from_slice(packet), None);
+    let mut pkt = Pkt(netdev::Packet::from_slice(packet), None, 0);
     let mut m = md;
     odp::execute::execute(&mut pkt, &mut m, actions, &mut sink, 0);
     for _ in 0..MAX_RECIRC {

@@ -833,8 +833,7 @@ fn set_nd<B: PacketBuf>(packet: &mut B, k: &crate::key::NdKey, m: Option<&KeyAtt
 pub fn first_unsupported(actions: &[Action]) -> Option<&Action> {
     for a in actions {
         let nested = match a {
-            Action::Ct(_)
-            | Action::PushNsh(_)
+            Action::PushNsh(_)
             | Action::PopNsh
             | Action::TunnelPush(_)
             | Action::TunnelPop(_)
@@ -1331,9 +1330,15 @@ mod tests {
             first_unsupported(&[Action::Output(PortNo(1)), Action::CtClear]),
             None
         );
+        // `ct` is the sink's to run (`Sink::other`); meters are not.
         let ct = Action::Ct(Default::default());
-        let nested = [Action::Clone(vec![Action::Output(PortNo(1)), ct.clone()])];
-        assert_eq!(first_unsupported(&nested), Some(&ct));
+        assert_eq!(first_unsupported(std::slice::from_ref(&ct)), None);
+        let meter = Action::Meter(3);
+        let nested = [Action::Clone(vec![
+            Action::Output(PortNo(1)),
+            meter.clone(),
+        ])];
+        assert_eq!(first_unsupported(&nested), Some(&meter));
         let set_tun = Action::Set(KeyAttr::Tunnel(vec![]));
         let cpl = [Action::CheckPktLen {
             pkt_len: 9,

@@ -3,10 +3,10 @@
 //!
 //! Keys, masks and actions are read with the kernel's strict rules
 //! (`odp::nl::Mode::Strict`). What the userspace datapath cannot do yet
-//! answers as a kernel without it does: a conntrack key field is an
-//! unknown attribute (`EINVAL`), and so is an action the datapath does not
-//! support (a kernel without it would not know the attribute), so Open
-//! vSwitch's feature probes conclude "not supported" without a warning.
+//! answers as a kernel without it does: an action the datapath does not
+//! support is an unknown attribute (`EINVAL`; a kernel without it would
+//! not know the attribute), so Open vSwitch's feature probes conclude "not
+//! supported" without a warning.
 //!
 //! One deviation: a UFID must be 16 bytes (the kernel takes 1 to 16; Open
 //! vSwitch always sends 16).
@@ -29,28 +29,13 @@ use crate::families::{FAM_FLOW, GROUP_FLOW};
 use crate::policy;
 use crate::server::State;
 
-/// Whether a key attribute is one of conntrack's, which the datapath does
-/// not support yet.
-pub(crate) fn is_conntrack(a: &KeyAttr) -> bool {
-    matches!(
-        a,
-        KeyAttr::CtState(_)
-            | KeyAttr::CtZone(_)
-            | KeyAttr::CtMark(_)
-            | KeyAttr::CtLabels(_)
-            | KeyAttr::CtOrigTupleIpv4(_)
-            | KeyAttr::CtOrigTupleIpv6(_)
-    )
-}
-
-/// Whether a key attribute is one a kernel without conntrack never
-/// reports: conntrack's, and what only OVS's own userspace datapath has (ND
-/// extensions, the packet type). Upcall keys leave them out, and so do the
-/// keys and masks of flows reported (`ovs_nla_put_key` puts conntrack
-/// fields only when built with it), so that a client puts back, and the
-/// strict decoding accepts, what it was given.
+/// Whether a key attribute is one the kernel never reports: what only
+/// OVS's own userspace datapath has (ND extensions, the packet type).
+/// Upcall keys leave them out, and so do the keys and masks of flows
+/// reported, so that a client puts back, and the strict decoding accepts,
+/// what it was given.
 pub(crate) fn is_unreported(a: &KeyAttr) -> bool {
-    is_conntrack(a) || matches!(a, KeyAttr::NdExtensions(_) | KeyAttr::PacketType(_))
+    matches!(a, KeyAttr::NdExtensions(_) | KeyAttr::PacketType(_))
 }
 
 /// `attrs` without what [`is_unreported`] names; borrowed when there is
@@ -67,21 +52,49 @@ pub(crate) fn reported(attrs: &[KeyAttr]) -> std::borrow::Cow<'_, [KeyAttr]> {
     }
 }
 
+/// A flow's key and mask as the kernel reports them: without what it never
+/// reports, and with a key attribute for each conntrack field the mask has
+/// (the kernel's flow key always holds them, zero when the key a client
+/// gave lacked them; an exact mask spells them out).
+pub(crate) fn key_and_mask(fl: &DpifFlow) -> (Vec<KeyAttr>, Vec<KeyAttr>) {
+    let key = reported(&fl.key);
+    let mut mask = reported(&fl.mask).into_owned();
+    // Original-direction tuples exist only for tracked packets.
+    mask.retain(|m| {
+        !matches!(m, KeyAttr::CtOrigTupleIpv4(_) | KeyAttr::CtOrigTupleIpv6(_))
+            || key.iter().any(|k| k.ty() == m.ty())
+    });
+    if mask.is_empty() {
+        return (key.into_owned(), mask);
+    }
+    // The key in the mask's order, missing conntrack fields as zeros.
+    let mut out: Vec<KeyAttr> = Vec::with_capacity(mask.len() + 2);
+    for m in &mask {
+        if let Some(k) = key.iter().find(|k| k.ty() == m.ty()) {
+            out.push(k.clone());
+            continue;
+        }
+        match m {
+            KeyAttr::CtState(_) => out.push(KeyAttr::CtState(0)),
+            KeyAttr::CtZone(_) => out.push(KeyAttr::CtZone(0)),
+            KeyAttr::CtMark(_) => out.push(KeyAttr::CtMark(0)),
+            KeyAttr::CtLabels(_) => out.push(KeyAttr::CtLabels([0; 16])),
+            _ => {}
+        }
+    }
+    out.extend(
+        key.iter()
+            .filter(|k| !mask.iter().any(|m| m.ty() == k.ty()))
+            .cloned(),
+    );
+    (out, mask)
+}
+
 /// The key of a request, strictly decoded.
 pub(crate) fn key_of(b: &[u8]) -> Result<Vec<KeyAttr>, Fail> {
-    let key = odp::nl::key::decode_keys(b, Mode::Strict)
+    Ok(odp::nl::key::decode_keys(b, Mode::Strict)
         .map_err(|e| Fail::msg(errno::EINVAL, format!("invalid flow key: {e:?}")))?
-        .0;
-    if let Some(a) = key.iter().find(|a| is_conntrack(a)) {
-        return Err(Fail::msg(
-            errno::EINVAL,
-            format!(
-                "unknown key attribute type {} (conntrack is not supported)",
-                a.ty()
-            ),
-        ));
-    }
-    Ok(key)
+        .0)
 }
 
 /// A datapath failure as the kernel would give it: what the userspace
@@ -133,11 +146,12 @@ pub(crate) fn flow_msg(
     b.header_bytes(&d.ifindex.to_ne_bytes());
     let w = b.attrs();
     if let Some(fl) = flow {
+        let (key, mask) = key_and_mask(fl);
         if ufid_flags & OVS_UFID_F_OMIT_KEY == 0 || ufid.is_none() {
-            w.put(OVS_FLOW_ATTR_KEY, &encode_keys(&reported(&fl.key)));
+            w.put(OVS_FLOW_ATTR_KEY, &encode_keys(&key));
         }
-        if ufid_flags & OVS_UFID_F_OMIT_MASK == 0 && !fl.mask.is_empty() {
-            w.put(OVS_FLOW_ATTR_MASK, &encode_keys(&reported(&fl.mask)));
+        if ufid_flags & OVS_UFID_F_OMIT_MASK == 0 && !mask.is_empty() {
+            w.put(OVS_FLOW_ATTR_MASK, &encode_keys(&mask));
         }
     }
     if let Some(u) = ufid {

@@ -699,7 +699,9 @@ fn unsupported_features_answer_as_an_older_kernel() {
     let ifindex = dp_new(&mut s, &dp_name(), None).unwrap();
     let p = dummy_port(&mut s, ifindex, "pu1", &[0]);
     let base = format!("in_port({p}),eth(),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1,dst=2)");
-    // Conntrack key fields: unknown attributes (EINVAL), not black holes.
+    // Conntrack key fields and actions are accepted; a ct action on a
+    // flow that is not IP is refused, as by the kernel ("ct family
+    // unspecified"), and so is an unknown helper.
     for ct in [
         "ct_state(+trk)",
         "ct_zone(5)",
@@ -707,11 +709,24 @@ fn unsupported_features_answer_as_an_older_kernel() {
         "ct_label(0x1)",
     ] {
         let key = format!("{ct},{base}");
-        assert_eq!(flow_put(&mut s, ifindex, &key, "1"), 22, "{ct}");
+        assert_eq!(flow_put(&mut s, ifindex, &key, "1"), 0, "{ct}");
     }
-    // Conntrack and meter actions, in flows and in probes.
-    for a in ["ct(commit)", "meter(0)"] {
-        assert_eq!(flow_put(&mut s, ifindex, &base, a), 22, "{a}");
+    assert_eq!(
+        flow_put(&mut s, ifindex, &base, "ct(commit),recirc(0x1)"),
+        0
+    );
+    let arp = format!("in_port({p}),eth(),eth_type(0x0806),arp()");
+    assert_eq!(flow_put(&mut s, ifindex, &arp, "ct(commit)"), 22);
+    let other = base.replace("udp(src=1,", "udp(src=3,");
+    assert_eq!(
+        flow_put(&mut s, ifindex, &other, "ct(commit,helper=nosuch)"),
+        22
+    );
+    // Meter actions, in flows and in probes: unknown to this datapath.
+    {
+        let a = "meter(0)";
+        let k = base.replace("udp(src=1,", "udp(src=4,");
+        assert_eq!(flow_put(&mut s, ifindex, &k, a), 22, "{a}");
         assert_eq!(
             execute(&mut s, ifindex, &format!("in_port({p})"), a, true),
             22,
@@ -719,7 +734,8 @@ fn unsupported_features_answer_as_an_older_kernel() {
         );
     }
     // What is supported is accepted.
-    assert_eq!(flow_put(&mut s, ifindex, &base, "ct_clear,1"), 0);
+    let k = base.replace("udp(src=1,", "udp(src=5,");
+    assert_eq!(flow_put(&mut s, ifindex, &k, "ct_clear,1"), 0);
     assert_eq!(
         execute(&mut s, ifindex, &format!("in_port({p})"), "1", true),
         0

@@ -1,0 +1,165 @@
+//! The `ct` action in the userspace datapath's fast path, with the flows
+//! Open vSwitch installs for a stateful pipeline (`ct(...),recirc(N)`,
+//! then matches on `ct_state`): a firewall that lets connections start one
+//! way only and lets their replies back, and source NAT whose replies are
+//! translated back. The expected behaviour is the kernel datapath's
+//! (net/openvswitch/conntrack.c): `ct_state` is set on the packet's key
+//! and survives recirculation; `commit` makes a connection whose replies
+//! are `+est+rpl`; NAT rewrites the packet and its replies.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dpif::{Dpif, FlowPut, PortSpec, PutFlags};
+use dpif_netdev::{Datapath, NetdevClass};
+use dpif_tests::packet::udp4;
+use netdev::dummy::DummyNetdev;
+use odp::key::PortNo;
+
+const A: [u8; 6] = [2, 0, 0, 0, 0, 0x0a];
+const B: [u8; 6] = [2, 0, 0, 0, 0, 0x0b];
+
+struct Dp {
+    dp: Arc<Datapath>,
+    dpif: Dpif,
+}
+
+impl Dp {
+    fn new(tag: &str) -> Dp {
+        let name = format!("ct{tag}{}", std::process::id() % 10_000);
+        let dp = NetdevClass { n_pmds: 1 }.open_dp(&name, true).unwrap();
+        let dpif = Dpif::new(dp.clone());
+        for (n, p) in [(1, "1"), (2, "2")] {
+            let spec = PortSpec {
+                name: format!("{name}-{p}"),
+                port_type: "dummy".into(),
+                options: vec![],
+            };
+            dpif.port_add(&spec, Some(PortNo(n))).unwrap();
+        }
+        Dp { dp, dpif }
+    }
+
+    fn flow(&self, key_text: &str, actions: &str) {
+        let (key, mask) = odp::text::key::parse_match(key_text).unwrap();
+        let put = FlowPut {
+            flags: PutFlags::CREATE,
+            key,
+            mask: Some(mask),
+            ufid: None,
+            actions: odp::text::action::parse_actions(actions).unwrap(),
+            want_stats: false,
+        };
+        if let Err(e) = self.dpif.flow_put(put) {
+            panic!("{key_text} {actions}: {e:?}");
+        }
+    }
+
+    fn dummy(&self, port: u32) -> Arc<dyn netdev::Netdev> {
+        self.dp.port_netdev(PortNo(port)).unwrap()
+    }
+
+    /// Sends `pkt` in on `port`; returns what comes out of `out` within
+    /// 2 s (nothing if nothing does).
+    fn send(&self, port: u32, pkt: &[u8], out: u32) -> Option<Vec<u8>> {
+        let inp = self.dummy(port);
+        let d = inp.as_any().downcast_ref::<DummyNetdev>().unwrap();
+        assert!(d.inject(0, pkt).unwrap());
+        let o = self.dummy(out);
+        let o = o.as_any().downcast_ref::<DummyNetdev>().unwrap();
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(2) {
+            if let Some(p) = o.take_sent().into_iter().next() {
+                return Some(p.data().to_vec());
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        None
+    }
+}
+
+impl Drop for Dp {
+    fn drop(&mut self) {
+        let _ = self.dpif.destroy();
+    }
+}
+
+const IP: &str = "eth(),eth_type(0x0800),ipv4(proto=17,frag=no),udp(src=0/0,dst=0/0)";
+
+#[test]
+fn stateful_firewall_allows_replies_and_refuses_new_connections_from_outside() {
+    let d = Dp::new("fw");
+    // As OVS translates a ct(zone=1),table=1 pipeline.
+    d.flow(
+        &format!("recirc_id(0),in_port(1),{IP}"),
+        "ct(zone=1),recirc(0x1)",
+    );
+    d.flow(
+        &format!("recirc_id(0),in_port(2),{IP}"),
+        "ct(zone=1),recirc(0x2)",
+    );
+    d.flow(
+        &format!("recirc_id(0x1),ct_state(+new+trk),in_port(1),{IP}"),
+        "ct(commit,zone=1),2",
+    );
+    d.flow(
+        &format!("recirc_id(0x1),ct_state(+est+trk),in_port(1),{IP}"),
+        "2",
+    );
+    d.flow(
+        &format!("recirc_id(0x2),ct_state(+est+trk),in_port(2),{IP}"),
+        "1",
+    );
+    d.flow(
+        &format!("recirc_id(0x2),ct_state(+new+trk),in_port(2),{IP}"),
+        "drop",
+    );
+
+    let out = udp4(A, B, [10, 0, 0, 1], [10, 0, 0, 2], 1000, 53, 10);
+    let back = udp4(B, A, [10, 0, 0, 2], [10, 0, 0, 1], 53, 1000, 10);
+    let other = udp4(B, A, [10, 0, 0, 2], [10, 0, 0, 1], 54, 1000, 10);
+    // A new connection from the inside goes out and is committed.
+    assert_eq!(d.send(1, &out, 2), Some(out.clone()));
+    // Its reply comes back in; more packets both ways flow.
+    assert_eq!(d.send(2, &back, 1), Some(back.clone()));
+    assert_eq!(d.send(1, &out, 2), Some(out.clone()));
+    // A connection the outside starts is dropped.
+    assert_eq!(d.send(2, &other, 1), None);
+    let dump = d.dpif.ct_dump(Some(1)).unwrap();
+    assert_eq!(dump.entries.len(), 1, "one committed connection");
+    let e = &dump.entries[0];
+    assert_eq!((e.orig.src_port, e.orig.dst_port), (1000, 53));
+}
+
+#[test]
+fn source_nat_rewrites_the_packet_and_translates_replies_back() {
+    let d = Dp::new("nat");
+    d.flow(
+        &format!("recirc_id(0),in_port(1),{IP}"),
+        "ct(commit,zone=2,nat(src=10.0.0.100:4000-4001)),2",
+    );
+    d.flow(
+        &format!("recirc_id(0),in_port(2),{IP}"),
+        "ct(zone=2,nat),recirc(0x3)",
+    );
+    d.flow(
+        &format!("recirc_id(0x3),ct_state(+est+trk),in_port(2),{IP}"),
+        "1",
+    );
+
+    let out = udp4(A, B, [10, 0, 0, 1], [10, 0, 0, 2], 1000, 53, 10);
+    let got = d.send(1, &out, 2).expect("forwarded");
+    // The far end sees the translated source, a port from the range, and
+    // a valid checksum.
+    assert_eq!(&got[26..30], &[10, 0, 0, 100]);
+    let sport = u16::from_be_bytes([got[34], got[35]]);
+    assert!((4000..=4001).contains(&sport), "source port {sport}");
+    assert_eq!(
+        got,
+        udp4(A, B, [10, 0, 0, 100], [10, 0, 0, 2], sport, 53, 10)
+    );
+    // Its reply, to the translated address, reaches the inside untranslated.
+    let reply = udp4(B, A, [10, 0, 0, 2], [10, 0, 0, 100], 53, sport, 10);
+    let back = d.send(2, &reply, 1).expect("reply forwarded");
+    assert_eq!(back, udp4(B, A, [10, 0, 0, 2], [10, 0, 0, 1], 53, 1000, 10));
+}
