@@ -227,6 +227,27 @@ pub struct DpSink<'a> {
 
 impl Sink<Pkt> for DpSink<'_> {
     fn output(&mut self, port: PortNo, packet: &Pkt, _md: &Flow, trunc: Option<u32>) {
+        if packet.2 != 0 && trunc.is_none() {
+            // Reassembled by the connection tracker: out as fragments of
+            // at most the largest size received, as the kernel's
+            // `ovs_fragment` does with the packet's MRU.
+            let l = packet.layers();
+            if let (Some(l3), 0x0800 | 0x86dd) = (l.l3, l.dl_type) {
+                let ident = self.rng.next_u32();
+                let (shared, tx) = (self.shared, &mut *self.tx);
+                let sent = conntrack::ipf::refragment(
+                    packet.data(),
+                    l3,
+                    l.dl_type == 0x86dd,
+                    packet.2,
+                    ident,
+                    |frag| tx.push_copy(shared, port, frag, None),
+                );
+                if sent {
+                    return;
+                }
+            }
+        }
         let data = packet.data();
         let len = trunc.map_or(data.len(), |t| (t as usize).min(data.len()));
         let vnet = if len == data.len() {

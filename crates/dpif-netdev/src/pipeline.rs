@@ -87,8 +87,10 @@ fn indices(mut bits: u32) -> impl Iterator<Item = usize> {
 pub enum BatchMd<'a> {
     /// Received on this port: no other metadata.
     Received(PortNo),
-    /// Recirculated: packet `i`'s metadata is element `i`.
-    Recirculated(&'a [Flow]),
+    /// Recirculated: packet `i`'s metadata is element `i` of the first,
+    /// and its maximum received fragment size (0 unless the connection
+    /// tracker reassembled it) element `i` of the second.
+    Recirculated(&'a [Flow], &'a [u16]),
 }
 
 impl BatchMd<'_> {
@@ -100,8 +102,22 @@ impl BatchMd<'_> {
                 in_port: port.0,
                 ..Flow::default()
             },
-            BatchMd::Recirculated(mds) => mds.get(i).copied().unwrap_or_default(),
+            BatchMd::Recirculated(mds, _) => mds.get(i).copied().unwrap_or_default(),
         }
+    }
+
+    /// Packet `i`'s maximum received fragment size (0: not reassembled).
+    #[inline]
+    fn mru(&self, i: usize) -> u16 {
+        match self {
+            BatchMd::Received(_) => 0,
+            BatchMd::Recirculated(_, mrus) => mrus.get(i).copied().unwrap_or(0),
+        }
+    }
+
+    /// Whether some packet of the batch was reassembled.
+    fn any_mru(&self) -> bool {
+        matches!(self, BatchMd::Recirculated(_, mrus) if mrus.iter().any(|&m| m != 0))
     }
 }
 
@@ -213,6 +229,8 @@ pub struct Pipeline {
     recirc_now: Vec<Recirc>,
     /// Their metadata, by position in `recirc_batch`.
     recirc_md: Vec<Flow>,
+    /// Their maximum received fragment sizes, by position.
+    recirc_mru: Vec<u16>,
     /// The batch recirculated packets go through the stages in.
     recirc_batch: Batch,
 }
@@ -236,6 +254,7 @@ impl Pipeline {
             recirc: Vec::new(),
             recirc_now: Vec::new(),
             recirc_md: Vec::with_capacity(N),
+            recirc_mru: Vec::with_capacity(N),
             recirc_batch: Batch::new(),
         }
     }
@@ -262,17 +281,21 @@ impl Pipeline {
             std::mem::swap(&mut self.recirc, &mut self.recirc_now);
             let mut batch = std::mem::take(&mut self.recirc_batch);
             let mut mds = std::mem::take(&mut self.recirc_md);
+            let mut mrus = std::mem::take(&mut self.recirc_mru);
             let mut pending = std::mem::take(&mut self.recirc_now);
             while !pending.is_empty() {
                 batch.clear();
                 mds.clear();
+                mrus.clear();
                 let take = pending.len().min(N);
                 for (mut p, md) in pending.drain(..take) {
                     batch.push_swap(&mut p.0);
                     mds.push(md);
+                    mrus.push(p.2);
                 }
-                self.process(shared, cfg, &mut batch, BatchMd::Recirculated(&mds));
+                self.process(shared, cfg, &mut batch, BatchMd::Recirculated(&mds, &mrus));
             }
+            self.recirc_mru = mrus;
             self.recirc_now = pending;
             self.recirc_batch = batch;
             self.recirc_md = mds;
@@ -364,7 +387,7 @@ fn extract(scratch: &mut Scratch, batch: &Batch, md: BatchMd<'_>, drop_frags: bo
                 k.extract_received(p.data(), port.0, spill);
             }
         }
-        BatchMd::Recirculated(mds) => {
+        BatchMd::Recirculated(mds, _) => {
             for ((k, p), md) in keys.iter_mut().zip(batch.packets()).zip(mds) {
                 k.extract(p.data(), md, spill);
             }
@@ -522,7 +545,9 @@ fn execute<'k>(
         g.flow
             .stats()
             .add(u64::from(g.n), u64::from(g.bytes), g.tcp_flags, now);
-        if let Some(port) = g.flow.single_output() {
+        // A reassembled packet is cut back into fragments on output (the
+        // sink's `output`), so it does not take the shortcut.
+        if let Some(port) = g.flow.single_output().filter(|_| !md.any_mru()) {
             // The common case: the packets move to the port's transmit
             // batch, no copy, and the action list is not even read.
             // Offload metadata (a vnet header) moves with the buffer; the
@@ -553,7 +578,7 @@ fn execute<'k>(
                 && !*keeps_offloads.get_or_insert_with(|| crate::port::keeps_offloads(&actions));
             if !finish || netdev::offload::finish_in_software(pkt, &mut segs).is_ok() {
                 std::mem::swap(&mut spare.0, pkt);
-                spare.2 = 0;
+                spare.2 = md.mru(i);
                 // The offsets hold unless finishing offloads changed the
                 // packet.
                 spare.1 = if segs.is_empty() && !finish {

@@ -163,3 +163,67 @@ fn source_nat_rewrites_the_packet_and_translates_replies_back() {
     let back = d.send(2, &reply, 1).expect("reply forwarded");
     assert_eq!(back, udp4(B, A, [10, 0, 0, 2], [10, 0, 0, 1], 53, 1000, 10));
 }
+
+/// What comes out of `port` within `t`.
+fn drain(d: &Dp, port: u32, t: Duration) -> Vec<Vec<u8>> {
+    let o = d.dummy(port);
+    let o = o.as_any().downcast_ref::<DummyNetdev>().unwrap();
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    while start.elapsed() < t {
+        got.extend(o.take_sent().into_iter().map(|p| p.data().to_vec()));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    got
+}
+
+#[test]
+fn fragments_are_reassembled_for_conntrack_and_sent_out_as_they_came() {
+    let d = Dp::new("frag");
+    d.flow(
+        "recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(proto=17,frag=first),udp(src=0/0,dst=0/0)",
+        "ct(zone=1),recirc(0x1)",
+    );
+    d.flow(
+        "recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(proto=17,frag=later)",
+        "ct(zone=1),recirc(0x1)",
+    );
+    d.flow(
+        &format!("recirc_id(0x1),ct_state(+new+trk),in_port(1),{IP}"),
+        "ct(commit,zone=1),2",
+    );
+    // A 3,000-byte UDP datagram, cut as a 1,500-byte MTU link cuts it.
+    let whole = udp4(A, B, [10, 0, 0, 1], [10, 0, 0, 2], 5000, 6000, 3000);
+    let mut frags = Vec::new();
+    assert!(conntrack::ipf::refragment(
+        &whole,
+        14,
+        false,
+        1500,
+        0,
+        |f| frags.push(f.to_vec())
+    ));
+    assert_eq!(frags.len(), 3);
+    // Out of order: the last first.
+    let inp = d.dummy(1);
+    let inp = inp.as_any().downcast_ref::<DummyNetdev>().unwrap();
+    for f in [&frags[2], &frags[0], &frags[1]] {
+        assert!(inp.inject(0, f).unwrap());
+    }
+    let out = drain(&d, 2, Duration::from_millis(1500));
+    // The datagram went through conntrack whole (one connection) and left
+    // as fragments no larger than those received.
+    assert_eq!(out.len(), 3, "fragments out");
+    assert!(
+        out.iter().all(|f| f.len() <= 1514),
+        "{:?}",
+        out.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    let mut payload = Vec::new();
+    for f in &out {
+        payload.extend_from_slice(&f[34..]);
+    }
+    assert_eq!(payload, whole[34..].to_vec(), "the same datagram");
+    let dump = d.dpif.ct_dump(Some(1)).unwrap();
+    assert_eq!(dump.entries.len(), 1);
+}
