@@ -47,8 +47,11 @@ fn fixture() -> &'static Fixture {
     })
 }
 
+/// A port as the digest sees it: number, name, type.
+type PortDigest = (u32, String, String);
+
 /// What a request could change: datapaths, their ports, their flow counts.
-fn digest(state: &State) -> Vec<(String, Vec<(u32, String, String)>, u64)> {
+fn digest(state: &State) -> Vec<(String, Vec<PortDigest>, u64)> {
     let mut v: Vec<_> = crate::read(&state.dps)
         .values()
         .map(|d| {
