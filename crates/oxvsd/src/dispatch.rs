@@ -21,7 +21,7 @@ use nl::policy::{Attrs, Policy};
 
 use crate::conn::Conn;
 use crate::dump::Dump;
-use crate::families::{FamilyDef, FAM_DP, FAM_FLOW, FAM_PACKET, FAM_VPORT};
+use crate::families::{FamilyDef, FAM_DP, FAM_FLOW, FAM_METER, FAM_PACKET, FAM_VPORT};
 use crate::server::State;
 
 /// What a request produced, ready to send.
@@ -180,6 +180,7 @@ fn route(state: &Arc<State>, conn: &Arc<Conn>, m: &Message<'_>) -> Handled {
         FAM_VPORT => crate::vport::handle(state, conn, &req),
         FAM_FLOW => crate::flow::handle(state, conn, &req),
         FAM_PACKET => crate::packet::handle(state, conn, &req),
+        FAM_METER => crate::meter::handle(state, conn, &req),
         _ => Err(Fail::new(errno::ENOENT)),
     }
 }

@@ -18,6 +18,8 @@ pub const FAM_VPORT: u16 = 0x22;
 pub const FAM_FLOW: u16 = 0x23;
 /// `ovs_packet`'s id.
 pub const FAM_PACKET: u16 = 0x24;
+/// `ovs_meter`'s id.
+pub const FAM_METER: u16 = 0x25;
 
 /// The `ovs_datapath` group (datapath notifications).
 pub const GROUP_DP: u32 = 0x4f58_0001;
@@ -25,6 +27,8 @@ pub const GROUP_DP: u32 = 0x4f58_0001;
 pub const GROUP_VPORT: u32 = 0x4f58_0002;
 /// The `ovs_flow` group (flow notifications).
 pub const GROUP_FLOW: u32 = 0x4f58_0003;
+/// The `ovs_meter` group (never notified, as the kernel's).
+pub const GROUP_METER: u32 = 0x4f58_0004;
 /// `nlctrl`'s `notify` group (the kernel's number).
 pub const GROUP_CTRL_NOTIFY: u32 = 0x10;
 
@@ -46,7 +50,7 @@ pub struct FamilyDef {
 }
 
 /// Every family, `nlctrl` first, as `CTRL_CMD_GETFAMILY` reports them.
-pub const FAMILIES: [FamilyDef; 5] = [
+pub const FAMILIES: [FamilyDef; 6] = [
     FamilyDef {
         name: "nlctrl",
         id: GENL_ID_CTRL,
@@ -86,6 +90,14 @@ pub const FAMILIES: [FamilyDef; 5] = [
         hdrsize: OVS_HEADER_LEN as u32,
         maxattr: OVS_PACKET_ATTR_HASH as u32,
         group: None,
+    },
+    FamilyDef {
+        name: OVS_METER_FAMILY,
+        id: FAM_METER,
+        version: OVS_METER_VERSION as u32,
+        hdrsize: OVS_HEADER_LEN as u32,
+        maxattr: OVS_METER_ATTR_PAD as u32,
+        group: Some((OVS_METER_MCGROUP, GROUP_METER)),
     },
 ];
 

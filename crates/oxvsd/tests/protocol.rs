@@ -17,7 +17,7 @@ use dpif_tests::packet::{udp4, MAC_A, MAC_B};
 use nl::daemon;
 use nl::msg::{Header, NLM_F_CAPPED};
 use odp::key::PortNo;
-use oxvsd::families::{FAM_DP, FAM_FLOW, FAM_PACKET, FAM_VPORT, GROUP_VPORT};
+use oxvsd::families::{FAM_DP, FAM_FLOW, FAM_METER, FAM_PACKET, FAM_VPORT, GROUP_VPORT};
 
 const REQ_ACK: u16 = NLM_F_REQUEST | NLM_F_ACK;
 
@@ -220,6 +220,7 @@ fn families_are_looked_up_and_dumped_as_nlctrl_answers() {
         (OVS_VPORT_FAMILY, Some(OVS_VPORT_MCGROUP)),
         (OVS_FLOW_FAMILY, Some(OVS_FLOW_MCGROUP)),
         (OVS_PACKET_FAMILY, None),
+        (OVS_METER_FAMILY, Some(OVS_METER_MCGROUP)),
         ("nlctrl", Some("notify")),
     ] {
         let a = attrs(|w| w.put_string(CTRL_ATTR_FAMILY_NAME, name));
@@ -241,7 +242,7 @@ fn families_are_looked_up_and_dumped_as_nlctrl_answers() {
         }
     }
     // Families the module does not have: ENOENT; no name nor id: EINVAL.
-    for name in ["ovs_meter", "ovs_ct_limit", "ethtool", "nl80211"] {
+    for name in ["ovs_ct_limit", "ethtool", "nl80211"] {
         let a = attrs(|w| w.put_string(CTRL_ATTR_FAMILY_NAME, name));
         assert_eq!(
             errno_of(
@@ -272,7 +273,7 @@ fn families_are_looked_up_and_dumped_as_nlctrl_answers() {
         .iter()
         .map(|m| nl::genl::Family::parse(&m[20..]).unwrap().name)
         .collect();
-    assert_eq!(names.len(), 5, "{names:?}");
+    assert_eq!(names.len(), 6, "{names:?}");
     assert_eq!(Header::parse(r.last().unwrap()).unwrap().ty, NLMSG_DONE);
 }
 
@@ -748,6 +749,113 @@ fn unsupported_features_answer_as_an_older_kernel() {
         ),
         22
     );
+}
+
+/// An `ovs_meter` request of `cmd` on datapath `ifindex`.
+fn meter_req(seq: u32, cmd: u8, ifindex: i32, a: &[u8]) -> Vec<u8> {
+    genl(FAM_METER, REQ_ACK, seq, cmd, Some(ifindex), a)
+}
+
+/// One drop band of `rate`, as ovs-vswitchd sets meters.
+fn meter_attrs(id: Option<u32>, bands: &[(u32, u32)]) -> Vec<u8> {
+    attrs(|w| {
+        if let Some(id) = id {
+            w.put_u32(OVS_METER_ATTR_ID, id);
+        }
+        w.put_flag(OVS_METER_ATTR_KBPS);
+        let n = w.begin_nested(OVS_METER_ATTR_BANDS);
+        for &(rate, burst) in bands {
+            let b = w.begin_nested(0);
+            w.put_u32(OVS_BAND_ATTR_TYPE, OVS_METER_BAND_TYPE_DROP);
+            w.put_u32(OVS_BAND_ATTR_RATE, rate);
+            w.put_u32(OVS_BAND_ATTR_BURST, burst);
+            w.end_nested(b);
+        }
+        w.end_nested(n);
+    })
+}
+
+#[test]
+fn meter_tables_have_no_room() {
+    // The family exists (a kernel without it makes ovs-vswitchd report
+    // "does not support meters" on its console at start), but a meter
+    // never fits: ovs-vswitchd's probe (set two, read them back) fails and
+    // it uses no meters.
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let ifindex = dp_new(&mut s, &dp_name(), None).unwrap();
+    let r = s.transact(&meter_req(1, OVS_METER_CMD_FEATURES, ifindex, &[]));
+    assert_eq!(err_of(r.last().unwrap()), Some(0));
+    assert_eq!(r[0][16], OVS_METER_CMD_FEATURES);
+    assert_eq!(
+        i32::from_ne_bytes(r[0][20..24].try_into().unwrap()),
+        ifindex
+    );
+    let max = attr(&r[0], OVS_METER_ATTR_MAX_METERS).unwrap();
+    assert_eq!(u32::from_ne_bytes(max[..4].try_into().unwrap()), 0);
+    let bands = attr(&r[0], OVS_METER_ATTR_MAX_BANDS).unwrap();
+    assert_eq!(u32::from_ne_bytes(bands[..4].try_into().unwrap()), 1);
+    // Set: checked as the kernel checks a meter, then the table is full.
+    let ok = meter_attrs(Some(54545401), &[(1, 0)]);
+    assert_eq!(
+        errno_of(&mut s, &meter_req(2, OVS_METER_CMD_SET, ifindex, &ok)),
+        27
+    );
+    // An empty band list is a valid meter (that never drops).
+    let no_bands = meter_attrs(Some(2), &[]);
+    assert_eq!(
+        errno_of(&mut s, &meter_req(2, OVS_METER_CMD_SET, ifindex, &no_bands)),
+        27
+    );
+    for (i, bad) in [
+        meter_attrs(None, &[(1, 0)]),
+        meter_attrs(Some(1), &[(1, 0), (2, 0)]),
+        meter_attrs(Some(1), &[(0, 0)]),
+        attrs(|w| w.put_u32(OVS_METER_ATTR_ID, 1)),
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(
+            errno_of(&mut s, &meter_req(3, OVS_METER_CMD_SET, ifindex, bad)),
+            22,
+            "bad meter {i}"
+        );
+    }
+    assert_eq!(
+        errno_of(
+            &mut s,
+            &meter_req(4, OVS_METER_CMD_SET, ifindex + 1000, &ok)
+        ),
+        19
+    );
+    // Get: no such meter; del: nothing deleted, a reply without stats.
+    let id = attrs(|w| w.put_u32(OVS_METER_ATTR_ID, 54545401));
+    assert_eq!(
+        errno_of(&mut s, &meter_req(5, OVS_METER_CMD_GET, ifindex, &id)),
+        2
+    );
+    let r = s.transact(&meter_req(6, OVS_METER_CMD_DEL, ifindex, &id));
+    assert_eq!(r.len(), 2);
+    assert_eq!(err_of(&r[1]), Some(0));
+    assert_eq!(r[0][16], OVS_METER_CMD_DEL);
+    assert!(reply_attrs(&r[0]).is_empty());
+    assert_eq!(
+        errno_of(&mut s, &meter_req(7, OVS_METER_CMD_GET, ifindex, &[])),
+        22
+    );
+    assert_eq!(
+        errno_of(
+            &mut s,
+            &meter_req(8, OVS_METER_CMD_FEATURES, ifindex + 1000, &[])
+        ),
+        19
+    );
+    // The meter action stays refused in flows (EINVAL, as for a kernel
+    // without meters).
+    let p = dummy_port(&mut s, ifindex, "pm1", &[0]);
+    let key = format!("in_port({p}),eth(),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1,dst=2)");
+    assert_eq!(flow_put(&mut s, ifindex, &key, "meter(0),1"), 22);
 }
 
 #[test]
