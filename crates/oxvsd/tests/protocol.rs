@@ -459,8 +459,18 @@ fn user_features_masks_cache_and_per_cpu_ids_as_the_kernel_checks_them() {
         attr(&m, OVS_DP_ATTR_USER_FEATURES).unwrap(),
         f.to_ne_bytes()
     );
-    // The masks cache: 0 or a power of two up to 4096.
-    for (n, e) in [(100u32, 22), (8192, 22), (512, 0), (0, 0)] {
+    // The masks cache: 0 or a power of two up to 4096; above 4096 the
+    // policy's range fails first (ERANGE, as ovs-dpctl cache-set-size shows
+    // it: "Numerical result out of range").
+    for (n, e) in [
+        (100u32, 22),
+        (8192, 34),
+        (4097, 34),
+        (80000, 34),
+        (4096, 0),
+        (512, 0),
+        (0, 0),
+    ] {
         assert_eq!(
             dp_set(
                 &mut s,
