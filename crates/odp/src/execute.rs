@@ -236,24 +236,30 @@ pub fn execute<B: PacketBuf, S: Sink<B>>(
                 sink.recirc(*id, packet.clone(), &md2);
             }
             Action::Hash { alg, basis } => md.dp_hash = l4_hash(packet.data(), *alg, *basis),
-            Action::PushMpls { lse, ethertype } => push_mpls(packet, *lse, *ethertype),
-            Action::PopMpls { ethertype } => pop_mpls(packet, *ethertype),
+            Action::PushMpls { lse, ethertype } => push_mpls(packet, md, *lse, *ethertype),
+            Action::PopMpls { ethertype } => pop_mpls(packet, md, *ethertype),
             Action::AddMpls {
                 lse,
                 ethertype,
                 tun_flags,
             } => {
-                if tun_flags & 1 != 0 {
-                    // Insert at the start of the (Ethernet-less) L3 packet.
-                    packet.push_front(4);
-                    packet.data_mut()[..4].copy_from_slice(&lse.0.to_be_bytes());
+                if tun_flags & OVS_MPLS_L3_TUNNEL_FLAG != 0 {
+                    // The label goes where push_mpls puts it: after the
+                    // Ethernet header, if any.
+                    push_mpls(packet, md, *lse, *ethertype)
                 } else {
-                    push_mpls(packet, *lse, *ethertype)
+                    // In front of the whole packet (Ethernet header
+                    // included), which becomes an MPLS packet without
+                    // Ethernet header: the kernel's push_mpls with a
+                    // mac_len of 0, OVS's add_mpls without l3_encap.
+                    push_mpls_front(packet, md, *lse, *ethertype)
                 }
             }
             Action::Trunc { max_len } => trunc = Some(*max_len),
             Action::PushEth { src, dst } => {
-                let ty = ethertype_for_l3(packet.data());
+                // The EtherType is the packet's type (the kernel's
+                // skb->protocol), e.g. MPLS after add_mpls.
+                let ty = l3_ethertype(md).unwrap_or_else(|| ethertype_for_l3(packet.data()));
                 packet.push_front(14);
                 let d = packet.data_mut();
                 d[..6].copy_from_slice(dst);
@@ -314,6 +320,15 @@ pub fn execute<B: PacketBuf, S: Sink<B>>(
     }
 }
 
+/// `OVS_MPLS_L3_TUNNEL_FLAG_MASK` of `add_mpls`'s `tun_flags`.
+const OVS_MPLS_L3_TUNNEL_FLAG: u16 = 1;
+
+/// The EtherType of a packet without Ethernet header (`packet_type` in
+/// namespace `OFPHTN_ETHERTYPE`, 1); `None` for an Ethernet packet.
+fn l3_ethertype(md: &Flow) -> Option<u16> {
+    (md.packet_type >> 16 == 1).then_some(md.packet_type as u16)
+}
+
 /// The EtherType that describes a bare L3 packet, from its first nibble.
 fn ethertype_for_l3(p: &[u8]) -> u16 {
     match p.first().map(|b| b >> 4) {
@@ -348,7 +363,12 @@ fn pop_vlan<B: PacketBuf>(packet: &mut B) {
     packet.pull_front(4);
 }
 
-fn push_mpls<B: PacketBuf>(packet: &mut B, lse: MplsLse, ethertype: u16) {
+/// Pushes a label after the Ethernet header and its VLAN tags, or in front
+/// of a packet without Ethernet header.
+fn push_mpls<B: PacketBuf>(packet: &mut B, md: &mut Flow, lse: MplsLse, ethertype: u16) {
+    if l3_ethertype(md).is_some() {
+        return push_mpls_front(packet, md, lse, ethertype);
+    }
     let Some(at) = Layers::parse(packet.data()).ethertype_at else {
         return;
     };
@@ -359,7 +379,29 @@ fn push_mpls<B: PacketBuf>(packet: &mut B, lse: MplsLse, ethertype: u16) {
     d[at + 2..at + 6].copy_from_slice(&lse.0.to_be_bytes());
 }
 
-fn pop_mpls<B: PacketBuf>(packet: &mut B, ethertype: u16) {
+/// Pushes a label in front of the packet, which is then an MPLS packet
+/// without Ethernet header.
+fn push_mpls_front<B: PacketBuf>(packet: &mut B, md: &mut Flow, lse: MplsLse, ethertype: u16) {
+    packet.push_front(4);
+    packet.data_mut()[..4].copy_from_slice(&lse.0.to_be_bytes());
+    md.packet_type = (1 << 16) | u32::from(ethertype);
+}
+
+/// Pops the outermost label. From a packet without Ethernet header, the
+/// packet's type becomes `ethertype`, or Ethernet for `ETH_TYPE_TEB` (the
+/// kernel's pop_mpls, OVS's).
+fn pop_mpls<B: PacketBuf>(packet: &mut B, md: &mut Flow, ethertype: u16) {
+    if let Some(ty) = l3_ethertype(md) {
+        if (ty == ETH_TYPE_MPLS || ty == ETH_TYPE_MPLS_MCAST) && packet.data().len() >= 4 {
+            packet.pull_front(4);
+            md.packet_type = if ethertype == ETH_TYPE_TEB {
+                0
+            } else {
+                (1 << 16) | u32::from(ethertype)
+            };
+        }
+        return;
+    }
     let l = Layers::parse(packet.data());
     let (Some(at), Some(mpls)) = (l.ethertype_at, l.mpls_at) else {
         return;
