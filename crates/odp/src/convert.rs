@@ -1072,10 +1072,11 @@ impl Decoder<'_> {
                     self.parse_nd(a, expected)?;
                 }
             }
-        } else if src.nw_proto == IPPROTO_IGMP && src.dl_type == ETH_TYPE_IP {
-            // The datapath does not match IGMP type, code and group.
-            return Ok(Fitness::TooLittle);
         }
+        // IGMP has no key attribute: its type, code and group are not in a
+        // datapath key, and a key without them fits perfectly (OVS 3.1's
+        // odp_flow_key_to_flow), so that datapaths accept IGMP flows as the
+        // kernel does.
 
         if let Some(ty) = l4_bit.filter(|_| is_mask) {
             if (self.flow.tp_src != 0 || self.flow.tp_dst != 0) && self.flow.nw_proto != 0xff {
