@@ -653,7 +653,7 @@ impl Datapath {
 }
 
 /// `EOPNOTSUPP` for actions this datapath does not implement yet
-/// (conntrack, meters, NSH, tunnels...), rather than dropping the packets
+/// (conntrack, meters, tunnels, NSH field sets...), rather than dropping the packets
 /// they would apply to.
 fn check_supported(actions: &[odp::action::Action]) -> Result<(), Errno> {
     match odp::execute::first_unsupported(actions) {

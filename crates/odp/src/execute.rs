@@ -21,7 +21,7 @@
 use crate::abi::*;
 use crate::action::{Action, Userspace};
 use crate::flow::Flow;
-use crate::key::{KeyAttr, MplsLse, PortNo, RecircId};
+use crate::key::{KeyAttr, MplsLse, NshAttr, NshBase, PortNo, RecircId};
 use packet::checksum;
 
 /// A packet buffer the executor can edit: bytes that can grow and shrink at
@@ -256,6 +256,16 @@ pub fn execute<B: PacketBuf, S: Sink<B>>(
                 }
             }
             Action::Trunc { max_len } => trunc = Some(*max_len),
+            Action::PushNsh(attrs) => {
+                if !push_nsh(packet, md, attrs) {
+                    return;
+                }
+            }
+            Action::PopNsh => {
+                if !pop_nsh(packet, md) {
+                    return;
+                }
+            }
             Action::PushEth { src, dst } => {
                 // The EtherType is the packet's type (the kernel's
                 // skb->protocol), e.g. MPLS after add_mpls.
@@ -361,6 +371,87 @@ fn pop_vlan<B: PacketBuf>(packet: &mut B) {
     }
     packet.data_mut().copy_within(0..12, 4);
     packet.pull_front(4);
+}
+
+/// NSH next-protocol values (`TUN_P_*` of the kernel's `nsh.h`) and the
+/// EtherTypes they stand for.
+const NSH_NEXT_PROTOCOLS: [(u8, u16); 5] = [
+    (1, ETH_TYPE_IP),
+    (2, ETH_TYPE_IPV6),
+    (3, ETH_TYPE_TEB),
+    (4, ETH_TYPE_NSH),
+    (5, ETH_TYPE_MPLS),
+];
+/// `TUN_P_ETHERNET`.
+const NSH_NP_ETHERNET: u8 = 3;
+
+/// Pushes an NSH header built from `attrs` (the kernel's
+/// `nsh_hdr_from_nlattr` then `nsh_push`): its next protocol is Ethernet
+/// for an Ethernet frame, else the packet's type; the packet becomes an NSH
+/// packet without Ethernet header. False (drop) where the kernel fails.
+fn push_nsh<B: PacketBuf>(packet: &mut B, md: &mut Flow, attrs: &[NshAttr]) -> bool {
+    let np = match l3_ethertype(md) {
+        None => NSH_NP_ETHERNET,
+        Some(ty) => match NSH_NEXT_PROTOCOLS.iter().find(|(_, t)| *t == ty) {
+            Some((np, _)) => *np,
+            None => return false,
+        },
+    };
+    let mut base = NshBase::default();
+    let mut metadata: Vec<u8> = Vec::new();
+    for a in attrs {
+        match a {
+            NshAttr::Base(b) => base = *b,
+            NshAttr::Md1(words) => metadata = words.iter().flat_map(|w| w.to_be_bytes()).collect(),
+            NshAttr::Md2(tlvs) => metadata = tlvs.clone(),
+            NshAttr::Unknown { .. } => return false,
+        }
+    }
+    // Length in 4-byte words, 6 bits of it.
+    let len = 8 + metadata.len();
+    if len & 3 != 0 || len / 4 > 0x3f {
+        return false;
+    }
+    let word0 = (u16::from(base.flags) << 12 & 0x3000)
+        | (u16::from(base.ttl) << 6 & 0x0fc0)
+        | (len / 4) as u16;
+    packet.push_front(len);
+    let d = packet.data_mut();
+    d[0..2].copy_from_slice(&word0.to_be_bytes());
+    d[2] = base.mdtype;
+    d[3] = np;
+    d[4..8].copy_from_slice(&base.path_hdr.to_be_bytes());
+    d[8..len].copy_from_slice(&metadata);
+    md.packet_type = (1 << 16) | u32::from(ETH_TYPE_NSH);
+    true
+}
+
+/// Pops the NSH header of an NSH packet without Ethernet header (the
+/// kernel's `nsh_pop`); the packet's type becomes the header's next
+/// protocol (Ethernet for `TUN_P_ETHERNET`). False (drop) where the kernel
+/// fails.
+fn pop_nsh<B: PacketBuf>(packet: &mut B, md: &mut Flow) -> bool {
+    if l3_ethertype(md) != Some(ETH_TYPE_NSH) {
+        return false;
+    }
+    let d = packet.data();
+    if d.len() < 8 {
+        return false;
+    }
+    let len = usize::from(u16::from_be_bytes([d[0], d[1]]) & 0x3f) * 4;
+    let Some(&(_, inner)) = NSH_NEXT_PROTOCOLS.iter().find(|(np, _)| *np == d[3]) else {
+        return false;
+    };
+    if len < 8 || d.len() < len {
+        return false;
+    }
+    packet.pull_front(len);
+    md.packet_type = if inner == ETH_TYPE_TEB {
+        0
+    } else {
+        (1 << 16) | u32::from(inner)
+    };
+    true
 }
 
 /// Pushes a label after the Ethernet header and its VLAN tags, or in front
@@ -855,7 +946,7 @@ fn set_nd<B: PacketBuf>(packet: &mut B, k: &crate::key::NdKey, m: Option<&KeyAtt
 
 /// The first action (searching nested lists too) that [`execute`] does not
 /// implement itself and so leaves to [`Sink::other`] or [`Sink::meter`]:
-/// connection tracking, meters, NSH push/pop, tunnel push/pop, `lb_output`,
+/// connection tracking, meters, tunnel push/pop, `lb_output`,
 /// `psample`, and sets of
 /// fields it does not edit (tunnel, NSH, conntrack tuples...). A datapath
 /// without those features rejects such actions (`EOPNOTSUPP`) rather than
@@ -864,8 +955,6 @@ pub fn first_unsupported(actions: &[Action]) -> Option<&Action> {
     for a in actions {
         let nested = match a {
             Action::Ct(_)
-            | Action::PushNsh(_)
-            | Action::PopNsh
             | Action::TunnelPush(_)
             | Action::TunnelPop(_)
             | Action::LbOutput(_)
