@@ -970,6 +970,71 @@ fn execute_key_gives_metadata_only_as_the_kernel_reads_it() {
     }
 }
 
+fn unhex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn zero_vlan_mask_under_a_tagged_key_is_accepted_as_the_kernel_does() {
+    // A flow ovs-vswitchd put in OVS's "802.1ad - vlan_limit" test, as
+    // captured: an 802.1ad-tagged IPv6 key whose mask has the TPID exact
+    // and a TCI of zeros under a non-empty ENCAP. The kernel checks the
+    // key's TCI in place of an all-zero mask attribute and accepts it.
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let ifindex = dp_new(&mut s, &dp_name(), None).unwrap();
+    dummy_port(&mut s, ifindex, "pv1", &[0]);
+    dummy_port(&mut s, ifindex, "pv2", &[0]);
+    let key = unhex(
+        "08001400 00000000 08001300 00000000 08000200 00000000 08000300 02000000
+         08000f00 00000000 10000400 b21cf6fb 52e33333 00000016 06000600 88a80000
+         06000500 1ffe0000 40000100 06000600 86dd0000 2c000800 00000000 00000000
+         00000000 00000000 ff020000 00000000 00000000 00000016 00000000 3a000100
+         06000c00 8f000000",
+    );
+    let mask = unhex(
+        "08000200 00000000 0c001000 05000400 00000000 08000f00 00000000 08001400
+         ffffffff 08001300 00000000 08000300 ffffffff 10000400 00000000 00000000
+         00000000 06000600 ffff0000 06000500 00000000 40000100 06000600 ffff0000
+         2c000800 00000000 00000000 00000000 00000000 00000000 00000000 00000000
+         00000000 00000000 000000ff 06000c00 00000000",
+    );
+    let put = |mask: &[u8]| {
+        let a = attrs(|w| {
+            w.put(OVS_FLOW_ATTR_KEY, &key);
+            w.put(OVS_FLOW_ATTR_MASK, mask);
+            w.put(
+                OVS_FLOW_ATTR_ACTIONS,
+                &odp::nl::action::encode_actions(&odp::text::action::parse_actions("1").unwrap())
+                    .unwrap(),
+            );
+        });
+        genl(
+            FAM_FLOW,
+            REQ_ACK | NLM_F_CREATE,
+            10,
+            OVS_FLOW_CMD_NEW,
+            Some(ifindex),
+            &a,
+        )
+    };
+    assert_eq!(errno_of(&mut s, &put(&mask)), 0);
+    // The same with a zero TPID mask: refused, as by the kernel ("Must
+    // have an exact match on VLAN TPID").
+    let mut loose = mask.clone();
+    let at = loose
+        .windows(8)
+        .position(|w| w == [6, 0, 6, 0, 0xff, 0xff, 0, 0])
+        .unwrap();
+    loose[at + 4] = 0;
+    loose[at + 5] = 0;
+    assert_eq!(errno_of(&mut s, &put(&loose)), 22);
+}
+
 #[test]
 fn names_are_checked_as_network_device_names() {
     let d = Daemon::start();
