@@ -31,7 +31,8 @@
 #   OXVSD_LOG_LEVEL    oxvsd's --log-level (default info)
 #   OXVS_BIN=DIR       prebuilt oxvsd, oxvs-run and liboxvs_preload.so
 #                      (default: cargo build --release)
-#   INSTALL_TOOLS=0    do not install missing tools (tcpdump, nc, wget, curl)
+#   INSTALL_TOOLS=0    do not install missing tools (tcpdump, nc, wget, curl,
+#                      lftp, netstat; pyftpdlib for the FTP tests)
 #
 # Prints per-category counts, oxvs beside the module, and each test that
 # passes on the module but not on oxvs with the reason it is expected to
@@ -219,7 +220,8 @@ fi
 
 # ---- tools the tests use -----------------------------------------------
 
-declare -A pkg_of=([tcpdump]=tcpdump [nc]=netcat-openbsd [wget]=wget [curl]=curl [ping]=iputils-ping [ip]=iproute2 [tc]=iproute2)
+declare -A pkg_of=([tcpdump]=tcpdump [nc]=netcat-openbsd [wget]=wget [curl]=curl [ping]=iputils-ping
+    [ip]=iproute2 [tc]=iproute2 [lftp]=lftp [netstat]=net-tools)
 want=()
 for t in "${!pkg_of[@]}"; do
     command -v "$t" >/dev/null || want+=("${pkg_of[$t]}")
@@ -232,6 +234,20 @@ fi
 for t in "${!pkg_of[@]}"; do
     command -v "$t" >/dev/null || echo "WARNING: $me: no $t: the tests that use it will skip or fail" >&2
 done
+# The FTP tests' server is pyftpdlib, in the Python the build was
+# configured with.
+py=$(sed -n "s/^PYTHON3='\(.*\)'$/\1/p" "$build/tests/atlocal")
+py=${py:-python3}
+if ! "$py" -c 'import pyftpdlib' 2>/dev/null && [ "${INSTALL_TOOLS:-1}" != 0 ]; then
+    echo "== installing pyftpdlib for $py"
+    if [ "$(realpath "$(command -v "$py")")" = "$(realpath /usr/bin/python3 2>/dev/null)" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-pyftpdlib >/dev/null 2>&1 || true
+    else
+        "$py" -m pip install -q pyftpdlib >/dev/null 2>&1 || true
+    fi
+fi
+"$py" -c 'import pyftpdlib' 2>/dev/null ||
+    echo "WARNING: $me: no pyftpdlib for $py: the FTP tests will skip" >&2
 
 # ---- what the host kernel can do ---------------------------------------
 
@@ -275,6 +291,11 @@ if [ -n "$leftover_links$leftover_netns" ]; then
         $leftover_links $leftover_netns
 fi
 started=1
+# A userspace datapath of OVS's own elsewhere on the host holds the tap
+# device "ovs-netdev", which the suite's datapath_type=netdev bridges need.
+if ip link show ovs-netdev >/dev/null 2>&1; then
+    echo "WARNING: $me: ovs-netdev exists (another Open vSwitch's userspace datapath): \"interface - add route to br and verify clean-up\" will fail" >&2
+fi
 
 sock="$OUT/oxvsd.sock"
 rm -f "$sock"
