@@ -89,6 +89,22 @@ fn encode_keys(k: &[KeyAttr]) -> Vec<u8> {
     w.into_bytes()
 }
 
+/// Whether a key or mask attribute is reported as the kernel reports it:
+/// not conntrack's (the datapath has none yet), nor the packet type and ND
+/// extensions (types that OVS's userspace took for itself and the kernel
+/// never sends), as upcall keys leave them out. A flow put without a mask
+/// has an exact mask, which the datapath spells out over every field it
+/// has; a client that puts back what it dumped must not find attributes
+/// there that its keys cannot carry.
+pub(crate) fn is_reported(a: &KeyAttr) -> bool {
+    !is_conntrack(a) && !matches!(a, KeyAttr::NdExtensions(_) | KeyAttr::PacketType(_))
+}
+
+/// `attrs` as reported (see [`is_reported`]).
+fn reported(attrs: &[KeyAttr]) -> Vec<KeyAttr> {
+    attrs.iter().filter(|a| is_reported(a)).cloned().collect()
+}
+
 /// A flow as `ovs_flow_cmd_fill_info` reports it: identifier, key, mask,
 /// statistics, actions, less what `ufid_flags` omits.
 #[allow(clippy::too_many_arguments)]
@@ -110,10 +126,10 @@ pub(crate) fn flow_msg(
     let w = b.attrs();
     if let Some(fl) = flow {
         if ufid_flags & OVS_UFID_F_OMIT_KEY == 0 || ufid.is_none() {
-            w.put(OVS_FLOW_ATTR_KEY, &encode_keys(&fl.key));
+            w.put(OVS_FLOW_ATTR_KEY, &encode_keys(&reported(&fl.key)));
         }
         if ufid_flags & OVS_UFID_F_OMIT_MASK == 0 && !fl.mask.is_empty() {
-            w.put(OVS_FLOW_ATTR_MASK, &encode_keys(&fl.mask));
+            w.put(OVS_FLOW_ATTR_MASK, &encode_keys(&reported(&fl.mask)));
         }
     }
     if let Some(u) = ufid {

@@ -47,7 +47,7 @@ fn upcall_msg(d: &DpEntry, up: &Upcall) -> Vec<u8> {
     let key: Vec<KeyAttr> = up
         .key
         .iter()
-        .filter(|a| !crate::flow::is_conntrack(a) && !matches!(a, KeyAttr::NdExtensions(_)))
+        .filter(|a| crate::flow::is_reported(a))
         .cloned()
         .collect();
     let k = w.begin_nested(OVS_PACKET_ATTR_KEY);

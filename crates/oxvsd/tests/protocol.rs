@@ -17,8 +17,11 @@ use dpif_tests::packet::{udp4, MAC_A, MAC_B};
 use nl::daemon;
 use nl::msg::{Header, NLM_F_CAPPED};
 use odp::abi::{
-    OVS_KEY_ATTR_CT_STATE, OVS_KEY_ATTR_ETHERNET, OVS_KEY_ATTR_ETHERTYPE, OVS_KEY_ATTR_IN_PORT,
-    OVS_KEY_ATTR_PRIORITY, OVS_KEY_ATTR_SKB_MARK,
+    OVS_KEY_ATTR_CT_LABELS, OVS_KEY_ATTR_CT_MARK, OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV4,
+    OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV6, OVS_KEY_ATTR_CT_STATE, OVS_KEY_ATTR_CT_ZONE,
+    OVS_KEY_ATTR_ETHERNET, OVS_KEY_ATTR_ETHERTYPE, OVS_KEY_ATTR_IN_PORT, OVS_KEY_ATTR_IPV6,
+    OVS_KEY_ATTR_ND_EXTENSIONS, OVS_KEY_ATTR_PACKET_TYPE, OVS_KEY_ATTR_PRIORITY,
+    OVS_KEY_ATTR_SKB_MARK,
 };
 use odp::key::PortNo;
 use oxvsd::families::{FAM_DP, FAM_FLOW, FAM_METER, FAM_PACKET, FAM_VPORT, GROUP_VPORT};
@@ -1033,6 +1036,93 @@ fn zero_vlan_mask_under_a_tagged_key_is_accepted_as_the_kernel_does() {
     loose[at + 4] = 0;
     loose[at + 5] = 0;
     assert_eq!(errno_of(&mut s, &put(&loose)), 22);
+}
+
+#[test]
+fn exact_flow_dumped_and_put_back_as_a_kernel_without_conntrack() {
+    // ovs-vswitchd puts a flow without mask (exact) for a packet from a
+    // port it does not know yet, later dumps it, and modifies it with the
+    // dumped key and mask: the mask must carry nothing (conntrack fields)
+    // that a key of this datapath cannot carry.
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let ifindex = dp_new(&mut s, &dp_name(), None).unwrap();
+    let p = dummy_port(&mut s, ifindex, "pe1", &[0]);
+    let (key, _) = odp::text::key::parse_match(&format!(
+        "recirc_id(0),dp_hash(0),skb_priority(0),in_port({p}),skb_mark(0),\
+         eth(src=56:6c:98:5c:c3:87,dst=33:33:ff:5c:c3:87),eth_type(0x86dd),\
+         ipv6(src=::,dst=ff02::1:ff5c:c387,label=0,proto=58,tclass=0,hlimit=255,frag=no),\
+         icmpv6(type=135,code=0),nd(target=fe80::546c:98ff:fe5c:c387,sll=00:00:00:00:00:00,tll=00:00:00:00:00:00)"
+    ))
+    .unwrap();
+    let ufid = [0x5au8; 16];
+    let key_bytes = attrs(|w| odp::nl::key::emit_keys(&key, w));
+    // No mask; empty actions (a drop), as dpif-netlink sends them.
+    let a = attrs(|w| {
+        w.put(OVS_FLOW_ATTR_KEY, &key_bytes);
+        w.put(OVS_FLOW_ATTR_ACTIONS, &[]);
+        w.put(OVS_FLOW_ATTR_UFID, &ufid);
+    });
+    assert_eq!(
+        errno_of(
+            &mut s,
+            &genl(
+                FAM_FLOW,
+                REQ_ACK | NLM_F_CREATE,
+                11,
+                OVS_FLOW_CMD_NEW,
+                Some(ifindex),
+                &a
+            )
+        ),
+        0
+    );
+    let get = attrs(|w| w.put(OVS_FLOW_ATTR_UFID, &ufid));
+    let r = s.transact(&genl(
+        FAM_FLOW,
+        REQ_ACK,
+        12,
+        OVS_FLOW_CMD_GET,
+        Some(ifindex),
+        &get,
+    ));
+    assert_eq!(err_of(r.last().unwrap()), Some(0));
+    let dumped_key = attr(&r[0], OVS_FLOW_ATTR_KEY).unwrap();
+    let dumped_mask = attr(&r[0], OVS_FLOW_ATTR_MASK).unwrap();
+    let types: Vec<u16> = nl::AttrIter::new(&dumped_mask)
+        .map(|a| a.unwrap().ty)
+        .collect();
+    for ct in [
+        OVS_KEY_ATTR_CT_STATE,
+        OVS_KEY_ATTR_CT_ZONE,
+        OVS_KEY_ATTR_CT_MARK,
+        OVS_KEY_ATTR_CT_LABELS,
+        OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV4,
+        OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV6,
+        OVS_KEY_ATTR_PACKET_TYPE,
+        OVS_KEY_ATTR_ND_EXTENSIONS,
+    ] {
+        assert!(!types.contains(&ct), "mask attribute {ct} in {types:?}");
+    }
+    assert!(types.contains(&OVS_KEY_ATTR_IPV6), "{types:?}");
+    // Put back with new actions, as the revalidator does.
+    let acts = odp::text::action::parse_actions(&p.to_string()).unwrap();
+    let a = attrs(|w| {
+        w.put(OVS_FLOW_ATTR_KEY, &dumped_key);
+        w.put(OVS_FLOW_ATTR_MASK, &dumped_mask);
+        w.put(
+            OVS_FLOW_ATTR_ACTIONS,
+            &odp::nl::action::encode_actions(&acts).unwrap(),
+        );
+        w.put(OVS_FLOW_ATTR_UFID, &ufid);
+    });
+    assert_eq!(
+        errno_of(
+            &mut s,
+            &genl(FAM_FLOW, REQ_ACK, 13, OVS_FLOW_CMD_SET, Some(ifindex), &a)
+        ),
+        0
+    );
 }
 
 #[test]
