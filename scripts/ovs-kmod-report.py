@@ -238,13 +238,14 @@ def main():
 
 def line_of(cat, rs, counts, have_ref):
     o = counts(rs, "oxvs")
-    text = f"{cat:<16} {len(rs):>5}   {o['ok']:>7}/{o['failed']}/{o['skipped']:<5}"
+    ours = f"{o['ok']}/{o['failed']}/{o['skipped']}"
+    text = f"{cat:<16} {len(rs):>5}   {ours:>17}"
     if have_ref:
         m = counts(rs, "module")
+        theirs = f"{m['ok']}/{m['failed']}/{m['skipped']}"
         worse = sum(1 for r in rs if r["module"] == "ok" and r["oxvs"] != "ok")
-        text += f"   {m['ok']:>9}/{m['failed']}/{m['skipped']:<5}   {worse:>22}"
+        text += f"   {theirs:>19}   {worse:>22}"
     return text
-
 
 if __name__ == "__main__":
     main()
