@@ -184,8 +184,6 @@ def main():
     total = []
     for cat in ORDER:
         rs = [r for r in rows if r["category"] == cat]
-        if not rs:
-            continue
         total += rs
         print(line_of(cat, rs, counts, have_ref))
     print(line_of("all", total, counts, have_ref))
