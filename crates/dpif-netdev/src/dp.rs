@@ -700,6 +700,7 @@ impl Datapath {
         self.alive()?;
         let mut md = Flow::default();
         let mut have_in_port = false;
+        let (mut ethernet, mut ethertype) = (false, None);
         for a in &x.metadata {
             match a {
                 KeyAttr::InPort(p) => {
@@ -710,8 +711,16 @@ impl Datapath {
                 KeyAttr::SkbMark(v) => md.pkt_mark = *v,
                 KeyAttr::RecircId(v) => md.recirc_id = *v,
                 KeyAttr::DpHash(v) => md.dp_hash = *v,
+                KeyAttr::Ethernet(_) => ethernet = true,
+                KeyAttr::Ethertype(t) => ethertype = Some(*t),
                 _ => {}
             }
+        }
+        // An EtherType without Ethernet addresses: a packet without
+        // Ethernet header, of that type (the kernel's
+        // metadata_from_nlattrs, OVS's odp_key_from_dp_packet).
+        if let (false, Some(t)) = (ethernet, ethertype) {
+            md.packet_type = (1 << 16) | u32::from(t);
         }
         if !have_in_port || x.packet.len() < 14 {
             return Err(Errno::EINVAL);
@@ -758,7 +767,7 @@ fn check_ct(
 }
 
 /// `EOPNOTSUPP` for actions this datapath does not implement yet
-/// (conntrack, meters, NSH, tunnels...), rather than dropping the packets
+/// (conntrack, meters, tunnels, NSH field sets...), rather than dropping the packets
 /// they would apply to.
 fn check_supported(actions: &[odp::action::Action]) -> Result<(), Errno> {
     match odp::execute::first_unsupported(actions) {

@@ -32,6 +32,9 @@ pub const OVS_FLOW_MCGROUP: &str = "ovs_flow";
 pub const OVS_FLOW_VERSION: u8 = 1;
 pub const OVS_PACKET_FAMILY: &str = "ovs_packet";
 pub const OVS_PACKET_VERSION: u8 = 1;
+pub const OVS_METER_FAMILY: &str = "ovs_meter";
+pub const OVS_METER_MCGROUP: &str = "ovs_meter";
+pub const OVS_METER_VERSION: u8 = 1;
 
 // enum ovs_datapath_cmd
 pub const OVS_DP_CMD_NEW: u8 = 1;
@@ -160,6 +163,32 @@ pub const OVS_FLOW_ATTR_PROBE: u16 = 8;
 pub const OVS_FLOW_ATTR_UFID: u16 = 9;
 pub const OVS_FLOW_ATTR_UFID_FLAGS: u16 = 10;
 pub const OVS_FLOW_ATTR_PAD: u16 = 11;
+
+// enum ovs_meter_cmd
+pub const OVS_METER_CMD_FEATURES: u8 = 1;
+pub const OVS_METER_CMD_SET: u8 = 2;
+pub const OVS_METER_CMD_DEL: u8 = 3;
+pub const OVS_METER_CMD_GET: u8 = 4;
+
+// enum ovs_meter_attr
+pub const OVS_METER_ATTR_ID: u16 = 1;
+pub const OVS_METER_ATTR_KBPS: u16 = 2;
+pub const OVS_METER_ATTR_STATS: u16 = 3;
+pub const OVS_METER_ATTR_BANDS: u16 = 4;
+pub const OVS_METER_ATTR_USED: u16 = 5;
+pub const OVS_METER_ATTR_CLEAR: u16 = 6;
+pub const OVS_METER_ATTR_MAX_METERS: u16 = 7;
+pub const OVS_METER_ATTR_MAX_BANDS: u16 = 8;
+pub const OVS_METER_ATTR_PAD: u16 = 9;
+
+// enum ovs_band_attr
+pub const OVS_BAND_ATTR_TYPE: u16 = 1;
+pub const OVS_BAND_ATTR_RATE: u16 = 2;
+pub const OVS_BAND_ATTR_BURST: u16 = 3;
+pub const OVS_BAND_ATTR_STATS: u16 = 4;
+
+// enum ovs_meter_band_type
+pub const OVS_METER_BAND_TYPE_DROP: u32 = 1;
 
 // OVS_FLOW_ATTR_UFID_FLAGS bits
 pub const OVS_UFID_F_OMIT_KEY: u32 = 1 << 0;

@@ -1129,9 +1129,10 @@ impl Decoder<'_> {
                 }
             }
         }
-        // (OVS before 3.x answered "too little" for IGMP, whose type, code
-        // and group the datapath does not match; OVS 3.7.1 expects nothing
-        // more of it, as of any other protocol.)
+        // IGMP has no key attribute: its type, code and group are not in a
+        // datapath key, and a key without them fits perfectly (OVS 3.1's
+        // odp_flow_key_to_flow), so that datapaths accept IGMP flows as the
+        // kernel does.
 
         if let Some(ty) = l4_bit.filter(|_| is_mask) {
             if (self.flow.tp_src != 0 || self.flow.tp_dst != 0) && self.flow.nw_proto != 0xff {

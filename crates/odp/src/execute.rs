@@ -21,7 +21,7 @@
 use crate::abi::*;
 use crate::action::{Action, Userspace};
 use crate::flow::Flow;
-use crate::key::{KeyAttr, MplsLse, PortNo, RecircId};
+use crate::key::{KeyAttr, MplsLse, NshAttr, NshBase, PortNo, RecircId};
 use packet::checksum;
 
 /// A packet buffer the executor can edit: bytes that can grow and shrink at
@@ -248,24 +248,40 @@ pub fn execute<B: PacketBuf, S: Sink<B>>(
                 sink.recirc(*id, packet.clone(), &md2);
             }
             Action::Hash { alg, basis } => md.dp_hash = l4_hash(packet.data(), *alg, *basis),
-            Action::PushMpls { lse, ethertype } => push_mpls(packet, *lse, *ethertype),
-            Action::PopMpls { ethertype } => pop_mpls(packet, *ethertype),
+            Action::PushMpls { lse, ethertype } => push_mpls(packet, md, *lse, *ethertype),
+            Action::PopMpls { ethertype } => pop_mpls(packet, md, *ethertype),
             Action::AddMpls {
                 lse,
                 ethertype,
                 tun_flags,
             } => {
-                if tun_flags & 1 != 0 {
-                    // Insert at the start of the (Ethernet-less) L3 packet.
-                    packet.push_front(4);
-                    packet.data_mut()[..4].copy_from_slice(&lse.0.to_be_bytes());
+                if tun_flags & OVS_MPLS_L3_TUNNEL_FLAG != 0 {
+                    // The label goes where push_mpls puts it: after the
+                    // Ethernet header, if any.
+                    push_mpls(packet, md, *lse, *ethertype)
                 } else {
-                    push_mpls(packet, *lse, *ethertype)
+                    // In front of the whole packet (Ethernet header
+                    // included), which becomes an MPLS packet without
+                    // Ethernet header: the kernel's push_mpls with a
+                    // mac_len of 0, OVS's add_mpls without l3_encap.
+                    push_mpls_front(packet, md, *lse, *ethertype)
                 }
             }
             Action::Trunc { max_len } => trunc = Some(*max_len),
+            Action::PushNsh(attrs) => {
+                if !push_nsh(packet, md, attrs) {
+                    return;
+                }
+            }
+            Action::PopNsh => {
+                if !pop_nsh(packet, md) {
+                    return;
+                }
+            }
             Action::PushEth { src, dst } => {
-                let ty = ethertype_for_l3(packet.data());
+                // The EtherType is the packet's type (the kernel's
+                // skb->protocol), e.g. MPLS after add_mpls.
+                let ty = l3_ethertype(md).unwrap_or_else(|| ethertype_for_l3(packet.data()));
                 packet.push_front(14);
                 let d = packet.data_mut();
                 d[..6].copy_from_slice(dst);
@@ -326,6 +342,15 @@ pub fn execute<B: PacketBuf, S: Sink<B>>(
     }
 }
 
+/// `OVS_MPLS_L3_TUNNEL_FLAG_MASK` of `add_mpls`'s `tun_flags`.
+const OVS_MPLS_L3_TUNNEL_FLAG: u16 = 1;
+
+/// The EtherType of a packet without Ethernet header (`packet_type` in
+/// namespace `OFPHTN_ETHERTYPE`, 1); `None` for an Ethernet packet.
+fn l3_ethertype(md: &Flow) -> Option<u16> {
+    (md.packet_type >> 16 == 1).then_some(md.packet_type as u16)
+}
+
 /// The EtherType that describes a bare L3 packet, from its first nibble.
 fn ethertype_for_l3(p: &[u8]) -> u16 {
     match p.first().map(|b| b >> 4) {
@@ -360,8 +385,94 @@ fn pop_vlan<B: PacketBuf>(packet: &mut B) {
     packet.pull_front(4);
 }
 
-fn push_mpls<B: PacketBuf>(packet: &mut B, lse: MplsLse, ethertype: u16) {
-    let Some(at) = packet.layers().ethertype_at else {
+/// NSH next-protocol values (`TUN_P_*` of the kernel's `nsh.h`) and the
+/// EtherTypes they stand for.
+const NSH_NEXT_PROTOCOLS: [(u8, u16); 5] = [
+    (1, ETH_TYPE_IP),
+    (2, ETH_TYPE_IPV6),
+    (3, ETH_TYPE_TEB),
+    (4, ETH_TYPE_NSH),
+    (5, ETH_TYPE_MPLS),
+];
+/// `TUN_P_ETHERNET`.
+const NSH_NP_ETHERNET: u8 = 3;
+
+/// Pushes an NSH header built from `attrs` (the kernel's
+/// `nsh_hdr_from_nlattr` then `nsh_push`): its next protocol is Ethernet
+/// for an Ethernet frame, else the packet's type; the packet becomes an NSH
+/// packet without Ethernet header. False (drop) where the kernel fails.
+fn push_nsh<B: PacketBuf>(packet: &mut B, md: &mut Flow, attrs: &[NshAttr]) -> bool {
+    let np = match l3_ethertype(md) {
+        None => NSH_NP_ETHERNET,
+        Some(ty) => match NSH_NEXT_PROTOCOLS.iter().find(|(_, t)| *t == ty) {
+            Some((np, _)) => *np,
+            None => return false,
+        },
+    };
+    let mut base = NshBase::default();
+    let mut metadata: Vec<u8> = Vec::new();
+    for a in attrs {
+        match a {
+            NshAttr::Base(b) => base = *b,
+            NshAttr::Md1(words) => metadata = words.iter().flat_map(|w| w.to_be_bytes()).collect(),
+            NshAttr::Md2(tlvs) => metadata = tlvs.clone(),
+            NshAttr::Unknown { .. } => return false,
+        }
+    }
+    // Length in 4-byte words, 6 bits of it.
+    let len = 8 + metadata.len();
+    if len & 3 != 0 || len / 4 > 0x3f {
+        return false;
+    }
+    let word0 = (u16::from(base.flags) << 12 & 0x3000)
+        | (u16::from(base.ttl) << 6 & 0x0fc0)
+        | (len / 4) as u16;
+    packet.push_front(len);
+    let d = packet.data_mut();
+    d[0..2].copy_from_slice(&word0.to_be_bytes());
+    d[2] = base.mdtype;
+    d[3] = np;
+    d[4..8].copy_from_slice(&base.path_hdr.to_be_bytes());
+    d[8..len].copy_from_slice(&metadata);
+    md.packet_type = (1 << 16) | u32::from(ETH_TYPE_NSH);
+    true
+}
+
+/// Pops the NSH header of an NSH packet without Ethernet header (the
+/// kernel's `nsh_pop`); the packet's type becomes the header's next
+/// protocol (Ethernet for `TUN_P_ETHERNET`). False (drop) where the kernel
+/// fails.
+fn pop_nsh<B: PacketBuf>(packet: &mut B, md: &mut Flow) -> bool {
+    if l3_ethertype(md) != Some(ETH_TYPE_NSH) {
+        return false;
+    }
+    let d = packet.data();
+    if d.len() < 8 {
+        return false;
+    }
+    let len = usize::from(u16::from_be_bytes([d[0], d[1]]) & 0x3f) * 4;
+    let Some(&(_, inner)) = NSH_NEXT_PROTOCOLS.iter().find(|(np, _)| *np == d[3]) else {
+        return false;
+    };
+    if len < 8 || d.len() < len {
+        return false;
+    }
+    packet.pull_front(len);
+    md.packet_type = if inner == ETH_TYPE_TEB {
+        0
+    } else {
+        (1 << 16) | u32::from(inner)
+    };
+    true
+}
+
+/// Pushes a label after the Ethernet header and its VLAN tags, or in front
+/// of a packet without Ethernet header.
+fn push_mpls<B: PacketBuf>(packet: &mut B, md: &mut Flow, lse: MplsLse, ethertype: u16) {
+    if l3_ethertype(md).is_some() {
+        return push_mpls_front(packet, md, lse, ethertype);
+    }
+    let Some(at) = Layers::parse(packet.data()).ethertype_at else {
         return;
     };
     packet.push_front(4);
@@ -371,8 +482,30 @@ fn push_mpls<B: PacketBuf>(packet: &mut B, lse: MplsLse, ethertype: u16) {
     d[at + 2..at + 6].copy_from_slice(&lse.0.to_be_bytes());
 }
 
-fn pop_mpls<B: PacketBuf>(packet: &mut B, ethertype: u16) {
-    let l = packet.layers();
+/// Pushes a label in front of the packet, which is then an MPLS packet
+/// without Ethernet header.
+fn push_mpls_front<B: PacketBuf>(packet: &mut B, md: &mut Flow, lse: MplsLse, ethertype: u16) {
+    packet.push_front(4);
+    packet.data_mut()[..4].copy_from_slice(&lse.0.to_be_bytes());
+    md.packet_type = (1 << 16) | u32::from(ethertype);
+}
+
+/// Pops the outermost label. From a packet without Ethernet header, the
+/// packet's type becomes `ethertype`, or Ethernet for `ETH_TYPE_TEB` (the
+/// kernel's pop_mpls, OVS's).
+fn pop_mpls<B: PacketBuf>(packet: &mut B, md: &mut Flow, ethertype: u16) {
+    if let Some(ty) = l3_ethertype(md) {
+        if (ty == ETH_TYPE_MPLS || ty == ETH_TYPE_MPLS_MCAST) && packet.data().len() >= 4 {
+            packet.pull_front(4);
+            md.packet_type = if ethertype == ETH_TYPE_TEB {
+                0
+            } else {
+                (1 << 16) | u32::from(ethertype)
+            };
+        }
+        return;
+    }
+    let l = Layers::parse(packet.data());
     let (Some(at), Some(mpls)) = (l.ethertype_at, l.mpls_at) else {
         return;
     };
@@ -825,7 +958,7 @@ fn set_nd<B: PacketBuf>(packet: &mut B, k: &crate::key::NdKey, m: Option<&KeyAtt
 
 /// The first action (searching nested lists too) that [`execute`] does not
 /// implement itself and so leaves to [`Sink::other`] or [`Sink::meter`]:
-/// connection tracking, meters, NSH push/pop, tunnel push/pop, `lb_output`,
+/// connection tracking, meters, tunnel push/pop, `lb_output`,
 /// `psample`, and sets of
 /// fields it does not edit (tunnel, NSH, conntrack tuples...). A datapath
 /// without those features rejects such actions (`EOPNOTSUPP`) rather than
@@ -833,9 +966,7 @@ fn set_nd<B: PacketBuf>(packet: &mut B, k: &crate::key::NdKey, m: Option<&KeyAtt
 pub fn first_unsupported(actions: &[Action]) -> Option<&Action> {
     for a in actions {
         let nested = match a {
-            Action::PushNsh(_)
-            | Action::PopNsh
-            | Action::TunnelPush(_)
+            Action::TunnelPush(_)
             | Action::TunnelPop(_)
             | Action::LbOutput(_)
             | Action::Psample { .. }

@@ -144,6 +144,7 @@ impl DpEntry {
             self.user_features.store(f, Ordering::Relaxed);
         }
         if let Some(n) = a.u32(OVS_DP_ATTR_MASKS_CACHE_SIZE) {
+            // Not a power of two: ovs_flow_tbl_masks_cache_resize's EINVAL.
             if n > MAX_MASKS_CACHE || (n != 0 && !n.is_power_of_two()) {
                 return Err(Fail::msg(errno::EINVAL, "invalid masks cache size"));
             }
@@ -278,6 +279,14 @@ impl State {
 /// Handles an `ovs_datapath` request.
 pub fn handle(state: &Arc<State>, conn: &Arc<Conn>, req: &Req<'_>) -> Handled {
     let (ifindex, a) = req.ovs(policy::DATAPATH)?;
+    // The kernel's policy gives the masks cache size a range
+    // (NLA_POLICY_RANGE, 0 to MAX_MASKS_CACHE), checked with the other
+    // attributes before any command runs: ERANGE, whatever the command.
+    if a.u32(OVS_DP_ATTR_MASKS_CACHE_SIZE)
+        .is_some_and(|n| n > MAX_MASKS_CACHE)
+    {
+        return Err(Fail::msg(errno::ERANGE, "integer out of range"));
+    }
     let (seq, pid) = (req.hdr.seq, conn.pid());
     match req.cmd {
         OVS_DP_CMD_NEW => {

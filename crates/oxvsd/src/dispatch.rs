@@ -21,7 +21,9 @@ use nl::policy::{Attrs, Policy};
 
 use crate::conn::Conn;
 use crate::dump::Dump;
-use crate::families::{FamilyDef, FAM_CT_LIMIT, FAM_DP, FAM_FLOW, FAM_PACKET, FAM_VPORT};
+use crate::families::{
+    FamilyDef, FAM_CT_LIMIT, FAM_DP, FAM_FLOW, FAM_METER, FAM_PACKET, FAM_VPORT,
+};
 use crate::server::State;
 
 /// What a request produced, ready to send.
@@ -181,6 +183,7 @@ fn route(state: &Arc<State>, conn: &Arc<Conn>, m: &Message<'_>) -> Handled {
         FAM_FLOW => crate::flow::handle(state, conn, &req),
         FAM_PACKET => crate::packet::handle(state, conn, &req),
         FAM_CT_LIMIT => crate::ct_limit::handle(state, conn, &req),
+        FAM_METER => crate::meter::handle(state, conn, &req),
         _ => Err(Fail::new(errno::ENOENT)),
     }
 }

@@ -20,6 +20,8 @@ pub const FAM_FLOW: u16 = 0x23;
 pub const FAM_PACKET: u16 = 0x24;
 /// `ovs_ct_limit`'s id.
 pub const FAM_CT_LIMIT: u16 = 0x25;
+/// `ovs_meter`'s id.
+pub const FAM_METER: u16 = 0x26;
 
 /// The `ovs_datapath` group (datapath notifications).
 pub const GROUP_DP: u32 = 33;
@@ -29,6 +31,8 @@ pub const GROUP_VPORT: u32 = 34;
 pub const GROUP_FLOW: u32 = 35;
 /// The `ovs_ct_limit` group (the kernel's sends nothing on it either).
 pub const GROUP_CT_LIMIT: u32 = 36;
+/// The `ovs_meter` group (never notified, as the kernel's).
+pub const GROUP_METER: u32 = 37;
 /// `nlctrl`'s `notify` group (the kernel's number).
 pub const GROUP_CTRL_NOTIFY: u32 = 0x10;
 
@@ -50,7 +54,7 @@ pub struct FamilyDef {
 }
 
 /// Every family, `nlctrl` first, as `CTRL_CMD_GETFAMILY` reports them.
-pub const FAMILIES: [FamilyDef; 6] = [
+pub const FAMILIES: [FamilyDef; 7] = [
     FamilyDef {
         name: "nlctrl",
         id: GENL_ID_CTRL,
@@ -98,6 +102,14 @@ pub const FAMILIES: [FamilyDef; 6] = [
         hdrsize: OVS_HEADER_LEN as u32,
         maxattr: dpif_netlink::ct_limit::OVS_CT_LIMIT_ATTR_ZONE_LIMIT as u32,
         group: Some((dpif_netlink::ct_limit::OVS_CT_LIMIT_MCGROUP, GROUP_CT_LIMIT)),
+    },
+    FamilyDef {
+        name: OVS_METER_FAMILY,
+        id: FAM_METER,
+        version: OVS_METER_VERSION as u32,
+        hdrsize: OVS_HEADER_LEN as u32,
+        maxattr: OVS_METER_ATTR_PAD as u32,
+        group: Some((OVS_METER_MCGROUP, GROUP_METER)),
     },
 ];
 

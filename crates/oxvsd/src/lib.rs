@@ -16,6 +16,8 @@
 //! - `ovs_datapath` ([`datapath`]), `ovs_vport` ([`vport`]), `ovs_flow`
 //!   ([`flow`]) and `ovs_packet` ([`packet`]) requests, with the kernel's
 //!   attribute policies ([`policy`]), errnos and notifications;
+//! - `ovs_meter` requests, answered for meter tables with no room
+//!   ([`meter`]);
 //! - upcalls to the port ids ports and datapaths name ([`upcall`]);
 //! - connection tracking: ctnetlink and cttimeout ([`netfilter`]),
 //!   `ovs_ct_limit` ([`ct_limit`]), tracker settings as datapath
@@ -60,6 +62,7 @@ pub mod flow;
 pub mod fuzzing;
 pub mod learn;
 pub mod linkwatch;
+pub mod meter;
 pub mod netfilter;
 pub mod packet;
 pub mod policy;

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use dpif::{Execute, Op, Provider};
 use dpif_netlink::abi::*;
 use nl::errno;
+use odp::key::KeyAttr;
 use odp::nl::Mode;
 
 use crate::conn::Conn;
 use crate::dispatch::{Fail, Handled, Outcome, Req};
-use crate::flow::{key_of, unsupported_as_einval};
+use crate::flow::unsupported_as_einval;
 use crate::policy;
 use crate::server::State;
 
@@ -27,7 +28,7 @@ pub fn handle(state: &Arc<State>, _conn: &Arc<Conn>, req: &Req<'_>) -> Handled {
     ) else {
         return Err(Fail::new(errno::EINVAL));
     };
-    let metadata = key_of(key)?;
+    let metadata = metadata_of(key)?;
     let actions = odp::nl::action::decode_actions(actions, Mode::Strict)
         .map_err(|e| Fail::msg(errno::EINVAL, format!("invalid actions: {e:?}")))?;
     let d = state.find_dp(ifindex, None)?;
@@ -43,4 +44,30 @@ pub fn handle(state: &Arc<State>, _conn: &Arc<Conn>, req: &Req<'_>) -> Handled {
         Some(Err(e)) => Err(unsupported_as_einval(e)),
         None => Err(Fail::new(errno::EIO)),
     }
+}
+
+/// The key of an execute, read as the kernel's
+/// `ovs_flow_key_extract_userspace` reads it: for its metadata only. The
+/// attributes must be well framed, of known types and lengths, and not
+/// repeated (`parse_flow_nlattrs`), but none calls for another: the flow
+/// comes from the packet, so a packet without Ethernet header comes with
+/// an `ETHERTYPE` and nothing of its IP header (as Open vSwitch sends it).
+/// Conntrack attributes are unknown, as to a kernel without conntrack.
+fn metadata_of(b: &[u8]) -> Result<Vec<KeyAttr>, Fail> {
+    let invalid = |e: String| Fail::msg(errno::EINVAL, format!("invalid flow key: {e}"));
+    let mut seen = 0u64;
+    let mut out = Vec::new();
+    for a in nl::AttrIter::new(b) {
+        let a = a.map_err(|e| invalid(format!("{e:?}")))?;
+        let ty = a.ty & nl::NLA_TYPE_MASK;
+        let bit = 1u64.checked_shl(u32::from(ty)).unwrap_or(0);
+        if seen & bit != 0 {
+            return Err(invalid(format!("duplicate attribute {ty}")));
+        }
+        seen |= bit;
+        let k = odp::nl::key::decode_attr(ty, a.payload, Mode::Strict)
+            .map_err(|e| invalid(format!("{e:?}")))?;
+        out.push(k);
+    }
+    Ok(out)
 }

@@ -89,6 +89,26 @@ pub const PACKET: Policy = &[
     (OVS_PACKET_ATTR_HASH, Kind::U64),
 ];
 
+/// `ovs_meter` requests (`meter_policy` of `net/openvswitch/meter.c`).
+pub const METER: Policy = &[
+    (OVS_METER_ATTR_ID, Kind::U32),
+    (OVS_METER_ATTR_KBPS, Kind::Flag),
+    (OVS_METER_ATTR_STATS, Kind::Exact(16)),
+    (OVS_METER_ATTR_BANDS, Kind::Nested),
+    (OVS_METER_ATTR_USED, Kind::U64),
+    (OVS_METER_ATTR_CLEAR, Kind::Flag),
+    (OVS_METER_ATTR_MAX_METERS, Kind::U32),
+    (OVS_METER_ATTR_MAX_BANDS, Kind::U32),
+];
+
+/// One band of an `ovs_meter` request (`band_policy`).
+pub const METER_BAND: Policy = &[
+    (OVS_BAND_ATTR_TYPE, Kind::U32),
+    (OVS_BAND_ATTR_RATE, Kind::U32),
+    (OVS_BAND_ATTR_BURST, Kind::U32),
+    (OVS_BAND_ATTR_STATS, Kind::Exact(16)),
+];
+
 /// `nlctrl` `CTRL_CMD_GETFAMILY`.
 pub const CTRL: Policy = &[
     (CTRL_ATTR_FAMILY_ID, Kind::U16),

@@ -16,8 +16,13 @@ use dpif_netlink::abi::*;
 use dpif_tests::packet::{udp4, MAC_A, MAC_B};
 use nl::daemon;
 use nl::msg::{Header, NLM_F_CAPPED};
+use odp::abi::{
+    OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV4, OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV6, OVS_KEY_ATTR_ETHERNET,
+    OVS_KEY_ATTR_ETHERTYPE, OVS_KEY_ATTR_IN_PORT, OVS_KEY_ATTR_IPV6, OVS_KEY_ATTR_ND_EXTENSIONS,
+    OVS_KEY_ATTR_PACKET_TYPE, OVS_KEY_ATTR_PRIORITY, OVS_KEY_ATTR_SKB_MARK,
+};
 use odp::key::PortNo;
-use oxvsd::families::{FAM_DP, FAM_FLOW, FAM_PACKET, FAM_VPORT, GROUP_VPORT};
+use oxvsd::families::{FAM_DP, FAM_FLOW, FAM_METER, FAM_PACKET, FAM_VPORT, GROUP_VPORT};
 
 const REQ_ACK: u16 = NLM_F_REQUEST | NLM_F_ACK;
 
@@ -221,6 +226,7 @@ fn families_are_looked_up_and_dumped_as_nlctrl_answers() {
         (OVS_FLOW_FAMILY, Some(OVS_FLOW_MCGROUP)),
         (OVS_PACKET_FAMILY, None),
         ("ovs_ct_limit", Some("ovs_ct_limit")),
+        (OVS_METER_FAMILY, Some(OVS_METER_MCGROUP)),
         ("nlctrl", Some("notify")),
     ] {
         let a = attrs(|w| w.put_string(CTRL_ATTR_FAMILY_NAME, name));
@@ -242,7 +248,7 @@ fn families_are_looked_up_and_dumped_as_nlctrl_answers() {
         }
     }
     // Families the module does not have: ENOENT; no name nor id: EINVAL.
-    for name in ["ovs_meter", "ethtool", "nl80211"] {
+    for name in ["ethtool", "nl80211"] {
         let a = attrs(|w| w.put_string(CTRL_ATTR_FAMILY_NAME, name));
         assert_eq!(
             errno_of(
@@ -273,7 +279,7 @@ fn families_are_looked_up_and_dumped_as_nlctrl_answers() {
         .iter()
         .map(|m| nl::genl::Family::parse(&m[20..]).unwrap().name)
         .collect();
-    assert_eq!(names.len(), 6, "{names:?}");
+    assert_eq!(names.len(), 7, "{names:?}");
     assert_eq!(Header::parse(r.last().unwrap()).unwrap().ty, NLMSG_DONE);
 }
 
@@ -459,8 +465,18 @@ fn user_features_masks_cache_and_per_cpu_ids_as_the_kernel_checks_them() {
         attr(&m, OVS_DP_ATTR_USER_FEATURES).unwrap(),
         f.to_ne_bytes()
     );
-    // The masks cache: 0 or a power of two up to 4096.
-    for (n, e) in [(100u32, 22), (8192, 22), (512, 0), (0, 0)] {
+    // The masks cache: 0 or a power of two up to 4096; above 4096 the
+    // policy's range fails first (ERANGE, as ovs-dpctl cache-set-size shows
+    // it: "Numerical result out of range").
+    for (n, e) in [
+        (100u32, 22),
+        (8192, 34),
+        (4097, 34),
+        (80000, 34),
+        (4096, 0),
+        (512, 0),
+        (0, 0),
+    ] {
         assert_eq!(
             dp_set(
                 &mut s,
@@ -769,6 +785,367 @@ fn unsupported_features_answer_as_an_older_kernel() {
             &genl(FAM_FLOW, REQ_ACK, 8, OVS_FLOW_CMD_GET, Some(ifindex), &a)
         ),
         22
+    );
+}
+
+/// An `ovs_meter` request of `cmd` on datapath `ifindex`.
+fn meter_req(seq: u32, cmd: u8, ifindex: i32, a: &[u8]) -> Vec<u8> {
+    genl(FAM_METER, REQ_ACK, seq, cmd, Some(ifindex), a)
+}
+
+/// One drop band of `rate`, as ovs-vswitchd sets meters.
+fn meter_attrs(id: Option<u32>, bands: &[(u32, u32)]) -> Vec<u8> {
+    attrs(|w| {
+        if let Some(id) = id {
+            w.put_u32(OVS_METER_ATTR_ID, id);
+        }
+        w.put_flag(OVS_METER_ATTR_KBPS);
+        let n = w.begin_nested(OVS_METER_ATTR_BANDS);
+        for &(rate, burst) in bands {
+            let b = w.begin_nested(0);
+            w.put_u32(OVS_BAND_ATTR_TYPE, OVS_METER_BAND_TYPE_DROP);
+            w.put_u32(OVS_BAND_ATTR_RATE, rate);
+            w.put_u32(OVS_BAND_ATTR_BURST, burst);
+            w.end_nested(b);
+        }
+        w.end_nested(n);
+    })
+}
+
+#[test]
+fn meter_tables_have_no_room() {
+    // The family exists (a kernel without it makes ovs-vswitchd report
+    // "does not support meters" on its console at start), but a meter
+    // never fits: ovs-vswitchd's probe (set two, read them back) fails and
+    // it uses no meters.
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let ifindex = dp_new(&mut s, &dp_name(), None).unwrap();
+    let r = s.transact(&meter_req(1, OVS_METER_CMD_FEATURES, ifindex, &[]));
+    assert_eq!(err_of(r.last().unwrap()), Some(0));
+    assert_eq!(r[0][16], OVS_METER_CMD_FEATURES);
+    assert_eq!(
+        i32::from_ne_bytes(r[0][20..24].try_into().unwrap()),
+        ifindex
+    );
+    let max = attr(&r[0], OVS_METER_ATTR_MAX_METERS).unwrap();
+    assert_eq!(u32::from_ne_bytes(max[..4].try_into().unwrap()), 0);
+    let bands = attr(&r[0], OVS_METER_ATTR_MAX_BANDS).unwrap();
+    assert_eq!(u32::from_ne_bytes(bands[..4].try_into().unwrap()), 1);
+    // Set: checked as the kernel checks a meter, then the table is full.
+    let ok = meter_attrs(Some(54545401), &[(1, 0)]);
+    assert_eq!(
+        errno_of(&mut s, &meter_req(2, OVS_METER_CMD_SET, ifindex, &ok)),
+        27
+    );
+    // An empty band list is a valid meter (that never drops).
+    let no_bands = meter_attrs(Some(2), &[]);
+    assert_eq!(
+        errno_of(&mut s, &meter_req(2, OVS_METER_CMD_SET, ifindex, &no_bands)),
+        27
+    );
+    for (i, bad) in [
+        meter_attrs(None, &[(1, 0)]),
+        meter_attrs(Some(1), &[(1, 0), (2, 0)]),
+        meter_attrs(Some(1), &[(0, 0)]),
+        attrs(|w| w.put_u32(OVS_METER_ATTR_ID, 1)),
+    ]
+    .iter()
+    .enumerate()
+    {
+        assert_eq!(
+            errno_of(&mut s, &meter_req(3, OVS_METER_CMD_SET, ifindex, bad)),
+            22,
+            "bad meter {i}"
+        );
+    }
+    assert_eq!(
+        errno_of(
+            &mut s,
+            &meter_req(4, OVS_METER_CMD_SET, ifindex + 1000, &ok)
+        ),
+        19
+    );
+    // Get: no such meter; del: nothing deleted, a reply without stats.
+    let id = attrs(|w| w.put_u32(OVS_METER_ATTR_ID, 54545401));
+    assert_eq!(
+        errno_of(&mut s, &meter_req(5, OVS_METER_CMD_GET, ifindex, &id)),
+        2
+    );
+    let r = s.transact(&meter_req(6, OVS_METER_CMD_DEL, ifindex, &id));
+    assert_eq!(r.len(), 2);
+    assert_eq!(err_of(&r[1]), Some(0));
+    assert_eq!(r[0][16], OVS_METER_CMD_DEL);
+    assert!(reply_attrs(&r[0]).is_empty());
+    assert_eq!(
+        errno_of(&mut s, &meter_req(7, OVS_METER_CMD_GET, ifindex, &[])),
+        22
+    );
+    assert_eq!(
+        errno_of(
+            &mut s,
+            &meter_req(8, OVS_METER_CMD_FEATURES, ifindex + 1000, &[])
+        ),
+        19
+    );
+    // The meter action stays refused in flows (EINVAL, as for a kernel
+    // without meters).
+    let p = dummy_port(&mut s, ifindex, "pm1", &[0]);
+    let key = format!("in_port({p}),eth(),eth_type(0x0800),ipv4(src=10.0.0.1,dst=10.0.0.2,proto=17,tos=0,ttl=64,frag=no),udp(src=1,dst=2)");
+    assert_eq!(flow_put(&mut s, ifindex, &key, "meter(0),1"), 22);
+}
+
+/// An execute of `packet` with a key given as raw attributes.
+fn execute_raw(s: &mut Raw, ifindex: i32, packet: &[u8], key: &[u8], actions: &str) -> i32 {
+    let acts = odp::text::action::parse_actions(actions).unwrap();
+    let a = attrs(|w| {
+        w.put(OVS_PACKET_ATTR_PACKET, packet);
+        w.put(OVS_PACKET_ATTR_KEY, key);
+        w.put(
+            OVS_PACKET_ATTR_ACTIONS,
+            &odp::nl::action::encode_actions(&acts).unwrap(),
+        );
+    });
+    errno_of(
+        s,
+        &genl(
+            FAM_PACKET,
+            REQ_ACK,
+            9,
+            OVS_PACKET_CMD_EXECUTE,
+            Some(ifindex),
+            &a,
+        ),
+    )
+}
+
+#[test]
+fn execute_key_gives_metadata_only_as_the_kernel_reads_it() {
+    // A packet without Ethernet header comes with its EtherType and no
+    // eth() nor ipv4() attribute, as ovs-vswitchd sends one after a
+    // decap(): the kernel takes the key's metadata and extracts the rest
+    // from the packet (ovs_flow_key_extract_userspace).
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let dp = dp_name();
+    let ifindex = dp_new(&mut s, &dp, None).unwrap();
+    let p1 = dummy_port(&mut s, ifindex, "px1", &[0]);
+    let p2 = dummy_port(&mut s, ifindex, "px2", &[0]);
+    let frame = udp4(MAC_A, MAC_B, [10, 0, 0, 1], [10, 0, 0, 2], 1, 2, 10);
+    let ip = &frame[14..];
+    let key = attrs(|w| {
+        w.put_u32(OVS_KEY_ATTR_PRIORITY, 0);
+        w.put_u32(OVS_KEY_ATTR_SKB_MARK, 0);
+        w.put_u32(OVS_KEY_ATTR_IN_PORT, p1);
+        w.put_u16_be(OVS_KEY_ATTR_ETHERTYPE, 0x0800);
+    });
+    let push = format!("push_eth(src=02:00:00:00:00:0a,dst=02:00:00:00:00:0b),{p2}");
+    assert_eq!(execute_raw(&mut s, ifindex, ip, &key, &push), 0);
+    let out = d.take_output(&dp, PortNo(p2), 1, Duration::from_secs(5));
+    assert_eq!(out, vec![frame.clone()]);
+    // The EtherType is the packet's type: an MPLS packet without Ethernet
+    // header (label 2, bottom of stack) has its label popped.
+    let mut mpls = vec![0, 0, 0x21, 0x40];
+    mpls.extend_from_slice(ip);
+    let key = attrs(|w| {
+        w.put_u32(OVS_KEY_ATTR_IN_PORT, p1);
+        w.put_u16_be(OVS_KEY_ATTR_ETHERTYPE, 0x8847);
+    });
+    let pop = format!("pop_mpls(eth_type=0x800),{push}");
+    assert_eq!(execute_raw(&mut s, ifindex, &mpls, &key, &pop), 0);
+    let out = d.take_output(&dp, PortNo(p2), 1, Duration::from_secs(5));
+    assert_eq!(out, vec![frame.clone()]);
+    // An Ethernet packet whose key has eth_type(0x0800) but no ipv4():
+    // accepted too (a flow key like this one would be EINVAL).
+    let key = attrs(|w| {
+        w.put_u32(OVS_KEY_ATTR_IN_PORT, p1);
+        let e = w.put_zeroed(OVS_KEY_ATTR_ETHERNET, 12);
+        e.copy_from_slice(&frame[..12]);
+        w.put_u16_be(OVS_KEY_ATTR_ETHERTYPE, 0x0800);
+    });
+    assert_eq!(
+        execute_raw(&mut s, ifindex, &frame, &key, &p2.to_string()),
+        0
+    );
+    let out = d.take_output(&dp, PortNo(p2), 1, Duration::from_secs(5));
+    assert_eq!(out, vec![frame.clone()]);
+    // What the kernel's parse_flow_nlattrs refuses still is: a repeated
+    // attribute, a wrong length.
+    for bad in [
+        attrs(|w| {
+            w.put_u32(OVS_KEY_ATTR_IN_PORT, p1);
+            w.put_u32(OVS_KEY_ATTR_IN_PORT, p1);
+        }),
+        attrs(|w| {
+            w.put_u32(OVS_KEY_ATTR_IN_PORT, p1);
+            w.put_u32(OVS_KEY_ATTR_ETHERTYPE, 0x0800);
+        }),
+    ] {
+        assert_eq!(
+            execute_raw(&mut s, ifindex, &frame, &bad, &p2.to_string()),
+            22
+        );
+    }
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    let s: String = s.chars().filter(|c| c.is_ascii_hexdigit()).collect();
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn zero_vlan_mask_under_a_tagged_key_is_accepted_as_the_kernel_does() {
+    // A flow ovs-vswitchd put in OVS's "802.1ad - vlan_limit" test, as
+    // captured: an 802.1ad-tagged IPv6 key whose mask has the TPID exact
+    // and a TCI of zeros under a non-empty ENCAP. The kernel checks the
+    // key's TCI in place of an all-zero mask attribute and accepts it.
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let ifindex = dp_new(&mut s, &dp_name(), None).unwrap();
+    dummy_port(&mut s, ifindex, "pv1", &[0]);
+    dummy_port(&mut s, ifindex, "pv2", &[0]);
+    let key = unhex(
+        "08001400 00000000 08001300 00000000 08000200 00000000 08000300 02000000
+         08000f00 00000000 10000400 b21cf6fb 52e33333 00000016 06000600 88a80000
+         06000500 1ffe0000 40000100 06000600 86dd0000 2c000800 00000000 00000000
+         00000000 00000000 ff020000 00000000 00000000 00000016 00000000 3a000100
+         06000c00 8f000000",
+    );
+    let mask = unhex(
+        "08000200 00000000 0c001000 05000400 00000000 08000f00 00000000 08001400
+         ffffffff 08001300 00000000 08000300 ffffffff 10000400 00000000 00000000
+         00000000 06000600 ffff0000 06000500 00000000 40000100 06000600 ffff0000
+         2c000800 00000000 00000000 00000000 00000000 00000000 00000000 00000000
+         00000000 00000000 000000ff 06000c00 00000000",
+    );
+    let put = |mask: &[u8]| {
+        let a = attrs(|w| {
+            w.put(OVS_FLOW_ATTR_KEY, &key);
+            w.put(OVS_FLOW_ATTR_MASK, mask);
+            w.put(
+                OVS_FLOW_ATTR_ACTIONS,
+                &odp::nl::action::encode_actions(&odp::text::action::parse_actions("1").unwrap())
+                    .unwrap(),
+            );
+        });
+        genl(
+            FAM_FLOW,
+            REQ_ACK | NLM_F_CREATE,
+            10,
+            OVS_FLOW_CMD_NEW,
+            Some(ifindex),
+            &a,
+        )
+    };
+    assert_eq!(errno_of(&mut s, &put(&mask)), 0);
+    // The same with a zero TPID mask: refused, as by the kernel ("Must
+    // have an exact match on VLAN TPID").
+    let mut loose = mask.clone();
+    let at = loose
+        .windows(8)
+        .position(|w| w == [6, 0, 6, 0, 0xff, 0xff, 0, 0])
+        .unwrap();
+    loose[at + 4] = 0;
+    loose[at + 5] = 0;
+    assert_eq!(errno_of(&mut s, &put(&loose)), 22);
+}
+
+#[test]
+fn exact_flow_dumped_and_put_back_as_the_kernel_reports_it() {
+    // ovs-vswitchd puts a flow without mask (exact) for a packet from a
+    // port it does not know yet, later dumps it, and modifies it with the
+    // dumped key and mask: the mask must carry nothing (conntrack fields)
+    // that a key of this datapath cannot carry.
+    let d = Daemon::start();
+    let mut s = Raw::connect(&d.path);
+    let ifindex = dp_new(&mut s, &dp_name(), None).unwrap();
+    let p = dummy_port(&mut s, ifindex, "pe1", &[0]);
+    let (key, _) = odp::text::key::parse_match(&format!(
+        "recirc_id(0),dp_hash(0),skb_priority(0),in_port({p}),skb_mark(0),\
+         eth(src=56:6c:98:5c:c3:87,dst=33:33:ff:5c:c3:87),eth_type(0x86dd),\
+         ipv6(src=::,dst=ff02::1:ff5c:c387,label=0,proto=58,tclass=0,hlimit=255,frag=no),\
+         icmpv6(type=135,code=0),nd(target=fe80::546c:98ff:fe5c:c387,sll=00:00:00:00:00:00,tll=00:00:00:00:00:00)"
+    ))
+    .unwrap();
+    let ufid = [0x5au8; 16];
+    let key_bytes = attrs(|w| odp::nl::key::emit_keys(&key, w));
+    // No mask; empty actions (a drop), as dpif-netlink sends them.
+    let a = attrs(|w| {
+        w.put(OVS_FLOW_ATTR_KEY, &key_bytes);
+        w.put(OVS_FLOW_ATTR_ACTIONS, &[]);
+        w.put(OVS_FLOW_ATTR_UFID, &ufid);
+    });
+    assert_eq!(
+        errno_of(
+            &mut s,
+            &genl(
+                FAM_FLOW,
+                REQ_ACK | NLM_F_CREATE,
+                11,
+                OVS_FLOW_CMD_NEW,
+                Some(ifindex),
+                &a
+            )
+        ),
+        0
+    );
+    let get = attrs(|w| w.put(OVS_FLOW_ATTR_UFID, &ufid));
+    let r = s.transact(&genl(
+        FAM_FLOW,
+        REQ_ACK,
+        12,
+        OVS_FLOW_CMD_GET,
+        Some(ifindex),
+        &get,
+    ));
+    assert_eq!(err_of(r.last().unwrap()), Some(0));
+    let dumped_key = attr(&r[0], OVS_FLOW_ATTR_KEY).unwrap();
+    let dumped_mask = attr(&r[0], OVS_FLOW_ATTR_MASK).unwrap();
+    let types: Vec<u16> = nl::AttrIter::new(&dumped_mask)
+        .map(|a| a.unwrap().ty)
+        .collect();
+    // What the kernel never reports is not in the mask; conntrack fields
+    // are (the kernel's flow key holds them), each with its key attribute.
+    for t in [
+        OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV4,
+        OVS_KEY_ATTR_CT_ORIG_TUPLE_IPV6,
+        OVS_KEY_ATTR_PACKET_TYPE,
+        OVS_KEY_ATTR_ND_EXTENSIONS,
+    ] {
+        assert!(!types.contains(&t), "mask attribute {t} in {types:?}");
+    }
+    let key_types: Vec<u16> = nl::AttrIter::new(&dumped_key)
+        .map(|a| a.unwrap().ty)
+        .collect();
+    for t in &types {
+        if *t != odp::abi::OVS_KEY_ATTR_TUNNEL {
+            assert!(
+                key_types.contains(t),
+                "mask attribute {t} without key: {key_types:?}"
+            );
+        }
+    }
+    assert!(types.contains(&OVS_KEY_ATTR_IPV6), "{types:?}");
+    // Put back with new actions, as the revalidator does.
+    let acts = odp::text::action::parse_actions(&p.to_string()).unwrap();
+    let a = attrs(|w| {
+        w.put(OVS_FLOW_ATTR_KEY, &dumped_key);
+        w.put(OVS_FLOW_ATTR_MASK, &dumped_mask);
+        w.put(
+            OVS_FLOW_ATTR_ACTIONS,
+            &odp::nl::action::encode_actions(&acts).unwrap(),
+        );
+        w.put(OVS_FLOW_ATTR_UFID, &ufid);
+    });
+    assert_eq!(
+        errno_of(
+            &mut s,
+            &genl(FAM_FLOW, REQ_ACK, 13, OVS_FLOW_CMD_SET, Some(ifindex), &a)
+        ),
+        0
     );
 }
 

@@ -259,6 +259,16 @@ fn unexpected_attribute_is_too_much() {
 }
 
 #[test]
+fn igmp_needs_no_l4_attribute() {
+    // As OVS 3.1's odp_flow_key_to_flow: no IGMP attribute exists, so an
+    // IPv4 key of protocol 2 is complete without one.
+    let key = with(prefix(), vec![KeyAttr::Ethertype(0x0800), ipv4(2, 0)]);
+    let (f, fit) = key_to_flow(&key).unwrap();
+    assert_eq!(fit, Fitness::Perfect);
+    assert_eq!(f.nw_proto, 2);
+}
+
+#[test]
 fn missing_l4_is_too_little() {
     let key = with(prefix(), vec![KeyAttr::Ethertype(0x0800), ipv4(6, 0)]);
     assert_eq!(key_to_flow(&key).unwrap().1, Fitness::TooLittle);

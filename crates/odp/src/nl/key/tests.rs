@@ -500,6 +500,55 @@ fn encap_mask_needs_exact_tpid_and_cfi() {
     assert_eq!((e.kind, e.path), (MaskNotAllowed, vec![OVS_KEY_ATTR_ENCAP]));
     let e = decode_mask(&mask(0xffff, [0x0f, 0xff]), &key, Mode::Strict).unwrap_err();
     assert_eq!(e.kind, MaskNotAllowed);
+    // A TCI mask of zeros is not an entry of the kernel's table: the key's
+    // TCI (with the CFI bit) is checked in its place, and passes. A TPID
+    // mask of zeros falls back to a key EtherType and fails.
+    assert!(decode_mask(&mask(0xffff, [0, 0]), &key, Mode::Strict).is_ok());
+    let e = decode_mask(&mask(0, [0x1f, 0xff]), &key, Mode::Strict).unwrap_err();
+    assert_eq!((e.kind, e.path), (MaskNotAllowed, vec![OVS_KEY_ATTR_ENCAP]));
+}
+
+#[test]
+fn zero_inner_tci_mask_stands_for_the_outer_mask_or_the_key() {
+    // 802.1ad outside, 802.1Q inside (as ovs-vswitchd puts QinQ flows).
+    let key = strict(&cat(&[
+        eth(),
+        ethertype(0x88a8),
+        a(OVS_KEY_ATTR_VLAN, &[0x1f, 0xfe]),
+        a(
+            OVS_KEY_ATTR_ENCAP,
+            &cat(&[
+                ethertype(0x8100),
+                a(OVS_KEY_ATTR_VLAN, &[0x10, 0x64]),
+                a(OVS_KEY_ATTR_ENCAP, &ethertype(0x1234)),
+            ]),
+        ),
+    ]))
+    .unwrap();
+    let mask = |outer: [u8; 2], inner: [u8; 2]| {
+        cat(&[
+            ethertype(0xffff),
+            a(OVS_KEY_ATTR_VLAN, &outer),
+            a(
+                OVS_KEY_ATTR_ENCAP,
+                &cat(&[
+                    ethertype(0xffff),
+                    a(OVS_KEY_ATTR_VLAN, &inner),
+                    a(OVS_KEY_ATTR_ENCAP, &ethertype(0xffff)),
+                ]),
+            ),
+        ])
+    };
+    assert!(decode_mask(&mask([0, 0], [0, 0]), &key, Mode::Strict).is_ok());
+    assert!(decode_mask(&mask([0x10, 0], [0, 0]), &key, Mode::Strict).is_ok());
+    // A non-zero inner mask is checked as it is.
+    let e = decode_mask(&mask([0x10, 0], [0x0f, 0xff]), &key, Mode::Strict).unwrap_err();
+    assert_eq!(
+        (e.kind, e.path),
+        (MaskNotAllowed, vec![OVS_KEY_ATTR_ENCAP, OVS_KEY_ATTR_ENCAP])
+    );
+    let e = decode_mask(&mask([0x0f, 0xff], [0, 0]), &key, Mode::Strict).unwrap_err();
+    assert_eq!((e.kind, e.path), (MaskNotAllowed, vec![OVS_KEY_ATTR_ENCAP]));
 }
 
 // --- Tolerant mode

@@ -93,6 +93,26 @@ impl Facts {
     }
 }
 
+/// The TCI of a key's innermost VLAN tag: the last `VLAN` attribute the
+/// kernel's `parse_vlan_from_nlattrs` reads, following `ENCAP`s while the
+/// tag is present; 0 without one.
+fn key_innermost_tci(key: &[KeyAttr]) -> u16 {
+    let mut level = key;
+    let mut tci = 0;
+    for _ in 0..=MAX_ENCAP_DEPTH {
+        if !ethertype(level).is_some_and(is_vlan_tpid) {
+            break;
+        }
+        let Some(t) = vlan(level) else { break };
+        tci = t;
+        match encap(level) {
+            Some(inner) if t & VLAN_CFI != 0 => level = inner,
+            _ => break,
+        }
+    }
+    tci
+}
+
 /// Strict key rules; see [`super::decode_keys`].
 pub(super) fn key(attrs: &[KeyAttr]) -> Result<(), DecodeError> {
     let mut level = attrs;
@@ -304,6 +324,15 @@ pub(super) fn mask(mask: &[KeyAttr], key: &[KeyAttr]) -> Result<(), DecodeError>
     let mut kfacts = Facts::default();
     let mut mfacts = Facts::default();
     let mut seen: Vec<(usize, u16)> = Vec::new();
+    // The kernel checks a mask ENCAP's TCI in the attribute table it
+    // filled with the key's attributes first, level by level: a mask
+    // attribute that is all zeros does not replace an entry
+    // (`__parse_flow_nlattrs` skips it), so a zero TCI mask is checked
+    // (and used) as the last non-zero mask TCI above it, or else as the
+    // TCI of the key's innermost tag. The TPID falls back the same way,
+    // to a key EtherType, which is never exact (0xffff): no such fallback
+    // can pass, so only the mask's own TPID is looked at below.
+    let mut mask_tci = key_innermost_tci(key);
     loop {
         kfacts.absorb(klevel);
         mfacts.absorb(mlevel);
@@ -345,8 +374,10 @@ pub(super) fn mask(mask: &[KeyAttr], key: &[KeyAttr]) -> Result<(), DecodeError>
         // match the TPID exactly and the CFI bit.
         let ktci = vlan(klevel).unwrap_or(0);
         let exact_tpid = ethertype(mlevel) == Some(0xffff);
-        let mtci = vlan(mlevel).unwrap_or(0);
-        if ktci & VLAN_CFI == 0 || !exact_tpid || mtci & VLAN_CFI == 0 {
+        if let Some(t) = vlan(mlevel).filter(|&t| t != 0) {
+            mask_tci = t;
+        }
+        if ktci & VLAN_CFI == 0 || !exact_tpid || mask_tci & VLAN_CFI == 0 {
             return Err(at_depth(
                 err(DecodeErrorKind::MaskNotAllowed, OVS_KEY_ATTR_ENCAP),
                 depth,
