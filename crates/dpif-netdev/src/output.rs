@@ -23,7 +23,6 @@ use odp::flow::Flow;
 use odp::key::{PortNo, RecircId};
 
 use crate::dp::Shared;
-use crate::flowkey::FlowKey;
 use crate::port::Port;
 use crate::rng::Rng;
 
@@ -218,9 +217,6 @@ pub struct DpSink<'a> {
     pub tx: &'a mut TxPorts,
     /// Packets to recirculate.
     pub recirc: &'a mut Vec<Recirc>,
-    /// The key of the packet being executed, as received: the key of its
-    /// action upcalls.
-    pub orig: &'a FlowKey,
     /// The poll thread's random numbers (`sample` actions).
     pub rng: &'a mut Rng,
 }
@@ -258,9 +254,12 @@ impl Sink<Pkt> for DpSink<'_> {
         self.tx.push_copy(self.shared, port, &data[..len], vnet);
     }
 
-    fn userspace(&mut self, action: &Userspace, packet: &Pkt, _md: &Flow) {
+    fn userspace(&mut self, action: &Userspace, packet: &Pkt, md: &Flow) {
         if self.shared.listen().action {
-            let flow = self.orig.to_flow();
+            // The key as it is now, as the kernel's action upcalls carry it:
+            // the packet's headers after the actions so far, and its
+            // metadata (conntrack state included).
+            let flow = odp::extract::extract(packet.data(), md);
             self.shared.upcalls.queue(
                 UpcallKind::Action,
                 packet.data(),

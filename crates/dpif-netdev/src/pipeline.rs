@@ -357,7 +357,6 @@ impl Pipeline {
             shared,
             tx,
             recirc,
-            orig: keys[0].key(),
             rng,
         };
         execute(&mut sink, cfg.now, batch, n, keys, &found, md, spare);
@@ -568,7 +567,6 @@ fn execute<'k>(
         let mut keeps_offloads = None;
         let mut i = usize::from(g.first);
         for _ in 0..g.n {
-            sink.orig = keys[i].key();
             let pkt = &mut batch.packets_mut()[i];
             // Actions that rewrite headers would break a checksum left to
             // finish or a segment left to cut: finish those in software
@@ -638,12 +636,10 @@ pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[odp::act
     let mut tx = TxPorts::new(0);
     let mut rng = Rng::new(now_ms());
     let mut recirc = Vec::new();
-    let orig = FlowKey::new(&odp::extract::extract(packet, &md));
     let mut sink = DpSink {
         shared,
         tx: &mut tx,
         recirc: &mut recirc,
-        orig: &orig,
         rng: &mut rng,
     };
     let mut pkt = Pkt(netdev::Packet::from_slice(packet), None, 0);
@@ -656,7 +652,6 @@ pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[odp::act
         let pending = std::mem::take(sink.recirc);
         for (mut p, mut md) in pending {
             let flow = odp::extract::extract(p.0.data(), &md);
-            let key = FlowKey::new(&flow);
             match shared.lookup_control(&flow) {
                 Some(f) => {
                     f.stats().add(1, p.0.len() as u64, flow.tcp_flags, now_ms());
@@ -665,7 +660,6 @@ pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[odp::act
                         shared,
                         tx: sink.tx,
                         recirc: sink.recirc,
-                        orig: &key,
                         rng: sink.rng,
                     };
                     odp::execute::execute(&mut p, &mut md, &actions, &mut s, 0);
