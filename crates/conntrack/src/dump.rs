@@ -122,7 +122,8 @@ impl Conntrack {
     }
 
     /// Removes the connections `f` selects (all if `f` is empty, see
-    /// [`CtFlush`]), while forwarding goes on; returns how many.
+    /// [`CtFlush`]; a tuple selects the connection it belongs to in either
+    /// direction), while forwarding goes on; returns how many.
     pub fn flush(&self, f: &CtFlush) -> usize {
         if *f == CtFlush::default() {
             self.expects.clear();
@@ -132,7 +133,12 @@ impl Conntrack {
             if zone.is_some_and(|z| z != c.zone) {
                 return false;
             }
-            if f.orig.is_some_and(|t| t != dpif_tuple(&c.orig)) {
+            // As the kernel's lookup (and OVS's userspace conntrack), a
+            // tuple names its connection in either direction.
+            if f
+                .orig
+                .is_some_and(|t| t != dpif_tuple(&c.orig) && t != dpif_tuple(&c.reply))
+            {
                 return false;
             }
             if f.mark.is_some() || f.labels.is_some() {

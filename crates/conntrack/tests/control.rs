@@ -197,6 +197,24 @@ fn flush_by_each_selector() {
         }),
         1
     );
+    // The reply direction's tuple names the same connection (the
+    // kernel's ctnetlink delete looks either direction up).
+    exec(&ct, udp4(C, 3, S, 4, b""), &commit(), 0, 0);
+    let reply = conntrack::dump::dpif_tuple(&Tuple {
+        src: v4(S),
+        dst: v4(C),
+        src_port: 4,
+        dst_port: 3,
+        proto: 17,
+        v6: false,
+    });
+    assert_eq!(
+        ct.flush(&Flush {
+            orig: Some(reply),
+            ..Default::default()
+        }),
+        1
+    );
     exec(&ct, udp4(C, 3, S, 4, b""), &commit(), 0, 0);
     assert_eq!(ct.flush(&Flush::default()), 1);
     assert_eq!(ct.n_conns(), 0);
