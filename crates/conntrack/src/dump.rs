@@ -135,8 +135,7 @@ impl Conntrack {
             }
             // As the kernel's lookup (and OVS's userspace conntrack), a
             // tuple names its connection in either direction.
-            if f
-                .orig
+            if f.orig
                 .is_some_and(|t| t != dpif_tuple(&c.orig) && t != dpif_tuple(&c.reply))
             {
                 return false;

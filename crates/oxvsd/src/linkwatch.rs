@@ -1,6 +1,8 @@
 //! Ports whose network device disappears are removed, with an
 //! `OVS_VPORT_CMD_DEL` notification, as the kernel detaches a vport when
-//! its device is unregistered.
+//! its device is unregistered. Internal ports are not: as the kernel's
+//! internal devices, theirs live as long as the port does, also when moved
+//! to another network namespace (which looks like a removal from here).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,7 +40,7 @@ fn sweep(state: &State) {
             continue;
         };
         for p in ports {
-            let backed = matches!(p.port_type.as_str(), "system" | "internal" | "tap");
+            let backed = matches!(p.port_type.as_str(), "system" | "tap");
             if p.port_no.0 != 0 && backed && !device_exists(&p.name) {
                 log::info!(
                     "{}: device {} disappeared: removing port {}",

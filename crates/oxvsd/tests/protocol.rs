@@ -1345,6 +1345,27 @@ fn ports_follow_their_devices() {
         OVS_VPORT_TYPE_INTERNAL.to_ne_bytes()
     );
     while l.recv_within(Duration::from_millis(200)).is_some() {}
+    // Moved to another network namespace, an internal port's device stays
+    // the port's, as the kernel's internal devices do (OVS's system tests
+    // move internal ports into namespaces).
+    let ns = format!("oxns{tag}");
+    if !ip(&["netns", "add", &ns]) {
+        return;
+    }
+    let moved = ip(&["link", "set", "dev", &internal, "netns", &ns]);
+    let kept = l.recv_within(Duration::from_secs(1));
+    let r = s.transact(&genl(
+        FAM_VPORT,
+        REQ_ACK,
+        5,
+        OVS_VPORT_CMD_GET,
+        Some(ifindex),
+        &a,
+    ));
+    ip(&["netns", "del", &ns]);
+    assert!(moved);
+    assert!(kept.is_none(), "no notification for a moved internal port");
+    assert_eq!(Header::parse(&r[0]).unwrap().ty, FAM_VPORT, "port kept");
     // A netdev port on a veth: removed, and announced, when the device goes.
     let (va, vb) = (format!("oxa{tag}"), format!("oxb{tag}"));
     if !ip(&["link", "add", &va, "type", "veth", "peer", "name", &vb]) {
