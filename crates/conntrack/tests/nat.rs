@@ -293,3 +293,82 @@ fn ipv6_snat() {
     assert_eq!(&l3(&r)[24..40], &c6.to_be_bytes());
     assert!(checksums_ok(&r));
 }
+
+fn zone1(mut a: CtAction) -> (CtAction, u16) {
+    a.zone = 1;
+    (a, 1)
+}
+
+/// OVS's "SNAT with ct_mark change on reply": a reply translated back by
+/// `ct(nat)` goes through `ct(commit)` again in the same zone; the second
+/// `ct` finds the connection (its key says +trk in this zone, the tuple is
+/// inverted because NAT changed it) and sets the mark on it.
+#[test]
+fn commit_after_reverse_nat_finds_the_connection() {
+    let ct = Conntrack::default();
+    const N: [u8; 4] = [10, 1, 1, 240];
+    let (a, z) = zone1(snat(N, N, None));
+    let mut p = icmp4(C, S, 8, 0, 0x1234_0001, b"ping");
+    let mut m = md();
+    ct.execute(&mut p, &mut m, &a, z, 0);
+    assert_eq!(m.ct_state, TRK | NEW | SNAT);
+    let mut r = icmp4(S, N, 0, 0, 0x1234_0001, b"ping");
+    let mut m = md();
+    let (back, z) = zone1(nat_only());
+    ct.execute(&mut r, &mut m, &back, z, 0);
+    assert_eq!(m.ct_state, TRK | EST | RPL | DNAT);
+    let (mark, z) = zone1(CtAction {
+        commit: true,
+        mark: Some((1, u32::MAX)),
+        ..Default::default()
+    });
+    ct.execute(&mut r, &mut m, &mark, z, 0);
+    assert_eq!(m.ct_mark, 1);
+    assert_eq!(ct.n_conns(), 1);
+    let d = ct.dump_text(None, false, false, 0);
+    assert!(d.contains(",zone=1,mark=1"), "{d}");
+}
+
+/// OVS's "DNAT with additional SNAT": once a connection is committed with
+/// destination NAT, its source binding is set up as the identity (the
+/// kernel's `nf_nat_alloc_null_binding`), so a later `ct(commit,nat(src))`
+/// on it changes nothing.
+#[test]
+fn snat_after_dnat_commit_is_a_null_binding() {
+    let ct = Conntrack::default();
+    const VIP: [u8; 4] = [172, 1, 1, 2];
+    let dnat = CtAction {
+        commit: true,
+        nat: Some(NatAction {
+            kind: Some(Manip::Dst),
+            range: NatRange {
+                map_ips: true,
+                min_addr: v4(S),
+                max_addr: v4(S),
+                proto_specified: true,
+                min_port: 80,
+                max_port: 80,
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    };
+    let mut p = tcp4(C, 40000, VIP, 8080, 100, 0, SYN, b"");
+    let mut m = md();
+    ct.execute(&mut p, &mut m, &dnat, 0, 0);
+    // The identity source binding counts as source NAT done on the key
+    // (the kernel's `nf_ct_nat` reports both manips).
+    assert_eq!(m.ct_state, TRK | NEW | DNAT | SNAT);
+    assert_eq!(dst_of(&p), (S, 80));
+    let mut then = snat([10, 1, 1, 240], [10, 1, 1, 240], None);
+    then.mark = Some((0xac, u32::MAX));
+    ct.execute(&mut p, &mut m, &then, 0, 0);
+    assert_eq!(src_of(&p), (C, 40000), "no source NAT");
+    assert_eq!(dst_of(&p), (S, 80));
+    assert_eq!(m.ct_mark, 0xac);
+    let d = ct.dump_text(None, false, false, 0);
+    assert!(
+        d.contains("reply=(src=10.2.2.2,dst=10.1.1.1,sport=80,dport=40000)"),
+        "{d}"
+    );
+}

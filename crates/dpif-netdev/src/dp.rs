@@ -711,6 +711,27 @@ impl Datapath {
                 KeyAttr::SkbMark(v) => md.pkt_mark = *v,
                 KeyAttr::RecircId(v) => md.recirc_id = *v,
                 KeyAttr::DpHash(v) => md.dp_hash = *v,
+                // Conntrack metadata, as the kernel restores it
+                // (`ovs_ct_fill_key`'s fields): a packet that went through
+                // `ct` before its upcall finds its connection again.
+                KeyAttr::CtState(v) => md.ct_state = (*v & 0xff) as u8,
+                KeyAttr::CtZone(v) => md.ct_zone = *v,
+                KeyAttr::CtMark(v) => md.ct_mark = *v,
+                KeyAttr::CtLabels(v) => md.ct_label = u128::from_le_bytes(*v),
+                KeyAttr::CtOrigTupleIpv4(t) => {
+                    md.ct_nw_src = u32::from(t.src);
+                    md.ct_nw_dst = u32::from(t.dst);
+                    md.ct_nw_proto = t.proto;
+                    md.ct_tp_src = t.src_port;
+                    md.ct_tp_dst = t.dst_port;
+                }
+                KeyAttr::CtOrigTupleIpv6(t) => {
+                    md.ct_ipv6_src = u128::from(t.src);
+                    md.ct_ipv6_dst = u128::from(t.dst);
+                    md.ct_nw_proto = t.proto;
+                    md.ct_tp_src = t.src_port;
+                    md.ct_tp_dst = t.dst_port;
+                }
                 KeyAttr::Ethernet(_) => ethernet = true,
                 KeyAttr::Ethertype(t) => ethertype = Some(*t),
                 _ => {}

@@ -227,3 +227,58 @@ fn fragments_are_reassembled_for_conntrack_and_sent_out_as_they_came() {
     let dump = d.dpif.ct_dump(Some(1)).unwrap();
     assert_eq!(dump.entries.len(), 1);
 }
+
+/// The second pass of a packet whose recirculation missed: Open vSwitch
+/// executes it with the upcall's key as metadata, conntrack fields
+/// included, and the kernel finds the packet's connection from them
+/// (`ovs_ct_find_existing`). Here, OVS's "DNAT with additional SNAT": the
+/// connection committed with destination NAT is found again by the
+/// second `ct(commit,nat(src))`, which therefore translates nothing (the
+/// source binding is the identity) but sets the mark.
+#[test]
+fn an_executed_packet_keeps_its_connection_across_an_upcall() {
+    let d = Dp::new("up");
+    d.dpif.recv_set_mask(dpif::ListenMask::ALL).unwrap();
+    d.flow(
+        &format!("recirc_id(0),in_port(1),{IP}"),
+        "ct(commit,nat(dst=10.0.0.2:53)),recirc(0x7)",
+    );
+    let to_vip = udp4(A, B, [10, 0, 0, 1], [172, 1, 1, 2], 1000, 8053, 10);
+    let inp = d.dummy(1);
+    let inp = inp.as_any().downcast_ref::<DummyNetdev>().unwrap();
+    assert!(inp.inject(0, &to_vip).unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut up = None;
+    while up.is_none() && std::time::Instant::now() < deadline {
+        d.dpif.recv_wait(0, Some(Duration::from_millis(100)));
+        up = d.dpif.recv(0).unwrap();
+    }
+    let up = up.expect("the recirculated packet missed");
+    let (key, _) = odp::convert::key_to_flow(&up.key).unwrap();
+    assert_eq!(key.recirc_id, 7);
+    assert_eq!(key.ct_state, 0xe1, "new, trk, snat and dnat: {key:?}");
+    d.dpif
+        .execute(dpif::Execute {
+            packet: up.packet.clone(),
+            metadata: up.key.clone(),
+            actions: odp::text::action::parse_actions(
+                "ct(commit,mark=0xac/0xffffffff,nat(src=10.0.0.240)),2",
+            )
+            .unwrap(),
+            mtu: 0,
+            probe: false,
+        })
+        .unwrap();
+    let o = d.dummy(2);
+    let o = o.as_any().downcast_ref::<DummyNetdev>().unwrap();
+    let out = o.take_sent();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        out[0].data(),
+        &udp4(A, B, [10, 0, 0, 1], [10, 0, 0, 2], 1000, 53, 10)[..],
+        "destination translated, source not"
+    );
+    let dump = d.dpif.ct_dump(None).unwrap();
+    assert_eq!(dump.entries.len(), 1, "{dump:?}");
+    assert_eq!(dump.entries[0].mark, 0xac);
+}

@@ -52,7 +52,8 @@ pub fn handle(state: &Arc<State>, _conn: &Arc<Conn>, req: &Req<'_>) -> Handled {
 /// repeated (`parse_flow_nlattrs`), but none calls for another: the flow
 /// comes from the packet, so a packet without Ethernet header comes with
 /// an `ETHERTYPE` and nothing of its IP header (as Open vSwitch sends it).
-/// Conntrack attributes are unknown, as to a kernel without conntrack.
+/// Conntrack attributes are metadata too: they carry a packet's connection
+/// across its upcall.
 fn metadata_of(b: &[u8]) -> Result<Vec<KeyAttr>, Fail> {
     let invalid = |e: String| Fail::msg(errno::EINVAL, format!("invalid flow key: {e}"));
     let mut seen = 0u64;
