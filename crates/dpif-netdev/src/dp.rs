@@ -752,7 +752,7 @@ impl Datapath {
         check_ct(&self.shared.conntrack, &x.actions, &flow)?;
         let exact = odp::convert::exact_mask_for_packet(&flow);
         odp::execute::validate(&x.actions, &flow, &exact).map_err(|_| Errno::EINVAL)?;
-        crate::pipeline::execute_one(&self.shared, &x.packet, md, &x.actions);
+        crate::pipeline::execute_one(&self.shared, &x.packet, md, x.mtu, &x.actions);
         Ok(())
     }
 }

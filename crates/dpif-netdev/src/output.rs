@@ -266,6 +266,7 @@ impl Sink<Pkt> for DpSink<'_> {
                 &flow,
                 action.userdata.clone(),
                 action.pid,
+                packet.2,
             );
         } else {
             self.shared.upcalls.count_lost(1);

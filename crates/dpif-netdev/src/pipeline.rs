@@ -362,7 +362,7 @@ impl Pipeline {
         execute(&mut sink, cfg.now, batch, n, keys, &found, md, spare);
         if misses != 0 {
             counts.missed = u64::from(misses.count_ones());
-            miss(shared, cfg.listen_miss, batch, keys, misses);
+            miss(shared, cfg.listen_miss, batch, keys, &md, misses);
         }
         shared.count(counts.hit, counts.missed, counts.mask_hit, counts.cache_hit);
         // Cache a sample of the flows the classifier found.
@@ -411,7 +411,7 @@ fn sample(shared: &Shared, keys: &[PacketKey; N], batch: &Batch, prob: u32, rng:
             let flow = k.key().to_flow();
             shared
                 .upcalls
-                .queue(UpcallKind::Sample, p.data(), &flow, None, 0);
+                .queue(UpcallKind::Sample, p.data(), &flow, None, 0, 0);
         }
     }
 }
@@ -599,7 +599,14 @@ fn execute<'k>(
 
 /// Stage 6: a miss upcall for each packet of `misses` (or a lost count
 /// when no one listens).
-fn miss(shared: &Shared, listen: bool, batch: &mut Batch, keys: &[PacketKey; N], misses: u32) {
+fn miss(
+    shared: &Shared,
+    listen: bool,
+    batch: &mut Batch,
+    keys: &[PacketKey; N],
+    md: &BatchMd<'_>,
+    misses: u32,
+) {
     for i in indices(misses) {
         if !listen {
             shared.upcalls.count_lost(1);
@@ -614,25 +621,31 @@ fn miss(shared: &Shared, listen: bool, batch: &mut Batch, keys: &[PacketKey; N],
             if netdev::offload::finish_in_software(pkt, &mut segs).is_ok() {
                 shared
                     .upcalls
-                    .queue(UpcallKind::Miss, pkt.data(), &flow, None, 0);
+                    .queue(UpcallKind::Miss, pkt.data(), &flow, None, 0, 0);
                 for s in &segs {
                     shared
                         .upcalls
-                        .queue(UpcallKind::Miss, s.data(), &flow, None, 0);
+                        .queue(UpcallKind::Miss, s.data(), &flow, None, 0, 0);
                 }
             }
             continue;
         }
         shared
             .upcalls
-            .queue(UpcallKind::Miss, pkt.data(), &flow, None, 0);
+            .queue(UpcallKind::Miss, pkt.data(), &flow, None, 0, md.mru(i));
     }
 }
 
 /// Runs `actions` on one packet outside any poll thread (a dpif
 /// `execute`), then whatever it recirculates, looking those up in the
 /// control plane's table. Runs on the caller's thread.
-pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[odp::action::Action]) {
+pub fn execute_one(
+    shared: &Shared,
+    packet: &[u8],
+    md: Flow,
+    mru: u16,
+    actions: &[odp::action::Action],
+) {
     let mut tx = TxPorts::new(0);
     let mut rng = Rng::new(now_ms());
     let mut recirc = Vec::new();
@@ -642,7 +655,7 @@ pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[odp::act
         recirc: &mut recirc,
         rng: &mut rng,
     };
-    let mut pkt = Pkt(netdev::Packet::from_slice(packet), None, 0);
+    let mut pkt = Pkt(netdev::Packet::from_slice(packet), None, mru);
     let mut m = md;
     odp::execute::execute(&mut pkt, &mut m, actions, &mut sink, 0);
     for _ in 0..MAX_RECIRC {
@@ -667,7 +680,7 @@ pub fn execute_one(shared: &Shared, packet: &[u8], md: Flow, actions: &[odp::act
                 None if shared.listen().miss => {
                     shared
                         .upcalls
-                        .queue(UpcallKind::Miss, p.0.data(), &flow, None, 0);
+                        .queue(UpcallKind::Miss, p.0.data(), &flow, None, 0, p.2);
                 }
                 None => shared.upcalls.count_lost(1),
             }

@@ -91,7 +91,10 @@ impl UpcallQueues {
     /// and queues it on the queue its flow hashes to (`pid`: the
     /// `userspace` action's port id, 0 for misses and samples); counted lost, and
     /// not even built, when every queue is full. The one upcall builder
-    /// (miss, action and sample upcalls). Returns whether it was queued.
+    /// (miss, action and sample upcalls). `mru` is nonzero for a datagram
+    /// reassembled from fragments (the largest fragment's size, which the
+    /// upcall carries so that its execute refragments it, as the kernel's
+    /// `OVS_PACKET_ATTR_MRU`). Returns whether it was queued.
     pub fn queue(
         &self,
         kind: dpif::UpcallKind,
@@ -99,6 +102,7 @@ impl UpcallQueues {
         flow: &odp::flow::Flow,
         userdata: Option<Vec<u8>>,
         pid: u32,
+        mru: u16,
     ) -> bool {
         if self.all_full() {
             self.count_lost(1);
@@ -116,7 +120,7 @@ impl UpcallQueues {
             pid,
             out_tun_key: None,
             actions: None,
-            mru: None,
+            mru: (mru != 0).then_some(mru),
             hash: None,
         };
         self.push(hash, up)

@@ -282,3 +282,64 @@ fn an_executed_packet_keeps_its_connection_across_an_upcall() {
     assert_eq!(dump.entries.len(), 1, "{dump:?}");
     assert_eq!(dump.entries[0].mark, 0xac);
 }
+
+/// A reassembled datagram whose recirculation missed goes up with its MRU
+/// (`OVS_PACKET_ATTR_MRU`), and Open vSwitch's execute of it, given that
+/// MRU back, sends it out as fragments again, as the kernel does.
+#[test]
+fn a_reassembled_upcall_carries_its_mru_and_its_execute_refragments() {
+    let d = Dp::new("fup");
+    d.dpif.recv_set_mask(dpif::ListenMask::ALL).unwrap();
+    for frag in ["first", "later"] {
+        d.flow(
+            &format!(
+                "recirc_id(0),in_port(1),eth(),eth_type(0x0800),ipv4(proto=17,frag={frag}){}",
+                if frag == "first" {
+                    ",udp(src=0/0,dst=0/0)"
+                } else {
+                    ""
+                }
+            ),
+            "ct(zone=1),recirc(0x1)",
+        );
+    }
+    let whole = udp4(A, B, [10, 0, 0, 1], [10, 0, 0, 2], 5000, 6000, 3000);
+    let mut frags = Vec::new();
+    assert!(conntrack::ipf::refragment(
+        &whole,
+        14,
+        false,
+        1500,
+        0,
+        |f| frags.push(f.to_vec())
+    ));
+    let inp = d.dummy(1);
+    let inp = inp.as_any().downcast_ref::<DummyNetdev>().unwrap();
+    for f in &frags {
+        assert!(inp.inject(0, f).unwrap());
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut up = None;
+    while up.is_none() && std::time::Instant::now() < deadline {
+        d.dpif.recv_wait(0, Some(Duration::from_millis(100)));
+        up = d.dpif.recv(0).unwrap();
+    }
+    let up = up.expect("the reassembled datagram missed");
+    assert_eq!(up.packet.len(), whole.len(), "upcalled whole");
+    let largest = frags.iter().map(|f| f.len() - 14).max().unwrap();
+    assert_eq!(up.mru, Some(largest as u16));
+    d.dpif
+        .execute(dpif::Execute {
+            packet: up.packet.clone(),
+            metadata: up.key.clone(),
+            actions: odp::text::action::parse_actions("ct(commit,zone=1),2").unwrap(),
+            mtu: up.mru.unwrap(),
+            probe: false,
+        })
+        .unwrap();
+    let out = drain(&d, 2, Duration::from_millis(300));
+    assert_eq!(out.len(), 3, "fragments out");
+    assert!(out.iter().all(|f| f.len() - 14 <= largest));
+    let dump = d.dpif.ct_dump(Some(1)).unwrap();
+    assert_eq!(dump.entries.len(), 1);
+}
