@@ -15,6 +15,9 @@ use crate::flow::unsupported_as_einval;
 use crate::policy;
 use crate::server::State;
 
+/// The kernel's `DP_MAX_PORTS`: the in_port of a packet from no port.
+const DP_MAX_PORTS: u32 = u16::MAX as u32;
+
 /// Handles an `ovs_packet` request.
 pub fn handle(state: &Arc<State>, _conn: &Arc<Conn>, req: &Req<'_>) -> Handled {
     if req.cmd != OVS_PACKET_CMD_EXECUTE || req.dump() {
@@ -28,7 +31,14 @@ pub fn handle(state: &Arc<State>, _conn: &Arc<Conn>, req: &Req<'_>) -> Handled {
     ) else {
         return Err(Fail::new(errno::EINVAL));
     };
-    let metadata = metadata_of(key)?;
+    let mut metadata = metadata_of(key)?;
+    // Without an in_port the packet comes from no port: the kernel's key
+    // says `DP_MAX_PORTS` (and its execute borrows the local port's
+    // device). Open vSwitch sends such executes for packet-outs from a
+    // port the datapath does not have.
+    if !metadata.iter().any(|k| matches!(k, KeyAttr::InPort(_))) {
+        metadata.push(KeyAttr::InPort(DP_MAX_PORTS));
+    }
     let actions = odp::nl::action::decode_actions(actions, Mode::Strict)
         .map_err(|e| Fail::msg(errno::EINVAL, format!("invalid actions: {e:?}")))?;
     let d = state.find_dp(ifindex, None)?;

@@ -969,6 +969,16 @@ fn execute_key_gives_metadata_only_as_the_kernel_reads_it() {
     );
     let out = d.take_output(&dp, PortNo(p2), 1, Duration::from_secs(5));
     assert_eq!(out, vec![frame.clone()]);
+    // A key without in_port: the packet comes from no port (the kernel's
+    // DP_MAX_PORTS), as for an OpenFlow packet-out from a port the
+    // datapath lacks.
+    let key = attrs(|w| w.put_u32(OVS_KEY_ATTR_SKB_MARK, 0));
+    assert_eq!(
+        execute_raw(&mut s, ifindex, &frame, &key, &p2.to_string()),
+        0
+    );
+    let out = d.take_output(&dp, PortNo(p2), 1, Duration::from_secs(5));
+    assert_eq!(out, vec![frame.clone()]);
     // What the kernel's parse_flow_nlattrs refuses still is: a repeated
     // attribute, a wrong length.
     for bad in [
