@@ -13,7 +13,7 @@ use dpif::ct::{
 
 use crate::conn::{Conn, Counters, L4};
 use crate::state::status;
-use crate::tuple::Tuple;
+use crate::tuple::{ConnKey, Tuple};
 use crate::Conntrack;
 
 /// A kernel TCP state as OVS reports it (`nl_ct_tcp_state_to_dpif`).
@@ -48,6 +48,28 @@ pub fn dpif_tuple(t: &Tuple) -> CtTuple {
         d.dst_port = t.dst_port;
     }
     d
+}
+
+/// The tracker's tuple for a datapath interface tuple (the inverse of
+/// [`dpif_tuple`]).
+pub fn tuple_from_dpif(t: &CtTuple) -> Tuple {
+    let addr = |a: IpAddr| match a {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => u128::from(a),
+    };
+    let mut u = Tuple {
+        src: addr(t.src),
+        dst: addr(t.dst),
+        src_port: t.src_port,
+        dst_port: t.dst_port,
+        proto: t.proto,
+        v6: t.src.is_ipv6(),
+    };
+    if u.is_icmp() {
+        u.src_port = t.icmp_id;
+        u.dst_port = u16::from(t.icmp_type) << 8 | u16::from(t.icmp_code);
+    }
+    u
 }
 
 fn counters(c: &Counters) -> CtCounters {
@@ -92,6 +114,19 @@ impl Conntrack {
             helper: c.helper.map(|h| h.name().to_string()),
             bucket: self.table.bucket_of(c, N_BUCKETS),
         }
+    }
+
+    /// The live connection `t` names in either direction in `zone`, as
+    /// the kernel's `nf_conntrack_find_get` finds it (ctnetlink's get and
+    /// delete): one hash lookup.
+    pub fn get(&self, t: &CtTuple, zone: u16, now: u64) -> Option<CtEntry> {
+        let g = self.table.guard();
+        let key = ConnKey {
+            tuple: tuple_from_dpif(t),
+            zone,
+        };
+        let e = self.table.lookup(&key, &g)?;
+        (!e.conn.is_dead(now)).then(|| self.entry(&e.conn, now))
     }
 
     /// Every live connection (of `zone`, if given), in id order.

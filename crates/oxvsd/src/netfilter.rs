@@ -241,21 +241,15 @@ fn find(
     if fam != AF_INET && fam != AF_INET6 {
         return Err(Fail::msg(errno::EINVAL, "unsupported address family"));
     }
-    let (by_orig, raw) = match (a.get(CTA_TUPLE_ORIG), a.get(CTA_TUPLE_REPLY)) {
-        (Some(t), _) => (true, t),
-        (None, Some(t)) => (false, t),
-        (None, None) => return Err(Fail::new(errno::EINVAL)),
+    let Some(raw) = a.get(CTA_TUPLE_ORIG).or(a.get(CTA_TUPLE_REPLY)) else {
+        return Err(Fail::new(errno::EINVAL));
     };
     let (t, _) = parse_tuple(raw, fam).map_err(bad)?;
+    // Either tuple finds its connection in either direction, as the
+    // kernel's hash lookup does.
+    let now = dpif_netdev::flow::now_ms();
     for d in dps {
-        let hit = d.dp.ct_dump(Some(zone))?.entries.into_iter().find(|e| {
-            if by_orig {
-                e.orig == t
-            } else {
-                e.reply == t
-            }
-        });
-        if let Some(e) = hit {
+        if let Some(e) = d.dp.conntrack().get(&t, zone, now) {
             return Ok((d.clone(), e));
         }
     }

@@ -194,20 +194,35 @@ fn ctnetlink_on_the_trackers() {
     assert_eq!(errno_of(&mut s, &del(Some(id))), 0);
     assert_eq!(errno_of(&mut s, &del(None)), 2);
     assert_eq!(da.dp.conntrack().n_conns(), 599);
+    // The reply direction's tuple, given as the original one (as Open
+    // vSwitch's flush-conntrack sends it), names the same connection: the
+    // kernel looks either direction up.
+    let mut reply = udp_tuple(53);
+    (reply.src, reply.dst, reply.dst_port) = (udp_tuple(0).dst, udp_tuple(0).src, 1008);
+    let r = s.transact(&nf(1, IPCTNL_MSG_CT_GET, REQ_ACK, 2, |w| {
+        put_tuple(w, CTA_TUPLE_ORIG, &reply, None)
+    }));
+    let (fam, _, at) = split(&r[0][16..]).unwrap();
+    assert_eq!(parse_entry(fam, at).unwrap().orig, udp_tuple(1008));
+    let del_reply = nf(1, IPCTNL_MSG_CT_DELETE, REQ_ACK, 2, |w| {
+        put_tuple(w, CTA_TUPLE_ORIG, &reply, None)
+    });
+    assert_eq!(errno_of(&mut s, &del_reply), 0);
+    assert_eq!(da.dp.conntrack().n_conns(), 598);
     let flush_b = nf(1, IPCTNL_MSG_CT_DELETE, REQ_ACK, 0, |w| {
         w.put_u32(OXVS_CTA_DP_IFINDEX, db.ifindex as u32)
     });
     assert_eq!(errno_of(&mut s, &flush_b), 0);
     assert_eq!(
         (da.dp.conntrack().n_conns(), db.dp.conntrack().n_conns()),
-        (599, 0)
+        (598, 0)
     );
     // An IPv6 flush leaves IPv4 alone; an AF_UNSPEC one does not.
     assert_eq!(
         errno_of(&mut s, &nf(1, IPCTNL_MSG_CT_DELETE, REQ_ACK, 10, |_| {})),
         0
     );
-    assert_eq!(da.dp.conntrack().n_conns(), 599);
+    assert_eq!(da.dp.conntrack().n_conns(), 598);
     assert_eq!(
         errno_of(&mut s, &nf(1, IPCTNL_MSG_CT_DELETE, REQ_ACK, 0, |_| {})),
         0
