@@ -68,8 +68,8 @@ nsx 2 ping -c 3 -W 2 -q 10.98.0.1 || fail "ping 2 -> 1"
 echo "== learned flows in dump-flows"
 flows=$(dpctl dump-flows "netdev@$dp")
 echo "$flows"
-echo "$flows" | grep -q '^in_port(1),.*actions:2$' || fail "no learned flow from port 1 to port 2"
-echo "$flows" | grep -q '^in_port(2),.*actions:1$' || fail "no learned flow from port 2 to port 1"
+echo "$flows" | grep -q '^recirc_id(0),in_port(1),.*actions:2$' || fail "no learned flow from port 1 to port 2"
+echo "$flows" | grep -q '^recirc_id(0),in_port(2),.*actions:1$' || fail "no learned flow from port 2 to port 1"
 
 echo "== 100 MB TCP transfer, sha256 checked"
 out=$(mktemp)

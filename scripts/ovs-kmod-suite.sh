@@ -11,6 +11,9 @@
 #   sudo scripts/ovs-kmod-suite.sh 1-10 31      tests by number, as in TESTSUITEFLAGS
 #   sudo scripts/ovs-kmod-suite.sh -k mpls      tests by keyword
 #   scripts/ovs-kmod-suite.sh --list            the tests, numbered
+#   sudo scripts/ovs-kmod-suite.sh --module ... against the kernel's own
+#                      openvswitch module instead (no oxvsd): the reference,
+#                      e.g. in the kvm-ovs guest
 #
 # Open vSwitch is built once from its release tarball into a cache outside
 # the checkout; the suite runs from the release, never copied here.
@@ -32,7 +35,7 @@
 #   OXVS_BIN=DIR       prebuilt oxvsd, oxvs-run and liboxvs_preload.so
 #                      (default: cargo build --release)
 #   INSTALL_TOOLS=0    do not install missing tools (tcpdump, nc, wget, curl,
-#                      lftp, netstat; pyftpdlib for the FTP tests)
+#                      lftp, netstat; pyftpdlib and tftpy for the FTP and TFTP tests)
 #
 # Prints per-category counts, oxvs beside the module, and each test that
 # passes on the module but not on oxvs with the reason it is expected to
@@ -82,11 +85,13 @@ SUBSET=(
 
 subset=0
 list=0
+module=0
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
         --subset) subset=1 ;;
         --list) list=1 ;;
+        --module) module=1 ;;
         -h | --help)
             sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
             exit 0
@@ -234,20 +239,23 @@ fi
 for t in "${!pkg_of[@]}"; do
     command -v "$t" >/dev/null || echo "WARNING: $me: no $t: the tests that use it will skip or fail" >&2
 done
-# The FTP tests' server is pyftpdlib, in the Python the build was
-# configured with.
+# The FTP and TFTP tests' servers are pyftpdlib and tftpy, in the Python
+# the build was configured with (tftpy has no Debian package: pip).
 py=$(sed -n "s/^PYTHON3='\(.*\)'$/\1/p" "$build/tests/atlocal")
 py=${py:-python3}
-if ! "$py" -c 'import pyftpdlib' 2>/dev/null && [ "${INSTALL_TOOLS:-1}" != 0 ]; then
-    echo "== installing pyftpdlib for $py"
-    if [ "$(realpath "$(command -v "$py")")" = "$(realpath /usr/bin/python3 2>/dev/null)" ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-pyftpdlib >/dev/null 2>&1 || true
-    else
-        "$py" -m pip install -q pyftpdlib >/dev/null 2>&1 || true
+for mod in pyftpdlib:python3-pyftpdlib tftpy:; do
+    lib=${mod%%:*} deb=${mod#*:}
+    if ! "$py" -c "import $lib" 2>/dev/null && [ "${INSTALL_TOOLS:-1}" != 0 ]; then
+        echo "== installing $lib for $py"
+        if [ -n "$deb" ] && [ "$(realpath "$(command -v "$py")")" = "$(realpath /usr/bin/python3 2>/dev/null)" ]; then
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$deb" >/dev/null 2>&1 || true
+        else
+            "$py" -m pip install -q "$lib" >/dev/null 2>&1 || true
+        fi
     fi
-fi
-"$py" -c 'import pyftpdlib' 2>/dev/null ||
-    echo "WARNING: $me: no pyftpdlib for $py: the FTP tests will skip" >&2
+    "$py" -c "import $lib" 2>/dev/null ||
+        echo "WARNING: $me: no $lib for $py: the tests that use it will skip" >&2
+done
 
 # ---- what the host kernel can do ---------------------------------------
 
@@ -269,16 +277,21 @@ fi
 
 # ---- oxvs ---------------------------------------------------------------
 
-if [ -n "${OXVS_BIN:-}" ]; then
+if [ "$module" = 1 ]; then
+    [ -d /sys/module/openvswitch ] || modprobe openvswitch 2>/dev/null ||
+        die "--module: the kernel has no openvswitch module"
+elif [ -n "${OXVS_BIN:-}" ]; then
     bin=$(realpath "$OXVS_BIN")
 else
     echo "== building oxvsd and oxvs-run"
     cargo build --release -q -p oxvsd -p oxvs-run
     bin="$root/target/release"
 fi
-for f in oxvsd oxvs-run liboxvs_preload.so; do
-    [ -e "$bin/$f" ] || die "$bin/$f missing"
-done
+if [ "$module" = 0 ]; then
+    for f in oxvsd oxvs-run liboxvs_preload.so; do
+        [ -e "$bin/$f" ] || die "$bin/$f missing"
+    done
+fi
 
 # One run at a time on a host: the suite's names (br0, ovs-p0, at_ns0...)
 # are fixed.
@@ -297,12 +310,21 @@ if ip link show ovs-netdev >/dev/null 2>&1; then
     echo "WARNING: $me: ovs-netdev exists (another Open vSwitch's userspace datapath): \"interface - add route to br and verify clean-up\" will fail" >&2
 fi
 
-sock="$OUT/oxvsd.sock"
-rm -f "$sock"
-"$bin/oxvsd" --socket "$sock" --log-level "${OXVSD_LOG_LEVEL:-info}" >"$OUT/oxvsd.log" 2>&1 &
-daemon=$!
-for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
-[ -S "$sock" ] || die "oxvsd did not start: $(cat "$OUT/oxvsd.log")"
+if [ "$module" = 0 ]; then
+    sock="$OUT/oxvsd.sock"
+    rm -f "$sock"
+    "$bin/oxvsd" --socket "$sock" --log-level "${OXVSD_LOG_LEVEL:-info}" >"$OUT/oxvsd.log" 2>&1 &
+    daemon=$!
+    for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
+    [ -S "$sock" ] || die "oxvsd did not start: $(cat "$OUT/oxvsd.log")"
+    # Everything the suite starts reaches that oxvsd; the modprobe shim
+    # answers its `modprobe openvswitch`.
+    runner=(env PATH="$root/dist/shim:$PATH" "$bin/oxvs-run" --socket "$sock" --)
+    target=oxvsd
+else
+    runner=()
+    target="the kernel's openvswitch module"
+fi
 
 # The suite runs from a directory of its own holding the build's atconfig,
 # atlocal and helper scripts (as `make check-kernel` runs it from tests/).
@@ -312,17 +334,16 @@ mkdir -p "$run"
 cp "$build/tests/atconfig" "$build/tests/atlocal" "$build"/tests/*.py "$run/"
 autotest_path="$build/utilities:$build/vswitchd:$build/ovsdb:$build/vtep:$build/tests:$build/ipsec"
 
-echo "== running $suite ${args[*]:-(all)} against oxvsd (results in $OUT)"
+echo "== running $suite ${args[*]:-(all)} against $target (results in $OUT)"
 start=$(date +%s)
 set +e
 # shellcheck disable=SC2086
-PATH="$root/dist/shim:$PATH" "$bin/oxvs-run" --socket "$sock" -- \
-    "$suite" -C "$run" AUTOTEST_PATH="$autotest_path" ${TESTSUITEFLAGS:-} "${args[@]}" |
+"${runner[@]}" "$suite" -C "$run" AUTOTEST_PATH="$autotest_path" ${TESTSUITEFLAGS:-} "${args[@]}" |
     tee "$OUT/results.txt"
 set -e
 elapsed=$(($(date +%s) - start))
 
-if ! kill -0 "$daemon" 2>/dev/null; then
+if [ -n "$daemon" ] && ! kill -0 "$daemon" 2>/dev/null; then
     tail -20 "$OUT/oxvsd.log" >&2
     daemon=""
     echo "FAIL: $me: oxvsd exited during the run (log: $OUT/oxvsd.log)" >&2
